@@ -1,0 +1,6 @@
+//! Alerts: the model every sink receives (DESIGN §3), and the sinks of the replay path.
+
+pub mod model;
+pub mod sink;
+
+pub use model::{Alert, AlertKind, AlertStatus, Details, Sample, Severity};

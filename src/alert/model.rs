@@ -1,0 +1,211 @@
+//! The alert record (DESIGN §3): one JSON shape on every sink, with a stable id per episode.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::event::format_ts;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    Surge,
+    Negativity,
+    TrollBurst,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Surge => "surge",
+            AlertKind::Negativity => "negativity",
+            AlertKind::TrollBurst => "troll_burst",
+        }
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+/// An example comment attached to an alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sample {
+    pub text: String,
+    pub author: String,
+    pub ts: String,
+}
+
+/// Longest sample text kept, in characters; enough to read, small enough for a phone.
+pub const SAMPLE_CHARS: usize = 280;
+
+impl Sample {
+    pub fn new(text: &str, author: &str, ts_ms: i64) -> Self {
+        let text = match text.char_indices().nth(SAMPLE_CHARS) {
+            Some((i, _)) => format!("{}…", &text[..i]),
+            None => text.to_string(),
+        };
+        Self {
+            text,
+            author: author.to_string(),
+            ts: format_ts(ts_ms),
+        }
+    }
+}
+
+/// Evidence for a surge.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SurgeDetails {
+    /// Length of the window that was measured.
+    pub window_minutes: u32,
+    pub comments_in_window: u32,
+    pub expected_in_window: f64,
+    pub ratio: f64,
+    /// Poisson deviation on the square-root scale (see `detect::stats::poisson_z`).
+    pub z: f64,
+    /// `recent level` or `same time on earlier days`: which of the two set the expectation.
+    pub baseline_source: &'static str,
+    /// Comments per bucket across the window, oldest first.
+    pub per_bucket: Vec<u32>,
+    /// Highest ratio seen in the episode so far.
+    pub peak_ratio: f64,
+    pub duration_minutes: u32,
+}
+
+/// Evidence for a negativity shift.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NegativityDetails {
+    pub window_minutes: u32,
+    pub comments: u32,
+    pub negative: u32,
+    pub negative_share: f64,
+    /// Wilson score interval of the negative share.
+    pub share_low: f64,
+    pub share_high: f64,
+    pub confidence_z: f64,
+    pub baseline_share: f64,
+    pub peak_share: f64,
+    pub duration_minutes: u32,
+}
+
+/// Kind-specific evidence. Serialised without a tag: the alert's `kind` says which it is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Details {
+    Surge(SurgeDetails),
+    Negativity(NegativityDetails),
+}
+
+/// One alert transition. Field order is the JSON field order, kept stable for golden files.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub id: String,
+    pub kind: AlertKind,
+    pub status: AlertStatus,
+    pub severity: Severity,
+    pub topic: String,
+    pub at: String,
+    pub started_at: String,
+    pub value: f64,
+    pub baseline: f64,
+    pub threshold: f64,
+    pub summary: String,
+    pub details: Details,
+    pub samples: Vec<Sample>,
+    /// Event time of `at`, for ordering and metrics; not part of the JSON.
+    #[serde(skip)]
+    pub at_ms: i64,
+}
+
+impl Alert {
+    /// The alert as one JSON line (without the newline).
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!("{{\"error\":\"cannot serialise alert: {e}\"}}"))
+    }
+}
+
+/// Stable id of an episode: FNV-1a over kind, topic and episode start. The same episode keeps
+/// its id across its firing and resolved records, across replays and across restarts.
+pub fn fingerprint(kind: AlertKind, topic: &str, started_at_ms: i64) -> String {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h = OFFSET;
+    let started = started_at_ms.to_le_bytes();
+    for part in [
+        kind.as_str().as_bytes(),
+        b"\0",
+        topic.as_bytes(),
+        b"\0",
+        &started[..],
+    ] {
+        for b in part {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(PRIME);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// "1 h 10 min", "47 min": durations as a person says them.
+pub fn human_duration(minutes: u32) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_stable_and_distinguishes_episodes() {
+        let a = fingerprint(AlertKind::Surge, "bonus-600", 1_585_720_800_000);
+        assert_eq!(
+            a,
+            fingerprint(AlertKind::Surge, "bonus-600", 1_585_720_800_000)
+        );
+        assert_eq!(a.len(), 16);
+        assert_ne!(
+            a,
+            fingerprint(AlertKind::Negativity, "bonus-600", 1_585_720_800_000)
+        );
+        assert_ne!(
+            a,
+            fingerprint(AlertKind::Surge, "bonus-600", 1_585_720_860_000)
+        );
+        // Pinned: ids must not change between versions, or deduplication downstream breaks.
+        assert_eq!(a, "53d64bc3f33407b7");
+    }
+
+    #[test]
+    fn samples_are_truncated_on_char_boundaries() {
+        let s = Sample::new(&"è".repeat(400), "a", 0);
+        assert_eq!(s.text.chars().count(), SAMPLE_CHARS + 1);
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(47), "47 min");
+        assert_eq!(human_duration(70), "1 h 10 min");
+        assert_eq!(human_duration(120), "2 h");
+    }
+}

@@ -1,0 +1,666 @@
+//! The typed configuration tree.
+//!
+//! One struct per TOML table, `deny_unknown_fields` everywhere so a typo is an error that names
+//! the key, defaults that work without tuning, and unit-suffixed names (`_secs`, `_mins`).
+//! `config/ondata.toml` documents every key; a test keeps that file and [`Config::default`]
+//! identical. Any key can be overridden from the environment as `ONDATA__SECTION__KEY`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::detect::Sensitivity;
+
+/// Prefix of environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "ONDATA__";
+
+/// Why a configuration could not be used. Every variant names the key and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{origin}: {message}")]
+    Parse { origin: String, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("config key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub input: InputConfig,
+    pub kafka: KafkaConfig,
+    pub http: HttpConfig,
+    pub alerts: AlertsConfig,
+    pub topics: TopicsConfig,
+    pub engine: EngineConfig,
+    pub sentiment: SentimentConfig,
+    pub detect: DetectConfig,
+}
+
+/// Limits applied to every incoming event, whatever its source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InputConfig {
+    /// Comments with a longer `text` are rejected as `text_too_long`.
+    pub max_text_bytes: usize,
+    /// Lines longer than this are not even parsed: rejected as `line_too_long`, and only their
+    /// first KiB is kept in the dead letter, so a runaway producer cannot exhaust memory.
+    pub max_line_bytes: usize,
+    /// How many recent event ids are remembered to drop exact redeliveries (8 bytes each, in
+    /// two rotating generations).
+    pub dedup_ids: usize,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        Self {
+            max_text_bytes: 64 * 1024,
+            max_line_bytes: 4 * 1024 * 1024,
+            dedup_ids: 1_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    pub topics: Vec<String>,
+    pub group_id: String,
+    pub dead_letter_topic: String,
+    /// Any librdkafka property, passed through unchanged.
+    pub client: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "localhost:9092".into(),
+            topics: vec!["comments".into()],
+            group_id: "ondata".into(),
+            dead_letter_topic: "comments.dlq".into(),
+            client: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9898".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    pub sinks: Vec<SinkConfig>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            sinks: vec![SinkConfig {
+                kind: SinkKind::Stdout,
+                path: None,
+                url: None,
+                topic: None,
+            }],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkKind {
+    Stdout,
+    File,
+    Webhook,
+    Alertmanager,
+    Kafka,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    #[serde(rename = "type")]
+    pub kind: SinkKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicsConfig {
+    /// Keyword/hashtag topics, matched case- and accent-insensitively on whole words.
+    pub rules: Vec<TopicRule>,
+    /// Topics named by events' own `topic` field beyond this many fold into `other`.
+    pub max_dynamic: usize,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        Self {
+            rules: vec![TopicRule {
+                name: "bonus-600".into(),
+                keywords: vec!["bonus 600".into(), "600 euro".into(), "#bonus600".into()],
+            }],
+            max_dynamic: 200,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicRule {
+    pub name: String,
+    pub keywords: Vec<String>,
+}
+
+/// Event-time windowing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Width of the per-topic buckets every detector reads.
+    pub bucket_secs: u32,
+    /// The watermark trails the newest event time by this much; older events are late.
+    pub allowed_lateness_secs: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            bucket_secs: 60,
+            allowed_lateness_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SentimentConfig {
+    /// A comment whose score is at or below this is negative.
+    pub negative_at_or_below: f64,
+    /// A comment whose score is at or above this is positive.
+    pub positive_at_or_above: f64,
+    /// Language assumed when an event has no `lang` and the guess is a tie.
+    pub default_lang: String,
+}
+
+impl Default for SentimentConfig {
+    fn default() -> Self {
+        Self {
+            negative_at_or_below: -0.05,
+            positive_at_or_above: 0.05,
+            default_lang: "it".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectConfig {
+    pub sensitivity: Sensitivity,
+    pub surge: SurgeConfig,
+    pub negativity: NegativityConfig,
+}
+
+/// Surge detector settings. Unset knobs come from the sensitivity preset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SurgeConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<Sensitivity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_ratio: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_z: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_events: Option<u32>,
+    pub windows_mins: Vec<u32>,
+    pub baseline_half_life_mins: f64,
+    pub history_days: u32,
+    pub warmup_mins: u32,
+    pub resolve_after_mins: u32,
+}
+
+impl Default for SurgeConfig {
+    fn default() -> Self {
+        Self {
+            sensitivity: None,
+            min_ratio: None,
+            min_z: None,
+            min_events: None,
+            windows_mins: vec![2, 5],
+            baseline_half_life_mins: 20.0,
+            history_days: 7,
+            warmup_mins: 30,
+            resolve_after_mins: 5,
+        }
+    }
+}
+
+/// Negativity detector settings. Unset knobs come from the sensitivity preset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NegativityConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<Sensitivity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_rise: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence_z: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_comments: Option<u32>,
+    pub windows_mins: Vec<u32>,
+    pub baseline_half_life_mins: f64,
+    pub baseline_min_comments: u32,
+    pub resolve_after_mins: u32,
+}
+
+impl Default for NegativityConfig {
+    fn default() -> Self {
+        Self {
+            sensitivity: None,
+            min_rise: None,
+            confidence_z: None,
+            min_comments: None,
+            windows_mins: vec![5, 15],
+            baseline_half_life_mins: 360.0,
+            baseline_min_comments: 100,
+            resolve_after_mins: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path` (or the defaults when `None`), applies `ONDATA__…` overrides from `env`,
+    /// and validates the result.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let (text, origin) = match path {
+            Some(p) => (
+                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?,
+                p.display().to_string(),
+            ),
+            None => (String::new(), "built-in defaults".to_string()),
+        };
+        Self::from_toml_with_env(&text, &origin, env)
+    }
+
+    /// Parses TOML text, applies environment overrides and validates.
+    pub fn from_toml_with_env(
+        text: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    origin: origin.to_string(),
+                    message: e.to_string(),
+                })?;
+        let mut overrides: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        overrides.sort();
+        for (var, value) in overrides {
+            apply_env_override(&mut table, &var, &value)?;
+        }
+        let config: Config =
+            Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Parse {
+                origin: origin.to_string(),
+                message: e.to_string(),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The effective configuration as TOML, every preset resolved, as `check-config` prints it.
+    pub fn effective_toml(&self) -> String {
+        let mut shown = self.clone();
+        let surge = self.detect.surge_params();
+        let neg = self.detect.negativity_params();
+        shown.detect.surge.sensitivity = Some(surge.sensitivity);
+        shown.detect.surge.min_ratio = Some(surge.min_ratio);
+        shown.detect.surge.min_z = Some(surge.min_z);
+        shown.detect.surge.min_events = Some(surge.min_events);
+        shown.detect.negativity.sensitivity = Some(neg.sensitivity);
+        shown.detect.negativity.min_rise = Some(neg.min_rise);
+        shown.detect.negativity.confidence_z = Some(neg.confidence_z);
+        shown.detect.negativity.min_comments = Some(neg.min_comments);
+        // Serialising a plain data tree cannot fail; fall back to Debug just in case.
+        toml::to_string_pretty(&shown)
+            .unwrap_or_else(|e| format!("# cannot render: {e}\n{shown:?}"))
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let i = &self.input;
+        if i.max_text_bytes == 0 {
+            return Err(invalid(
+                "input.max_text_bytes",
+                "must be at least 1 (default 65536)",
+            ));
+        }
+        if i.max_line_bytes < i.max_text_bytes {
+            return Err(invalid(
+                "input.max_line_bytes",
+                "must be at least input.max_text_bytes (default 4194304)",
+            ));
+        }
+        if self.kafka.topics.is_empty() {
+            return Err(invalid(
+                "kafka.topics",
+                "name at least one topic, e.g. [\"comments\"]",
+            ));
+        }
+        for (n, sink) in self.alerts.sinks.iter().enumerate() {
+            let key = format!("alerts.sinks[{n}]");
+            match sink.kind {
+                SinkKind::File if sink.path.is_none() => {
+                    return Err(invalid(&format!("{key}.path"), "a file sink needs `path`"))
+                }
+                SinkKind::Webhook | SinkKind::Alertmanager if sink.url.is_none() => {
+                    return Err(invalid(&format!("{key}.url"), "this sink needs `url`"))
+                }
+                SinkKind::Kafka if sink.topic.is_none() => {
+                    return Err(invalid(
+                        &format!("{key}.topic"),
+                        "a kafka sink needs `topic`",
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (n, rule) in self.topics.rules.iter().enumerate() {
+            let key = format!("topics.rules[{n}]");
+            if rule.name.trim().is_empty() {
+                return Err(invalid(&format!("{key}.name"), "must not be empty"));
+            }
+            if !seen.insert(rule.name.as_str()) {
+                return Err(invalid(
+                    &format!("{key}.name"),
+                    format!("topic `{}` is defined twice; merge its keywords", rule.name),
+                ));
+            }
+            if rule.keywords.iter().all(|k| k.trim().is_empty()) {
+                return Err(invalid(
+                    &format!("{key}.keywords"),
+                    "give at least one keyword",
+                ));
+            }
+        }
+        let e = &self.engine;
+        if e.bucket_secs == 0 || 86_400 % e.bucket_secs != 0 {
+            return Err(invalid(
+                "engine.bucket_secs",
+                "must divide a day evenly (e.g. 10, 30, 60, 300; default 60)",
+            ));
+        }
+        if e.allowed_lateness_secs > 3_600 {
+            return Err(invalid(
+                "engine.allowed_lateness_secs",
+                "must be at most 3600 (default 30)",
+            ));
+        }
+        let s = &self.sentiment;
+        if !(-1.0..=0.0).contains(&s.negative_at_or_below) {
+            return Err(invalid(
+                "sentiment.negative_at_or_below",
+                "must be in [-1, 0] (default -0.05)",
+            ));
+        }
+        if !(0.0..=1.0).contains(&s.positive_at_or_above) {
+            return Err(invalid(
+                "sentiment.positive_at_or_above",
+                "must be in [0, 1] (default 0.05)",
+            ));
+        }
+        if !matches!(s.default_lang.as_str(), "it" | "en") {
+            return Err(invalid(
+                "sentiment.default_lang",
+                "must be \"it\" or \"en\"",
+            ));
+        }
+        self.detect.validate(e.bucket_secs)
+    }
+}
+
+impl DetectConfig {
+    fn validate(&self, bucket_secs: u32) -> Result<(), ConfigError> {
+        let check_windows = |key: &str, windows: &[u32]| {
+            if windows.is_empty() || windows.len() > 4 {
+                return Err(invalid(
+                    key,
+                    "give one to four window lengths in minutes, e.g. [2, 5]",
+                ));
+            }
+            for &w in windows {
+                if w == 0 || w > 60 || (w * 60) % bucket_secs != 0 {
+                    return Err(invalid(
+                        key,
+                        format!("window {w} must be 1..=60 minutes and a multiple of engine.bucket_secs"),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        let s = &self.surge;
+        check_windows("detect.surge.windows_mins", &s.windows_mins)?;
+        let p = self.surge_params();
+        if p.min_ratio <= 1.0 {
+            return Err(invalid(
+                "detect.surge.min_ratio",
+                "must be above 1.0 (medium preset: 2.5)",
+            ));
+        }
+        if p.min_z <= 0.0 {
+            return Err(invalid(
+                "detect.surge.min_z",
+                "must be positive (medium preset: 4.0)",
+            ));
+        }
+        if s.baseline_half_life_mins <= 0.0 || s.baseline_half_life_mins > 10_080.0 {
+            return Err(invalid(
+                "detect.surge.baseline_half_life_mins",
+                "must be in (0, 10080] (default 20)",
+            ));
+        }
+        if s.history_days > 28 {
+            return Err(invalid(
+                "detect.surge.history_days",
+                "must be at most 28 (default 7)",
+            ));
+        }
+        if s.resolve_after_mins == 0 {
+            return Err(invalid(
+                "detect.surge.resolve_after_mins",
+                "must be at least 1 (default 5)",
+            ));
+        }
+        let n = &self.negativity;
+        check_windows("detect.negativity.windows_mins", &n.windows_mins)?;
+        let q = self.negativity_params();
+        if !(0.0..1.0).contains(&q.min_rise) || q.min_rise == 0.0 {
+            return Err(invalid(
+                "detect.negativity.min_rise",
+                "must be in (0, 1) (medium preset: 0.15)",
+            ));
+        }
+        if q.confidence_z <= 0.0 {
+            return Err(invalid(
+                "detect.negativity.confidence_z",
+                "must be positive (medium preset: 2.33)",
+            ));
+        }
+        if q.min_comments == 0 {
+            return Err(invalid(
+                "detect.negativity.min_comments",
+                "must be at least 1 (medium preset: 30)",
+            ));
+        }
+        if n.baseline_half_life_mins <= 0.0 {
+            return Err(invalid(
+                "detect.negativity.baseline_half_life_mins",
+                "must be positive (default 360)",
+            ));
+        }
+        if n.resolve_after_mins == 0 {
+            return Err(invalid(
+                "detect.negativity.resolve_after_mins",
+                "must be at least 1 (default 10)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Sets `ONDATA__A__B__C=value` into `table` at `a.b.c`. The value is read as a TOML value
+/// when it parses as one (`3`, `true`, `["a", "b"]`), otherwise taken as a plain string.
+fn apply_env_override(table: &mut toml::Table, var: &str, value: &str) -> Result<(), ConfigError> {
+    let path: Vec<String> = var[ENV_PREFIX.len()..]
+        .split("__")
+        .map(|p| p.to_ascii_lowercase())
+        .collect();
+    if path.iter().any(|p| p.is_empty()) {
+        return Err(ConfigError::Env {
+            var: var.to_string(),
+            message: "expected ONDATA__SECTION__KEY, e.g. ONDATA__KAFKA__BROKERS".into(),
+        });
+    }
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let (last, parents) = path.split_last().expect("path has at least one element");
+    let mut cursor = table;
+    for p in parents {
+        let entry = cursor
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cursor = entry.as_table_mut().ok_or_else(|| ConfigError::Env {
+            var: var.to_string(),
+            message: format!("`{p}` is not a table"),
+        })?;
+    }
+    cursor.insert(last.clone(), parsed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../config/ondata.toml");
+
+    #[test]
+    fn shipped_config_is_the_default() {
+        let shipped = Config::from_toml_with_env(SHIPPED, "config/ondata.toml", []).unwrap();
+        assert_eq!(shipped, Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml_with_env("[detect]\nsensitivty = \"high\"\n", "x.toml", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sensitivty"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_the_key() {
+        let err = Config::from_toml_with_env("[detect.surge]\nmin_ratio = 0.5\n", "x.toml", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("detect.surge.min_ratio"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_keys_with_typed_values() {
+        let env = [
+            (
+                "ONDATA__KAFKA__BROKERS".to_string(),
+                "k1:9092,k2:9092".to_string(),
+            ),
+            (
+                "ONDATA__DETECT__SURGE__MIN_EVENTS".to_string(),
+                "44".to_string(),
+            ),
+            (
+                "ONDATA__DETECT__SENSITIVITY".to_string(),
+                "high".to_string(),
+            ),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let c = Config::from_toml_with_env("", "test", env).unwrap();
+        assert_eq!(c.kafka.brokers, "k1:9092,k2:9092");
+        assert_eq!(c.detect.surge.min_events, Some(44));
+        assert_eq!(c.detect.sensitivity, Sensitivity::High);
+    }
+
+    #[test]
+    fn unknown_env_key_is_an_error() {
+        let env = [("ONDATA__KAFKA__BROKRES".to_string(), "x".to_string())];
+        let err = Config::from_toml_with_env("", "test", env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("brokres"), "{err}");
+    }
+
+    #[test]
+    fn presets_fill_unset_knobs_and_explicit_values_win() {
+        let c = Config::from_toml_with_env(
+            "[detect]\nsensitivity = \"low\"\n[detect.surge]\nmin_ratio = 3.5\n",
+            "t",
+            [],
+        )
+        .unwrap();
+        let p = c.detect.surge_params();
+        assert_eq!(p.min_ratio, 3.5);
+        assert_eq!(p.sensitivity, Sensitivity::Low);
+        assert!(p.min_events > Config::default().detect.surge_params().min_events);
+        let effective = c.effective_toml();
+        assert!(effective.contains("min_ratio = 3.5"), "{effective}");
+    }
+
+    #[test]
+    fn file_sink_without_path_is_named() {
+        let err = Config::from_toml_with_env("[[alerts.sinks]]\ntype = \"file\"\n", "t", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("alerts.sinks[0].path"), "{err}");
+    }
+}

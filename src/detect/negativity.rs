@@ -1,0 +1,296 @@
+//! Negativity shift: the share of negative comments on a topic rises well above the topic's
+//! own baseline share.
+//!
+//! The baseline is a count-weighted exponential average of negative and total comments
+//! (half-life 6 h by default), so quiet night-time minutes weigh little; it moves ten times
+//! more slowly while an episode is open. A window (default 5 and 15 minutes) fires when it
+//! holds at least `min_comments` comments and the *lower* bound of the Wilson score interval
+//! of its negative share exceeds the baseline share by `min_rise`: a raw ratio of 4 out of 6
+//! is not evidence, 400 out of 600 is. The episode resolves after `resolve_after_mins`
+//! buckets in which the share is no longer even half-way up.
+
+use std::collections::VecDeque;
+
+use super::stats::{ewma_alpha, round_to, wilson_interval};
+use super::NegativityParams;
+use crate::alert::model::{fingerprint, human_duration, NegativityDetails};
+use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
+use crate::event::format_ts;
+use crate::window::TopicWindow;
+
+#[derive(Debug, Clone)]
+pub struct NegativitySettings {
+    pub params: NegativityParams,
+    pub bucket_ms: i64,
+    pub window_buckets: Vec<usize>,
+    pub alpha: f64,
+}
+
+impl NegativitySettings {
+    pub fn new(params: NegativityParams, bucket_ms: i64) -> Self {
+        let per_min = 60_000.0 / bucket_ms as f64;
+        Self {
+            window_buckets: params
+                .windows_mins
+                .iter()
+                .map(|m| (*m as f64 * per_min).round() as usize)
+                .collect(),
+            alpha: ewma_alpha(params.baseline_half_life_mins * per_min),
+            bucket_ms,
+            params,
+        }
+    }
+
+    pub fn max_window(&self) -> usize {
+        self.window_buckets.iter().copied().max().unwrap_or(1)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Episode {
+    started_ms: i64,
+    id: String,
+    peak_share: f64,
+    quiet_buckets: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Measure {
+    buckets: usize,
+    comments: u32,
+    negative: u32,
+    share: f64,
+    low: f64,
+    high: f64,
+    baseline: f64,
+}
+
+/// Negativity state of one topic.
+#[derive(Debug, Default)]
+pub struct NegativityDetector {
+    weighted_total: f64,
+    weighted_negative: f64,
+    comments_seen: u64,
+    /// Baseline share before each of the last buckets (None while too few comments), oldest first.
+    baseline_before: VecDeque<Option<f64>>,
+    episode: Option<Episode>,
+}
+
+impl NegativityDetector {
+    pub fn is_firing(&self) -> bool {
+        self.episode.is_some()
+    }
+
+    /// The topic's usual negative share, once enough comments were seen.
+    pub fn baseline_share(&self, p: &NegativityParams) -> Option<f64> {
+        (self.comments_seen >= u64::from(p.baseline_min_comments) && self.weighted_total > 0.0)
+            .then(|| self.weighted_negative / self.weighted_total)
+    }
+
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    pub fn on_bucket_closed(
+        &mut self,
+        s: &NegativitySettings,
+        topic: &str,
+        window: &TopicWindow,
+    ) -> Option<Alert> {
+        let bucket = window.closed.back()?;
+        let bucket_end = bucket.start_ms + s.bucket_ms;
+        let p = &s.params;
+        self.baseline_before.push_back(self.baseline_share(p));
+        while self.baseline_before.len() > s.max_window() {
+            self.baseline_before.pop_front();
+        }
+        let measures: Vec<Measure> = s
+            .window_buckets
+            .iter()
+            .filter_map(|&w| self.measure(s, window, w))
+            .collect();
+        let fires = |m: &&Measure| m.comments >= p.min_comments && m.low > m.baseline + p.min_rise;
+        let alert = match &mut self.episode {
+            None => measures
+                .iter()
+                .filter(fires)
+                .max_by(|a, b| (a.low - a.baseline).total_cmp(&(b.low - b.baseline)))
+                .map(|m| {
+                    let started_ms = onset(window, m, p.min_rise);
+                    let ep = Episode {
+                        started_ms,
+                        id: fingerprint(AlertKind::Negativity, topic, started_ms),
+                        peak_share: m.share,
+                        quiet_buckets: 0,
+                    };
+                    let alert = build(s, topic, &ep, m, window, bucket_end, AlertStatus::Firing);
+                    self.episode = Some(ep);
+                    alert
+                }),
+            Some(ep) => {
+                let elevated = measures.iter().any(|m| {
+                    m.comments * 2 >= p.min_comments && m.share > m.baseline + p.min_rise / 2.0
+                });
+                if let Some(max) = measures
+                    .iter()
+                    .filter(|m| m.comments >= p.min_comments)
+                    .map(|m| m.share)
+                    .max_by(f64::total_cmp)
+                {
+                    ep.peak_share = ep.peak_share.max(max);
+                }
+                ep.quiet_buckets = if elevated { 0 } else { ep.quiet_buckets + 1 };
+                let quiet_needed =
+                    (p.resolve_after_mins as f64 * 60_000.0 / s.bucket_ms as f64).ceil() as u32;
+                if ep.quiet_buckets >= quiet_needed.max(1) {
+                    let longest = measures.iter().max_by_key(|m| m.buckets).cloned();
+                    let ep = ep.clone();
+                    self.episode = None;
+                    longest.map(|m| {
+                        build(s, topic, &ep, &m, window, bucket_end, AlertStatus::Resolved)
+                    })
+                } else {
+                    None
+                }
+            }
+        };
+        // Learn from the bucket after judging it.
+        let alpha = if self.episode.is_some() {
+            s.alpha / 10.0
+        } else {
+            s.alpha
+        };
+        self.weighted_total = (1.0 - alpha) * self.weighted_total + f64::from(bucket.count);
+        self.weighted_negative =
+            (1.0 - alpha) * self.weighted_negative + f64::from(bucket.negative);
+        self.comments_seen += u64::from(bucket.count);
+        alert
+    }
+
+    fn measure(&self, s: &NegativitySettings, window: &TopicWindow, w: usize) -> Option<Measure> {
+        if window.closed.len() < w || self.baseline_before.len() < w {
+            return None;
+        }
+        let baseline = self.baseline_before[self.baseline_before.len() - w]?;
+        let (comments, negative) = window
+            .last(w)
+            .fold((0u32, 0u32), |(c, n), b| (c + b.count, n + b.negative));
+        let (low, high) = wilson_interval(
+            f64::from(negative),
+            f64::from(comments),
+            s.params.confidence_z,
+        );
+        Some(Measure {
+            buckets: w,
+            comments,
+            negative,
+            share: if comments > 0 {
+                f64::from(negative) / f64::from(comments)
+            } else {
+                0.0
+            },
+            low,
+            high,
+            baseline,
+        })
+    }
+}
+
+/// The first bucket of the window whose own share was above the line, else the window start.
+fn onset(window: &TopicWindow, m: &Measure, min_rise: f64) -> i64 {
+    let line = m.baseline + min_rise;
+    let first = window
+        .last(m.buckets)
+        .next()
+        .map(|b| b.start_ms)
+        .unwrap_or(0);
+    window
+        .last(m.buckets)
+        .find(|b| b.count > 0 && f64::from(b.negative) / f64::from(b.count) > line)
+        .map(|b| b.start_ms)
+        .unwrap_or(first)
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+fn build(
+    s: &NegativitySettings,
+    topic: &str,
+    ep: &Episode,
+    m: &Measure,
+    window: &TopicWindow,
+    at_ms: i64,
+    status: AlertStatus,
+) -> Alert {
+    let p = &s.params;
+    let minutes = (m.buckets as i64 * s.bucket_ms / 60_000) as u32;
+    let threshold = m.baseline + p.min_rise;
+    let duration = ((at_ms - ep.started_ms) / 60_000).max(0) as u32;
+    let summary = match status {
+        AlertStatus::Firing => format!(
+            "Negativity on \u{ab}{topic}\u{bb}: {} of the {} comments in the last {minutes} minutes are negative (at least {} with high confidence), against its usual {} (alert above {}).",
+            pct(m.share),
+            m.comments,
+            pct(m.low),
+            pct(m.baseline),
+            pct(threshold)
+        ),
+        AlertStatus::Resolved => format!(
+            "Negativity on \u{ab}{topic}\u{bb} is back to {} of {} comments in the last {minutes} minutes (usual {}); it lasted {} and peaked at {}.",
+            pct(m.share),
+            m.comments,
+            pct(m.baseline),
+            human_duration(duration),
+            pct(ep.peak_share)
+        ),
+    };
+    let severity = if ep.peak_share >= m.baseline + 2.0 * p.min_rise {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    let samples = match status {
+        AlertStatus::Firing => {
+            let mut negatives: Vec<_> = window
+                .last(m.buckets)
+                .flat_map(|b| b.negative_samples.iter())
+                .collect();
+            negatives.sort_by(|a, b| a.score.total_cmp(&b.score).then(a.ts_ms.cmp(&b.ts_ms)));
+            negatives
+                .into_iter()
+                .take(3)
+                .map(|r| r.to_sample())
+                .collect()
+        }
+        AlertStatus::Resolved => Vec::new(),
+    };
+    Alert {
+        id: ep.id.clone(),
+        kind: AlertKind::Negativity,
+        status,
+        severity,
+        topic: topic.to_string(),
+        at: format_ts(at_ms),
+        started_at: format_ts(ep.started_ms),
+        value: round_to(m.share, 3),
+        baseline: round_to(m.baseline, 3),
+        threshold: round_to(threshold, 3),
+        summary,
+        details: Details::Negativity(NegativityDetails {
+            window_minutes: minutes,
+            comments: m.comments,
+            negative: m.negative,
+            negative_share: round_to(m.share, 3),
+            share_low: round_to(m.low, 3),
+            share_high: round_to(m.high, 3),
+            confidence_z: p.confidence_z,
+            baseline_share: round_to(m.baseline, 3),
+            peak_share: round_to(ep.peak_share, 3),
+            duration_minutes: duration,
+        }),
+        samples,
+        at_ms,
+    }
+}

@@ -1,0 +1,395 @@
+//! The engine: all detection state, driven only by events and event time.
+//!
+//! `ingest(&event)` and `advance_to(event_time)` return the alerts they cause; `finish()` is
+//! the final watermark at end of input. The engine never reads the clock, the network or a
+//! global, and iterates its topics in creation order, so the same input gives the same
+//! alerts byte for byte, in replay, in live mode and in tests.
+//!
+//! Time: the watermark trails the newest event time by `allowed_lateness_secs`. Buckets whose
+//! end the watermark has passed are closed, in time order across all topics, and fed to the
+//! detectors; an event older than the watermark is counted as late and not merged.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
+use std::hash::Hasher;
+
+use crate::alert::{Alert, AlertKind, AlertStatus};
+use crate::config::Config;
+use crate::detect::negativity::{NegativityDetector, NegativitySettings};
+use crate::detect::surge::{SurgeDetector, SurgeSettings};
+use crate::event::Event;
+use crate::text::lexicon::Lexicon;
+use crate::text::sentiment::{Label, SentimentScorer};
+use crate::text::topics::TopicMatcher;
+use crate::window::TopicWindow;
+
+/// Topic of comments that match no rule and name no topic; also where topics beyond
+/// `topics.max_dynamic` fold.
+pub const OTHER_TOPIC: &str = "other";
+
+/// Longest topic name taken from an event; longer ones fold into `other`.
+const MAX_TOPIC_NAME_BYTES: usize = 100;
+
+/// Counters of what the engine did, for the replay summary and metrics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineStats {
+    pub accepted: u64,
+    pub late: u64,
+    pub duplicates: u64,
+    pub negative: u64,
+    /// Events whose own topic was folded into `other` (cap reached or name too long).
+    pub topics_folded: u64,
+    pub alerts: BTreeMap<(AlertKind, &'static str), u64>,
+}
+
+/// State of one topic.
+struct Topic {
+    name: String,
+    window: TopicWindow,
+    surge: SurgeDetector,
+    negativity: NegativityDetector,
+    events: u64,
+    negative: u64,
+}
+
+/// A snapshot of one topic for metrics, APIs and reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicSnapshot {
+    pub name: String,
+    pub events: u64,
+    pub negative: u64,
+    /// Comments in the last closed bucket, per minute.
+    pub volume_per_minute: f64,
+    pub baseline_per_minute: f64,
+    /// Negative share over the last closed buckets of the negativity window.
+    pub negativity_ratio: Option<f64>,
+    pub surge_firing: bool,
+    pub negativity_firing: bool,
+}
+
+/// Remembers recent event ids (as 64-bit hashes) in two generations, so memory is bounded
+/// and an id is remembered for at least `capacity / 2` newer ids.
+struct IdDedup {
+    current: FxHashSet<u64>,
+    previous: FxHashSet<u64>,
+    generation_size: usize,
+}
+
+impl IdDedup {
+    fn new(capacity: usize) -> Self {
+        Self {
+            current: FxHashSet::default(),
+            previous: FxHashSet::default(),
+            generation_size: (capacity / 2).max(1),
+        }
+    }
+
+    /// True if `id` was seen recently; records it otherwise.
+    fn seen(&mut self, id: &str) -> bool {
+        let mut h = FxHasher::default();
+        h.write(id.as_bytes());
+        let key = h.finish();
+        if self.current.contains(&key) || self.previous.contains(&key) {
+            return true;
+        }
+        if self.current.len() >= self.generation_size {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(key);
+        false
+    }
+}
+
+pub struct Engine {
+    bucket_ms: i64,
+    lateness_ms: i64,
+    surge: SurgeSettings,
+    negativity: NegativitySettings,
+    scorer: SentimentScorer,
+    matcher: TopicMatcher,
+    max_dynamic: usize,
+    dynamic: usize,
+    topics: Vec<Topic>,
+    by_name: FxHashMap<Box<str>, usize>,
+    other: usize,
+    /// Newest event time seen.
+    max_ts: Option<i64>,
+    /// Events older than this are late. Starts at the first event.
+    watermark: i64,
+    /// Start of the next bucket to close, shared by all topics.
+    next_close: Option<i64>,
+    ring_len: usize,
+    /// A gap in event time longer than this resets learned baselines.
+    gap_reset_ms: i64,
+    /// Buckets closed one by one at the start of a long gap, so open episodes resolve.
+    gap_drain_buckets: i64,
+    dedup: IdDedup,
+    stats: EngineStats,
+    scratch_topics: Vec<usize>,
+}
+
+impl Engine {
+    pub fn new(config: &Config) -> Self {
+        Self::with_lexicon(config, Arc::new(Lexicon::bundled()))
+    }
+
+    /// Builds an engine sharing an already loaded lexicon (several engines, one lexicon).
+    pub fn with_lexicon(config: &Config, lexicon: Arc<Lexicon>) -> Self {
+        let bucket_ms = i64::from(config.engine.bucket_secs) * 1000;
+        let surge = SurgeSettings::new(config.detect.surge_params(), bucket_ms);
+        let negativity = NegativitySettings::new(config.detect.negativity_params(), bucket_ms);
+        let ring_len = surge.max_window().max(negativity.max_window());
+        let matcher = TopicMatcher::new(&config.topics.rules);
+        let resolve_mins = surge
+            .params
+            .resolve_after_mins
+            .max(negativity.params.resolve_after_mins);
+        let mut engine = Self {
+            bucket_ms,
+            lateness_ms: i64::from(config.engine.allowed_lateness_secs) * 1000,
+            gap_reset_ms: (i64::from(surge.params.history_days) + 1) * 86_400_000,
+            gap_drain_buckets: (i64::from(resolve_mins) * 60_000 / bucket_ms + ring_len as i64 + 1)
+                .max(1),
+            surge,
+            negativity,
+            scorer: SentimentScorer::new(lexicon, &config.sentiment),
+            max_dynamic: config.topics.max_dynamic,
+            dynamic: 0,
+            topics: Vec::new(),
+            by_name: FxHashMap::default(),
+            other: 0,
+            max_ts: None,
+            watermark: i64::MIN,
+            next_close: None,
+            ring_len,
+            dedup: IdDedup::new(config.input.dedup_ids),
+            stats: EngineStats::default(),
+            scratch_topics: Vec::new(),
+            matcher,
+        };
+        for name in engine.matcher.rule_names().to_vec() {
+            engine.add_topic(&name, i64::MIN);
+        }
+        engine.other = engine.add_topic(OTHER_TOPIC, i64::MIN);
+        engine
+    }
+
+    fn add_topic(&mut self, name: &str, first_seen_ms: i64) -> usize {
+        let id = self.topics.len();
+        self.topics.push(Topic {
+            name: name.to_string(),
+            window: TopicWindow::new(self.ring_len),
+            surge: SurgeDetector::new(first_seen_ms),
+            negativity: NegativityDetector::default(),
+            events: 0,
+            negative: 0,
+        });
+        self.by_name.insert(name.into(), id);
+        id
+    }
+
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    pub fn watermark_ms(&self) -> Option<i64> {
+        self.max_ts.map(|_| self.watermark)
+    }
+
+    /// Takes one event; returns the alerts that closing buckets up to the new watermark caused.
+    pub fn ingest(&mut self, event: &Event<'_>) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        self.ingest_into(event, &mut alerts);
+        alerts
+    }
+
+    /// Like [`Engine::ingest`], appending to `alerts` (no allocation when nothing fires).
+    pub fn ingest_into(&mut self, event: &Event<'_>, alerts: &mut Vec<Alert>) {
+        if let Some(id) = &event.id {
+            if self.dedup.seen(id) {
+                self.stats.duplicates += 1;
+                return;
+            }
+        }
+        let ts = event.ts_ms;
+        if self.max_ts.is_some() && ts < self.watermark {
+            self.stats.late += 1;
+            return;
+        }
+        if self.max_ts.is_none() {
+            self.start(ts);
+        }
+        self.stats.accepted += 1;
+        let score = match event.sentiment {
+            Some(s) => s,
+            None => self.scorer.score(&event.text, event.lang.as_deref()).score,
+        };
+        let negative = self.scorer.label(score) == Label::Negative;
+        if negative {
+            self.stats.negative += 1;
+        }
+        let mut topics = std::mem::take(&mut self.scratch_topics);
+        topics.clear();
+        if let Some(own) = event.topic.as_deref() {
+            if let Some(id) = self.topic_for_name(own.trim(), ts) {
+                topics.push(id);
+            }
+        }
+        self.matcher.for_each_match(&event.text, |rule| {
+            if !topics.contains(&rule) {
+                topics.push(rule);
+            }
+        });
+        if topics.is_empty() {
+            topics.push(self.other);
+        }
+        let bucket_start = ts.div_euclid(self.bucket_ms) * self.bucket_ms;
+        for &id in &topics {
+            let topic = &mut self.topics[id];
+            topic.events += 1;
+            topic.negative += u64::from(negative);
+            topic.window.bucket_mut(bucket_start).add(
+                &event.text,
+                &event.author,
+                ts,
+                score,
+                negative,
+            );
+        }
+        self.scratch_topics = topics;
+        self.observe_time(ts, alerts);
+    }
+
+    /// Moves event time forward without an event (an idle tick in live mode): as if an event
+    /// at `ts_ms` had been seen.
+    pub fn advance_to(&mut self, ts_ms: i64) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        if self.max_ts.is_some() {
+            self.observe_time(ts_ms, &mut alerts);
+        }
+        alerts
+    }
+
+    /// End of input: closes every bucket that holds events. Episodes still open stay firing
+    /// (the data ended, not the condition).
+    pub fn finish(&mut self) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        if let Some(max) = self.max_ts {
+            let end = max.div_euclid(self.bucket_ms) * self.bucket_ms + self.bucket_ms;
+            self.watermark = self.watermark.max(end);
+            self.close_buckets(&mut alerts);
+        }
+        alerts
+    }
+
+    /// A snapshot of every topic, in creation order.
+    pub fn topics(&self) -> Vec<TopicSnapshot> {
+        let per_min = 60_000.0 / self.bucket_ms as f64;
+        let neg_window = self.negativity.max_window();
+        self.topics
+            .iter()
+            .map(|t| {
+                let (c, n) = t
+                    .window
+                    .last(neg_window)
+                    .fold((0u32, 0u32), |(c, n), b| (c + b.count, n + b.negative));
+                TopicSnapshot {
+                    name: t.name.clone(),
+                    events: t.events,
+                    negative: t.negative,
+                    volume_per_minute: t
+                        .window
+                        .closed
+                        .back()
+                        .map_or(0.0, |b| f64::from(b.count) * per_min),
+                    baseline_per_minute: t.surge.baseline_per_bucket() * per_min,
+                    negativity_ratio: (c > 0).then(|| f64::from(n) / f64::from(c)),
+                    surge_firing: t.surge.is_firing(),
+                    negativity_firing: t.negativity.is_firing(),
+                }
+            })
+            .collect()
+    }
+
+    fn start(&mut self, ts: i64) {
+        let bucket_start = ts.div_euclid(self.bucket_ms) * self.bucket_ms;
+        self.next_close = Some(bucket_start);
+        self.watermark = ts - self.lateness_ms;
+        for t in &mut self.topics {
+            t.surge.reset(bucket_start);
+        }
+    }
+
+    /// The topic an event names, created on first sight while under the cap.
+    fn topic_for_name(&mut self, name: &str, ts: i64) -> Option<usize> {
+        if name.is_empty() {
+            return None;
+        }
+        if let Some(&id) = self.by_name.get(name) {
+            return Some(id);
+        }
+        if self.dynamic >= self.max_dynamic || name.len() > MAX_TOPIC_NAME_BYTES {
+            self.stats.topics_folded += 1;
+            return None;
+        }
+        self.dynamic += 1;
+        let first_seen = ts.div_euclid(self.bucket_ms) * self.bucket_ms;
+        Some(self.add_topic(name, first_seen))
+    }
+
+    fn observe_time(&mut self, ts: i64, alerts: &mut Vec<Alert>) {
+        let max = self.max_ts.map_or(ts, |m| m.max(ts));
+        self.max_ts = Some(max);
+        let wm = max - self.lateness_ms;
+        if wm > self.watermark {
+            self.watermark = wm;
+            self.close_buckets(alerts);
+        }
+    }
+
+    /// Closes, in time order and topic order within a time, every bucket the watermark passed.
+    fn close_buckets(&mut self, alerts: &mut Vec<Alert>) {
+        let Some(mut next) = self.next_close else {
+            return;
+        };
+        let mut drained = 0i64;
+        while next + self.bucket_ms <= self.watermark {
+            // A long silence: drain a few empty buckets so episodes resolve, then jump and
+            // forget baselines that no longer describe the stream.
+            if self.watermark - next > self.gap_reset_ms {
+                if drained >= self.gap_drain_buckets {
+                    next = (self.watermark - self.bucket_ms).div_euclid(self.bucket_ms)
+                        * self.bucket_ms;
+                    for t in &mut self.topics {
+                        t.surge.reset(next);
+                        t.negativity.reset();
+                        t.window.clear_closed();
+                    }
+                    drained = 0;
+                    continue;
+                }
+                drained += 1;
+            }
+            for t in &mut self.topics {
+                t.window.close(next);
+                let before = alerts.len();
+                alerts.extend(t.surge.on_bucket_closed(&self.surge, &t.name, &t.window));
+                alerts.extend(
+                    t.negativity
+                        .on_bucket_closed(&self.negativity, &t.name, &t.window),
+                );
+                for a in &alerts[before..] {
+                    let status = match a.status {
+                        AlertStatus::Firing => "firing",
+                        AlertStatus::Resolved => "resolved",
+                    };
+                    *self.stats.alerts.entry((a.kind, status)).or_default() += 1;
+                }
+            }
+            next += self.bucket_ms;
+        }
+        self.next_close = Some(next);
+    }
+}

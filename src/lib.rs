@@ -1,0 +1,34 @@
+//! ondata: a crisis-monitoring stream processor for social-media comments.
+//!
+//! It reads comment events (DESIGN §2), keeps per-topic event-time windows, detects surges
+//! and negativity shifts, and emits explained alerts (DESIGN §3). The core is pure and
+//! synchronous; replay, live Kafka and tests all drive the same [`engine::Engine`].
+//!
+//! Map of the modules:
+//! - [`config`]: the typed configuration tree, defaults, presets, env overrides, validation.
+//! - [`event`]: parsing and validating one comment event; rejection reasons.
+//! - [`text`]: folding, tokenising, topic rules (Aho-Corasick) and lexicon sentiment.
+//! - [`window`]: per-topic event-time buckets.
+//! - [`detect`]: the surge and negativity detectors, and their statistics.
+//! - [`engine`]: watermark, topic routing, deduplication; drives the detectors.
+//! - [`alert`]: the alert record and the sinks used by replay.
+//! - [`source`]: recorded files (NDJSON, gzip, zstd, stdin), merged in event-time order.
+//! - [`replay`]: the replay pipeline: source → engine → alerts, dead letter, summary.
+//! - [`simulate`]: the synthetic stream generator behind `ondata simulate`.
+
+#![forbid(unsafe_code)]
+
+pub mod alert;
+pub mod config;
+pub mod detect;
+pub mod engine;
+pub mod event;
+pub mod replay;
+pub mod simulate;
+pub mod source;
+pub mod text;
+pub mod window;
+
+pub use config::Config;
+pub use engine::Engine;
+pub use event::{parse_event, Event, RejectReason, Rejection};

@@ -1,0 +1,314 @@
+//! Sentiment lexicons: ELIta for Italian, VADER for English, emoji for both.
+//!
+//! The lexicon files ship in `lexicons/` with their licences and are compiled into the
+//! binary, so `ondata` needs no data files at run time. ELIta holds Italian lemmas; comments
+//! hold inflected forms ("funziona", "vergognosi", "ladri"), so at load time every lemma is
+//! expanded into its regular forms and each lookup is a single hash probe.
+
+use rustc_hash::FxHashMap;
+
+const ELITA: &str = include_str!("../../lexicons/elita/ELIta_INTENSITY.txt");
+const VADER: &str = include_str!("../../lexicons/vader/vader_lexicon.txt");
+const ONDATA_IT: &str = include_str!("../../lexicons/ondata-it.tsv");
+
+/// ELIta valence is 1..9 with 5 neutral, and rates concepts rather than opinions ("aprile"
+/// 6.83); words within this distance of 5 carry no polarity here and are ignored, so neutral
+/// questions stay neutral. Strongly loaded words ("vergogna" 1.5, "grazie" 7.17) remain.
+const ELITA_NEUTRAL_BAND: f32 = 1.5;
+
+/// Emoji that carry a clear polarity in comments. VADER's emoji file maps emoji to English
+/// descriptions ("pouting face") whose words are mostly not in its lexicon, so the common
+/// ones are scored here on VADER's -4..4 scale.
+const EMOJI: &[(char, f32)] = &[
+    ('😡', -2.5),
+    ('🤬', -3.0),
+    ('😠', -2.2),
+    ('👎', -2.0),
+    ('💩', -2.2),
+    ('🤮', -2.5),
+    ('🤢', -2.0),
+    ('😤', -1.8),
+    ('😢', -1.8),
+    ('😭', -2.0),
+    ('😞', -1.8),
+    ('😔', -1.5),
+    ('😩', -1.8),
+    ('😫', -1.8),
+    ('😒', -1.5),
+    ('🙄', -1.3),
+    ('🤡', -1.8),
+    ('🖕', -3.0),
+    ('💔', -2.0),
+    ('😱', -1.5),
+    ('🤦', -1.5),
+    ('😑', -0.8),
+    ('😐', -0.5),
+    ('👍', 1.8),
+    ('👏', 1.8),
+    ('🙏', 1.5),
+    ('❤', 2.5),
+    ('💙', 2.0),
+    ('💚', 2.0),
+    ('😍', 2.8),
+    ('😊', 2.2),
+    ('🙂', 1.2),
+    ('😀', 2.0),
+    ('😃', 2.0),
+    ('😄', 2.2),
+    ('🥰', 2.8),
+    ('👌', 1.5),
+    ('💪', 1.5),
+    ('🎉', 2.2),
+    ('✅', 1.0),
+    ('⭐', 1.2),
+    ('😂', 0.8),
+    ('🤣', 0.8),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Elita,
+    Vader,
+    Ondata,
+    Emoji,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Elita => "elita",
+            Source::Vader => "vader",
+            Source::Ondata => "ondata",
+            Source::Emoji => "emoji",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Entry {
+    /// Valence on VADER's scale, -4 (most negative) to 4.
+    pub valence: f32,
+    pub source: Source,
+}
+
+/// All lexicons, loaded once and shared read-only.
+#[derive(Debug)]
+pub struct Lexicon {
+    italian: FxHashMap<Box<str>, Entry>,
+    english: FxHashMap<Box<str>, Entry>,
+    emoji: FxHashMap<char, Entry>,
+}
+
+impl Lexicon {
+    /// Loads the bundled lexicons (a few milliseconds).
+    pub fn bundled() -> Self {
+        let mut italian = FxHashMap::default();
+        let mut emoji: FxHashMap<char, Entry> = EMOJI
+            .iter()
+            .map(|&(c, v)| {
+                (
+                    c,
+                    Entry {
+                        valence: v,
+                        source: Source::Emoji,
+                    },
+                )
+            })
+            .collect();
+        // Our supplement first: it deliberately overrides ELIta for a few complaint words.
+        let ondata: Vec<(String, f32)> = ONDATA_IT
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| {
+                let (w, v) = l.split_once('\t')?;
+                Some((crate::text::normalize::fold(w), v.trim().parse().ok()?))
+            })
+            .collect();
+        let elita: Vec<(String, f32)> = ELITA
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.rsplitn(3, ',');
+                let value: f32 = parts.next()?.parse().ok()?;
+                (parts.next()? == "valenza").then_some(())?;
+                Some((parts.next()?.to_string(), value - 5.0))
+            })
+            .collect();
+        for (word, v) in &elita {
+            let mut chars = word.chars();
+            if let (Some(c), None) = (chars.next(), chars.next()) {
+                if crate::text::tokenize::is_emoji(c) && v.abs() >= ELITA_NEUTRAL_BAND {
+                    emoji.entry(c).or_insert(Entry {
+                        valence: *v,
+                        source: Source::Elita,
+                    });
+                }
+            }
+        }
+        let blocked: rustc_hash::FxHashSet<&str> = ondata
+            .iter()
+            .filter(|(_, v)| *v == 0.0)
+            .map(|(w, _)| w.as_str())
+            .collect();
+        let lemmas = ondata
+            .iter()
+            .map(|(w, v)| (w.clone(), *v, Source::Ondata))
+            .chain(
+                elita
+                    .into_iter()
+                    .filter(|(w, v)| {
+                        v.abs() >= ELITA_NEUTRAL_BAND
+                            && !w.contains(' ')
+                            && !blocked.contains(w.as_str())
+                    })
+                    .map(|(w, v)| (crate::text::normalize::fold(&w), v, Source::Elita)),
+            )
+            .collect::<Vec<_>>();
+        // Exact lemmas win over forms derived from other lemmas: insert them first. A 0 in our
+        // supplement blocks a word; blocked entries are removed once every form is placed.
+        for (w, v, source) in &lemmas {
+            italian.entry(w.clone().into_boxed_str()).or_insert(Entry {
+                valence: *v,
+                source: *source,
+            });
+        }
+        for (w, v, source) in lemmas.iter().filter(|(_, v, _)| *v != 0.0) {
+            for form in italian_forms(w) {
+                italian.entry(form.into_boxed_str()).or_insert(Entry {
+                    valence: *v,
+                    source: *source,
+                });
+            }
+        }
+        italian.retain(|_, e| e.valence != 0.0);
+        let english = VADER
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.split('\t');
+                let w = parts.next()?;
+                let v: f32 = parts.next()?.parse().ok()?;
+                Some((
+                    w.to_string().into_boxed_str(),
+                    Entry {
+                        valence: v,
+                        source: Source::Vader,
+                    },
+                ))
+            })
+            .collect();
+        Self {
+            italian,
+            english,
+            emoji,
+        }
+    }
+
+    #[inline]
+    pub fn italian(&self, word: &str) -> Option<Entry> {
+        self.italian.get(word).copied()
+    }
+
+    #[inline]
+    pub fn english(&self, word: &str) -> Option<Entry> {
+        self.english.get(word).copied()
+    }
+
+    #[inline]
+    pub fn emoji(&self, c: char) -> Option<Entry> {
+        self.emoji.get(&c).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.italian.len() + self.english.len() + self.emoji.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Regular inflected forms of an Italian lemma: gender and number of nouns and adjectives,
+/// superlatives and -mente adverbs, the common tenses of regular verbs (reflexive included).
+fn italian_forms(lemma: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let with = |stem: &str, ends: &[&str], out: &mut Vec<String>| {
+        out.extend(ends.iter().map(|e| format!("{stem}{e}")));
+    };
+    for (inf, reflexive) in [("are", "arsi"), ("ere", "ersi"), ("ire", "irsi")] {
+        let stem = lemma
+            .strip_suffix(inf)
+            .or_else(|| lemma.strip_suffix(reflexive));
+        if let Some(stem) = stem.filter(|s| s.len() >= 2) {
+            let ends: &[&str] = match inf {
+                "are" => &[
+                    "o", "i", "a", "iamo", "ate", "ano", "ato", "ata", "ati", "ando", "ava",
+                    "avano", "ero", "era", "eranno", "erebbe", "ando", "atevi", "arti", "are",
+                ],
+                "ere" => &[
+                    "o", "i", "e", "iamo", "ete", "ono", "uto", "uta", "uti", "ute", "endo", "eva",
+                    "evano", "era", "eranno", "erebbe", "ere",
+                ],
+                _ => &[
+                    "o", "i", "e", "iamo", "ite", "ono", "ito", "ita", "iti", "endo", "iva",
+                    "ivano", "isce", "iscono", "isco", "ira", "ire",
+                ],
+            };
+            with(stem, ends, &mut out);
+            return out;
+        }
+    }
+    if let Some(stem) = lemma.strip_suffix('o') {
+        with(
+            stem,
+            &[
+                "a", "i", "e", "issimo", "issima", "issimi", "issime", "amente",
+            ],
+            &mut out,
+        );
+    } else if let Some(stem) = lemma.strip_suffix('a') {
+        with(stem, &["e", "i"], &mut out);
+    } else if let Some(stem) = lemma.strip_suffix('e') {
+        with(
+            stem,
+            &["i", "issimo", "issima", "issimi", "issime", "emente"],
+            &mut out,
+        );
+        if stem.ends_with('l') || stem.ends_with('r') {
+            with(stem, &["mente"], &mut out);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_all_three_sources() {
+        let lex = Lexicon::bundled();
+        assert!(lex.italian("vergogna").unwrap().valence < -3.0);
+        assert!(lex.italian("grazie").unwrap().valence > 1.5);
+        assert!(lex.english("horrible").unwrap().valence < -2.0);
+        assert!(lex.emoji('😡').unwrap().valence < 0.0);
+        // Neutral band: "sito" (4.5) carries no polarity.
+        assert!(lex.italian("sito").is_none());
+    }
+
+    #[test]
+    fn inflected_forms_reach_their_lemma() {
+        let lex = Lexicon::bundled();
+        assert!(
+            lex.italian("funziona").unwrap().valence > 0.0,
+            "from funzionare"
+        );
+        assert!(lex.italian("ladri").unwrap().valence < 0.0, "from ladro");
+        assert!(
+            lex.italian("vergognatevi").unwrap().valence < 0.0,
+            "from vergognarsi"
+        );
+        assert!(lex.italian("vergognosi").unwrap().valence < 0.0);
+        assert!(lex.italian("bellissimo").unwrap().valence > 0.0);
+        // The supplement overrides ELIta where ELIta misses the complaint sense.
+        assert!(lex.italian("assurdo").unwrap().valence < 0.0);
+    }
+}

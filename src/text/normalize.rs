@@ -1,0 +1,59 @@
+//! Case and accent folding, so "Perché", "PERCHE'" and "perche" compare equal.
+
+/// Lower-cases and strips the accent of one character. Covers the Latin letters that occur in
+/// Italian, English, French, Spanish, German and Portuguese comments; anything else is only
+/// lower-cased.
+#[inline]
+pub fn fold_char(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
+    match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' => 'a',
+        'è' | 'é' | 'ê' | 'ë' | 'È' | 'É' | 'Ê' | 'Ë' => 'e',
+        'ì' | 'í' | 'î' | 'ï' | 'Ì' | 'Í' | 'Î' | 'Ï' => 'i',
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' => 'o',
+        'ù' | 'ú' | 'û' | 'ü' | 'Ù' | 'Ú' | 'Û' | 'Ü' => 'u',
+        'ç' | 'Ç' => 'c',
+        'ñ' | 'Ñ' => 'n',
+        'ý' | 'ÿ' | 'Ý' => 'y',
+        _ => c.to_lowercase().next().unwrap_or(c),
+    }
+}
+
+/// Appends the folded form of `text` to `out`, with runs of white space folded to one space.
+pub fn fold_into(text: &str, out: &mut String) {
+    let mut last_space = true;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+                last_space = true;
+            }
+        } else {
+            out.push(fold_char(c));
+            last_space = false;
+        }
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+}
+
+/// The folded form of `text` as a new string.
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    fold_into(text, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_case_accents_and_spaces() {
+        assert_eq!(fold("  Perché   l'INPS è  GIÙ "), "perche l'inps e giu");
+        assert_eq!(fold("Ça NIÑO Über"), "ca nino uber");
+    }
+}

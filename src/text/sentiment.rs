@@ -1,0 +1,557 @@
+//! Lexicon-based sentiment for Italian and English comments, after VADER's rules.
+//!
+//! Each word found in the lexicon of the comment's language (emoji in either) contributes its
+//! valence, modified by the rules VADER validated: a negator among the three words before it
+//! flips and dampens it ("non funziona"), intensifiers and diminishers scale it ("molto
+//! lento", "un po' lento"), a word in capitals inside a normal sentence is emphasised, a
+//! contrast ("ma", "però", "but") weights the clause after it more than the one before, and
+//! exclamation marks amplify the total. The sum is squashed into [-1, 1] with VADER's
+//! normalisation `s / √(s² + 15)`.
+//!
+//! The scorer can also record why it scored a comment (`ondata sentiment` prints that), at no
+//! cost when nobody asks.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::lexicon::{Entry, Lexicon};
+use super::tokenize::{TokenKind, Tokens};
+use crate::config::SentimentConfig;
+
+/// VADER's empirically derived constants.
+const NEGATION_SCALAR: f32 = -0.74;
+const BOOSTER_INCREMENT: f32 = 0.293;
+const CAPS_INCREMENT: f32 = 0.733;
+const EXCLAMATION_INCREMENT: f32 = 0.292;
+const MAX_EXCLAMATIONS: u32 = 4;
+const NORMALIZATION_ALPHA: f32 = 15.0;
+const CONTRAST_BEFORE: f32 = 0.5;
+const CONTRAST_AFTER: f32 = 1.5;
+/// A negator reaches this many words ahead.
+const NEGATION_SCOPE: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    It,
+    En,
+    /// Neither Italian nor English was given: only emoji are scored.
+    Other,
+}
+
+impl Lang {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::It => "it",
+            Lang::En => "en",
+            Lang::Other => "other",
+        }
+    }
+
+    /// Maps an event's `lang` field ("it", "it-IT", "EN", …).
+    pub fn from_tag(tag: &str) -> Lang {
+        let primary = tag.split(['-', '_']).next().unwrap_or("");
+        if primary.eq_ignore_ascii_case("it") {
+            Lang::It
+        } else if primary.eq_ignore_ascii_case("en") {
+            Lang::En
+        } else {
+            Lang::Other
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    Negative,
+    Neutral,
+    Positive,
+}
+
+/// One word's part in a score, for explanations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contribution {
+    pub word: String,
+    pub lexicon: &'static str,
+    /// Valence in the lexicon (-4..4).
+    pub base: f32,
+    /// After the rules below.
+    pub value: f32,
+    pub rules: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub score: f64,
+    pub label: Label,
+    pub lang: Lang,
+    /// `guessed`, `given` (from the event's `lang`) or `upstream` (score came with the event).
+    pub lang_source: &'static str,
+    pub words: Vec<Contribution>,
+    pub rules: Vec<String>,
+}
+
+/// A scorer with its own scratch buffers; one per thread.
+pub struct SentimentScorer {
+    lexicon: Arc<Lexicon>,
+    tokens: Tokens,
+    config: SentimentConfig,
+    default_lang: Lang,
+    /// Per-token valences, reused between calls.
+    values: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    pub score: f64,
+    pub lang: Lang,
+}
+
+impl SentimentScorer {
+    pub fn new(lexicon: Arc<Lexicon>, config: &SentimentConfig) -> Self {
+        Self {
+            lexicon,
+            tokens: Tokens::new(),
+            default_lang: Lang::from_tag(&config.default_lang),
+            config: config.clone(),
+            values: Vec::new(),
+        }
+    }
+
+    pub fn label(&self, score: f64) -> Label {
+        if score <= self.config.negative_at_or_below {
+            Label::Negative
+        } else if score >= self.config.positive_at_or_above {
+            Label::Positive
+        } else {
+            Label::Neutral
+        }
+    }
+
+    /// Scores a comment. `lang` is the event's own language tag, if any.
+    pub fn score(&mut self, text: &str, lang: Option<&str>) -> Scored {
+        self.tokens.tokenize(text);
+        let lang = lang
+            .map(Lang::from_tag)
+            .unwrap_or_else(|| guess_lang(&self.tokens, self.default_lang));
+        let score = self.score_tokens(lang, None);
+        Scored { score, lang }
+    }
+
+    /// Scores a comment and says why. `upstream` is the event's own `sentiment`, which wins.
+    pub fn explain(
+        &mut self,
+        text: &str,
+        lang: Option<&str>,
+        upstream: Option<f64>,
+    ) -> Explanation {
+        self.tokens.tokenize(text);
+        let (lang, lang_source) = match lang {
+            Some(tag) => (Lang::from_tag(tag), "given"),
+            None => (guess_lang(&self.tokens, self.default_lang), "guessed"),
+        };
+        let mut words = Vec::new();
+        let mut rules = Vec::new();
+        let lexicon_score = self.score_tokens(lang, Some((&mut words, &mut rules)));
+        let score = match upstream {
+            Some(s) => {
+                rules.push(format!(
+                    "upstream score {s} overrides the lexicon score {lexicon_score:.3}"
+                ));
+                s
+            }
+            None => lexicon_score,
+        };
+        Explanation {
+            score,
+            label: self.label(score),
+            lang,
+            lang_source: if upstream.is_some() {
+                "upstream"
+            } else {
+                lang_source
+            },
+            words,
+            rules,
+        }
+    }
+
+    fn lookup(&self, lang: Lang, kind: TokenKind, word: &str) -> Option<Entry> {
+        match kind {
+            TokenKind::Emoji => word.chars().next().and_then(|c| self.lexicon.emoji(c)),
+            TokenKind::Word | TokenKind::Hashtag => match lang {
+                Lang::It => self.lexicon.italian(word),
+                Lang::En => self.lexicon.english(word),
+                Lang::Other => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn score_tokens(
+        &mut self,
+        lang: Lang,
+        mut explain: Option<(&mut Vec<Contribution>, &mut Vec<String>)>,
+    ) -> f64 {
+        let tokens = &self.tokens;
+        let shouting = tokens.all_caps();
+        let mut values = std::mem::take(&mut self.values);
+        values.clear();
+        // Index (into `words_seen`) of the last negator, and position of the last contrast.
+        let mut last_negator: Option<usize> = None;
+        let mut contrast_at: Option<usize> = None;
+        let mut words_seen = 0usize;
+        let mut booster = 0.0f32;
+        let mut booster_age = 0usize;
+        for (i, t) in tokens.as_slice().iter().enumerate() {
+            let word = tokens.text(t);
+            let is_word = matches!(t.kind, TokenKind::Word | TokenKind::Hashtag);
+            if t.after_break {
+                last_negator = None;
+                booster = 0.0;
+            }
+            if is_word {
+                words_seen += 1;
+                booster_age += 1;
+                if t.negated_contraction || is_negator(lang, word) {
+                    last_negator = Some(words_seen);
+                }
+                if is_contrast(lang, word) {
+                    contrast_at = Some(i);
+                }
+                if let Some(b) = booster_value(lang, word) {
+                    booster = b;
+                    booster_age = 0;
+                    values.push(0.0);
+                    continue;
+                }
+            }
+            let Some(entry) = self.lookup(lang, t.kind, word) else {
+                values.push(0.0);
+                continue;
+            };
+            let mut v = entry.valence;
+            let mut applied: Vec<&'static str> = Vec::new();
+            let record = explain.is_some();
+            // A booster reaches the next three words, fading as VADER's does.
+            if booster != 0.0 && booster_age <= 3 && is_word {
+                let fade = [1.0, 1.0, 0.95, 0.9][booster_age.min(3)];
+                v += booster * fade * v.signum();
+                if record {
+                    applied.push(if booster > 0.0 {
+                        "intensified"
+                    } else {
+                        "diminished"
+                    });
+                }
+            }
+            if t.caps && !shouting && is_word {
+                v += CAPS_INCREMENT * v.signum();
+                if record {
+                    applied.push("capitals");
+                }
+            }
+            let negated = last_negator
+                .is_some_and(|n| n < words_seen && words_seen - n <= NEGATION_SCOPE)
+                || (is_word && t.negated_contraction);
+            if negated {
+                v *= NEGATION_SCALAR;
+                if record {
+                    applied.push("negated");
+                }
+            }
+            values.push(v);
+            if let Some((words, _)) = explain.as_mut() {
+                words.push(Contribution {
+                    word: word.to_string(),
+                    lexicon: entry.source.as_str(),
+                    base: entry.valence,
+                    value: v,
+                    rules: applied,
+                });
+            }
+        }
+        if let Some(c) = contrast_at {
+            for (i, v) in values.iter_mut().enumerate() {
+                *v *= if i < c {
+                    CONTRAST_BEFORE
+                } else {
+                    CONTRAST_AFTER
+                };
+            }
+            if let Some((words, rules)) = explain.as_mut() {
+                rules.push(format!(
+                    "contrast: words before `{}` count x{CONTRAST_BEFORE}, after it x{CONTRAST_AFTER}",
+                    tokens.text(&tokens.as_slice()[c])
+                ));
+                let mut k = 0;
+                for (i, v) in values.iter().enumerate() {
+                    if *v != 0.0 && k < words.len() {
+                        words[k].value = *v;
+                        words[k].rules.push(if i < c {
+                            "before contrast"
+                        } else {
+                            "after contrast"
+                        });
+                        k += 1;
+                    }
+                }
+            }
+        }
+        let mut sum: f32 = values.iter().sum();
+        if sum != 0.0 && tokens.exclamations > 0 {
+            let boost = tokens.exclamations.min(MAX_EXCLAMATIONS) as f32 * EXCLAMATION_INCREMENT;
+            sum += boost * sum.signum();
+            if let Some((_, rules)) = explain.as_mut() {
+                rules.push(format!(
+                    "{} exclamation mark(s) amplify by {boost:.3}",
+                    tokens.exclamations
+                ));
+            }
+        }
+        if shouting {
+            if let Some((_, rules)) = explain.as_mut() {
+                rules.push("whole comment in capitals: no per-word capitals emphasis".into());
+            }
+        }
+        self.values = values;
+        let score = sum / (sum * sum + NORMALIZATION_ALPHA).sqrt();
+        // Round so scores are stable across platforms and readable in output.
+        (f64::from(score) * 10_000.0).round() / 10_000.0
+    }
+}
+
+fn is_negator(lang: Lang, w: &str) -> bool {
+    match lang {
+        Lang::It => matches!(
+            w,
+            "non"
+                | "mai"
+                | "nessuno"
+                | "nessuna"
+                | "nessun"
+                | "niente"
+                | "nulla"
+                | "ne"
+                | "senza"
+                | "neanche"
+                | "nemmeno"
+                | "neppure"
+                | "affatto"
+                | "no"
+        ),
+        Lang::En => matches!(
+            w,
+            "not"
+                | "no"
+                | "never"
+                | "nobody"
+                | "nothing"
+                | "none"
+                | "neither"
+                | "nor"
+                | "without"
+                | "cannot"
+                | "nowhere"
+        ),
+        Lang::Other => false,
+    }
+}
+
+fn is_contrast(lang: Lang, w: &str) -> bool {
+    match lang {
+        Lang::It => matches!(w, "ma" | "pero" | "tuttavia" | "eppure"),
+        Lang::En => matches!(w, "but" | "however" | "yet"),
+        Lang::Other => false,
+    }
+}
+
+fn booster_value(lang: Lang, w: &str) -> Option<f32> {
+    let up = Some(BOOSTER_INCREMENT);
+    let down = Some(-BOOSTER_INCREMENT);
+    match lang {
+        Lang::It => match w {
+            "molto" | "troppo" | "tanto" | "tanta" | "tanti" | "tante" | "davvero"
+            | "veramente" | "proprio" | "super" | "assolutamente" | "estremamente"
+            | "completamente" | "totalmente" | "incredibilmente" | "particolarmente" | "cosi"
+            | "sempre" | "piu" => up,
+            "poco" | "poca" | "abbastanza" | "quasi" | "leggermente" | "piuttosto" | "po" => down,
+            _ => None,
+        },
+        Lang::En => match w {
+            "very" | "really" | "so" | "extremely" | "absolutely" | "totally" | "completely"
+            | "incredibly" | "too" | "super" | "highly" | "utterly" | "truly" => up,
+            "slightly" | "somewhat" | "barely" | "hardly" | "kinda" | "marginally" | "little" => {
+                down
+            }
+            _ => None,
+        },
+        Lang::Other => None,
+    }
+}
+
+/// Guesses Italian or English from function words; a tie gives `default`.
+pub fn guess_lang(tokens: &Tokens, default: Lang) -> Lang {
+    let (mut it, mut en) = (0u32, 0u32);
+    for t in tokens
+        .as_slice()
+        .iter()
+        .filter(|t| t.kind == TokenKind::Word)
+    {
+        match tokens.text(t) {
+            "il" | "lo" | "la" | "gli" | "le" | "di" | "che" | "non" | "e" | "per" | "un"
+            | "una" | "sono" | "ho" | "del" | "della" | "mi" | "ma" | "come" | "si" | "questo"
+            | "da" | "al" | "con" | "ancora" | "sito" | "perche" | "anche" | "nel" | "alla"
+            | "ci" | "piu" | "gia" | "dell" | "l" | "c" => it += 1,
+            "the" | "and" | "is" | "to" | "of" | "it" | "not" | "this" | "you" | "for" | "my"
+            | "i" | "are" | "was" | "have" | "with" | "but" | "on" | "what" | "why" | "can"
+            | "doesn" | "still" | "website" | "be" | "your" | "we" => en += 1,
+            _ => {}
+        }
+    }
+    match it.cmp(&en) {
+        std::cmp::Ordering::Greater => Lang::It,
+        std::cmp::Ordering::Less => Lang::En,
+        std::cmp::Ordering::Equal => default,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scorer() -> SentimentScorer {
+        SentimentScorer::new(Arc::new(Lexicon::bundled()), &SentimentConfig::default())
+    }
+
+    fn label(text: &str) -> Label {
+        let mut s = scorer();
+        let scored = s.score(text, None);
+        s.label(scored.score)
+    }
+
+    #[test]
+    fn italian_complaints_are_negative() {
+        for text in [
+            "Vergognatevi! Il sito dell'INPS è bloccato da stamattina e nessuno risponde",
+            "Sono tre ore che provo a fare la domanda per il bonus, una vergogna",
+            "Ladri e incompetenti, avete rubato i dati di mezza Italia",
+            "Il sito non funziona, ho perso la mattinata",
+            "Che schifo, mia madre aspetta la pensione da due mesi 😡",
+            "Servizio pessimo, assistenza inesistente",
+        ] {
+            assert_eq!(label(text), Label::Negative, "{text}");
+        }
+    }
+
+    #[test]
+    fn italian_praise_and_thanks_are_positive() {
+        for text in [
+            "Grazie mille, finalmente ho ricevuto il pagamento!",
+            "Complimenti all'operatrice del call center, gentilissima e disponibile",
+            "Tutto risolto in pochi minuti, bravi 👍",
+            "Il sito adesso funziona bene, ottimo lavoro",
+        ] {
+            assert_eq!(label(text), Label::Positive, "{text}");
+        }
+    }
+
+    #[test]
+    fn negation_flips_polarity() {
+        let mut s = scorer();
+        let works = s.score("il sito funziona", None).score;
+        let broken = s.score("il sito non funziona", None).score;
+        assert!(works > 0.0 && broken < 0.0, "{works} {broken}");
+        let bad = s.score("è un disastro", None).score;
+        let not_bad = s.score("non è affatto un disastro", None).score;
+        assert!(bad < not_bad && not_bad > 0.0, "{bad} {not_bad}");
+        assert!(s.score("senza problemi, tutto facile", None).score > 0.0);
+    }
+
+    #[test]
+    fn questions_are_neutral() {
+        assert_eq!(
+            label("Come si fa la domanda se sono una partita iva?"),
+            Label::Neutral
+        );
+        assert_eq!(
+            label("Quando arriva il pagamento di aprile?"),
+            Label::Neutral
+        );
+    }
+
+    #[test]
+    fn intensifiers_caps_and_exclamations_amplify() {
+        let mut s = scorer();
+        let plain = s.score("il servizio è lento", None).score;
+        let very = s.score("il servizio è molto lento", None).score;
+        let caps = s.score("il servizio è LENTO", None).score;
+        let bang = s.score("il servizio è lento!!!", None).score;
+        assert!(
+            very < plain && caps < plain && bang < plain,
+            "{plain} {very} {caps} {bang}"
+        );
+        let little = s.score("il servizio è un po' lento", None).score;
+        assert!(little > plain, "{little} {plain}");
+    }
+
+    #[test]
+    fn contrast_weights_the_second_clause() {
+        let mut s = scorer();
+        let score = s
+            .score(
+                "L'operatore è stato gentile ma il problema non è risolto",
+                None,
+            )
+            .score;
+        assert!(score < 0.0, "{score}");
+    }
+
+    #[test]
+    fn english_uses_vader() {
+        assert_eq!(
+            label("This website is a disaster, I can't log in"),
+            Label::Negative
+        );
+        assert_eq!(
+            label("Thanks, the payment arrived, great job"),
+            Label::Positive
+        );
+        let mut s = scorer();
+        assert!(s.score("it doesn't help", None).score < 0.0);
+        assert!(s.score("it helps", None).score > 0.0);
+    }
+
+    #[test]
+    fn guesses_language_and_honours_given_tag() {
+        let mut s = scorer();
+        assert_eq!(s.score("il sito non va", None).lang, Lang::It);
+        assert_eq!(s.score("the website is down again", None).lang, Lang::En);
+        assert_eq!(
+            s.score("el sitio no funciona", Some("es")).lang,
+            Lang::Other
+        );
+    }
+
+    #[test]
+    fn emoji_score_in_any_language() {
+        let mut s = scorer();
+        assert!(s.score("😡😡😡", Some("es")).score < -0.3);
+        assert!(s.score("👍", None).score > 0.0);
+    }
+
+    #[test]
+    fn explanation_names_words_and_rules() {
+        let mut s = scorer();
+        let e = s.explain("Il sito NON funziona!!", None, None);
+        assert_eq!(e.label, Label::Negative);
+        let w = e.words.iter().find(|w| w.word == "funziona").unwrap();
+        assert!(w.rules.contains(&"negated"));
+        assert!(e.rules.iter().any(|r| r.contains("exclamation")));
+        let up = s.explain("bellissimo", None, Some(-0.8));
+        assert_eq!(up.score, -0.8);
+        assert_eq!(up.lang_source, "upstream");
+    }
+}
