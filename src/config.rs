@@ -489,7 +489,7 @@ impl DetectConfig {
         if p.min_z <= 0.0 {
             return Err(invalid(
                 "detect.surge.min_z",
-                "must be positive (medium preset: 4.0)",
+                "must be positive (medium preset: 5.0)",
             ));
         }
         if s.baseline_half_life_mins <= 0.0 || s.baseline_half_life_mins > 10_080.0 {
@@ -522,13 +522,13 @@ impl DetectConfig {
         if q.confidence_z <= 0.0 {
             return Err(invalid(
                 "detect.negativity.confidence_z",
-                "must be positive (medium preset: 2.33)",
+                "must be positive (medium preset: 1.96)",
             ));
         }
         if q.min_comments == 0 {
             return Err(invalid(
                 "detect.negativity.min_comments",
-                "must be at least 1 (medium preset: 30)",
+                "must be at least 1 (medium preset: 40)",
             ));
         }
         if n.baseline_half_life_mins <= 0.0 {

@@ -1,1 +1,322 @@
-fn main() {}
+//! The `ondata` command line (DESIGN §5). Arguments are turned once into typed settings;
+//! errors end as exit code 2 (usage or configuration, naming the key) or 1 (runtime).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use ondata::alert::sink::NdjsonSink;
+use ondata::config::{Config, ConfigError};
+use ondata::replay::{replay, ReplayOptions};
+use ondata::simulate::{simulate, Scenario, SimOptions};
+use ondata::text::lexicon::Lexicon;
+use ondata::text::sentiment::SentimentScorer;
+
+mod demo;
+
+const DEFAULT_CONFIG: &str = "config/ondata.toml";
+
+#[derive(Parser)]
+#[command(
+    name = "ondata",
+    version,
+    about = "Crisis monitoring for social-media comments: surges, negativity shifts, troll bursts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay recorded streams in event time, as fast as possible.
+    Replay {
+        /// NDJSON files (.gz and .zst too; `-` is stdin), merged in event-time order.
+        #[arg(required = true)]
+        files: Vec<String>,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Write alerts here (NDJSON) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        alerts_out: Option<PathBuf>,
+        /// Write rejected lines, each with its reason, here (NDJSON).
+        #[arg(long, value_name = "FILE")]
+        dead_letter: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Write a synthetic stream: ordinary days, then the scenario's incidents.
+    Simulate {
+        #[arg(long, value_enum, default_value = "click-day")]
+        scenario: Scenario,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Ordinary days before the incident day.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=60))]
+        days: u32,
+        /// Multiply every rate (e.g. 20 for about a million events).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Output file (`.gz`/`.zst` compress; `-` is stdout).
+        #[arg(long, value_name = "FILE")]
+        out: String,
+        /// Also write the planted incidents (kind, topic, start, end) as JSON here.
+        #[arg(long, value_name = "FILE")]
+        labels: Option<PathBuf>,
+    },
+    /// Validate a configuration and print the effective one (presets resolved).
+    CheckConfig {
+        /// Defaults to config/ondata.toml when it exists, else the built-in defaults.
+        file: Option<PathBuf>,
+    },
+    /// Score texts (arguments, or one per line on stdin) and show why.
+    Sentiment {
+        texts: Vec<String>,
+        /// One JSON object per text.
+        #[arg(long)]
+        json: bool,
+        /// Language of the texts (it, en); guessed when absent.
+        #[arg(long)]
+        lang: Option<String>,
+    },
+    /// See ondata work: a simulated click day replayed at accelerated speed, alerts as they fire.
+    Demo {
+        /// Simulated seconds per real second.
+        #[arg(long, default_value_t = 1800.0)]
+        speed: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let usage = e.downcast_ref::<ConfigError>().is_some()
+                || e.downcast_ref::<UsageError>().is_some();
+            eprintln!("ondata: {e:#}");
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+/// A bad argument found after parsing (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    let default = Path::new(DEFAULT_CONFIG);
+    let path = path.or_else(|| default.exists().then_some(default));
+    Ok(Config::load(path, std::env::vars())?)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Replay {
+            files,
+            config,
+            alerts_out,
+            dead_letter,
+            quiet,
+        } => {
+            let config = load_config(config.as_deref())?;
+            let out: Box<dyn Write> = match &alerts_out {
+                Some(p) => Box::new(BufWriter::new(
+                    File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+                )),
+                None => Box::new(io::stdout().lock()),
+            };
+            let mut sink = NdjsonSink::new(out);
+            let mut dead: Box<dyn Write> = match &dead_letter {
+                Some(p) => Box::new(BufWriter::new(
+                    File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+                )),
+                None => Box::new(io::sink()),
+            };
+            let opts = ReplayOptions {
+                inputs: files,
+                progress: !quiet,
+            };
+            let summary = replay(&config, &opts, &mut sink, &mut *dead)?;
+            eprintln!("{summary}");
+            if summary.rejected_total() > 0 && dead_letter.is_none() {
+                eprintln!("  (rejected lines were not kept: add --dead-letter FILE to keep them with their reasons)");
+            }
+            Ok(())
+        }
+        Command::Simulate {
+            scenario,
+            seed,
+            days,
+            scale,
+            out,
+            labels,
+        } => {
+            if !(scale > 0.0 && scale <= 1000.0) {
+                return Err(UsageError(format!("--scale {scale}: must be in (0, 1000]")).into());
+            }
+            let opts = SimOptions {
+                scenario,
+                seed,
+                days,
+                scale,
+                ..SimOptions::default()
+            };
+            let mut writer = open_output(&out)?;
+            let summary = simulate(&opts, &mut writer)?;
+            writer
+                .finish()
+                .with_context(|| format!("cannot write {out}"))?;
+            if let Some(path) = labels {
+                let json = serde_json::to_string_pretty(&summary.incidents)?;
+                std::fs::write(&path, json + "\n")
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            eprintln!(
+                "ondata simulate: {} events written to {out}",
+                summary.events
+            );
+            for i in &summary.incidents {
+                eprintln!(
+                    "  planted {} on {} from {} to {}: {}",
+                    i.kind, i.topic, i.start, i.end, i.note
+                );
+            }
+            Ok(())
+        }
+        Command::CheckConfig { file } => {
+            let config = load_config(file.as_deref())?;
+            print!("{}", config.effective_toml());
+            Ok(())
+        }
+        Command::Sentiment { texts, json, lang } => {
+            let config = load_config(None)?;
+            let mut scorer =
+                SentimentScorer::new(std::sync::Arc::new(Lexicon::bundled()), &config.sentiment);
+            let mut out = io::stdout().lock();
+            let mut one = |text: &str| -> Result<()> {
+                let e = scorer.explain(text, lang.as_deref(), None);
+                if json {
+                    let mut v = serde_json::to_value(&e)?;
+                    v["text"] = serde_json::Value::String(text.to_string());
+                    writeln!(out, "{v}")?;
+                } else {
+                    writeln!(
+                        out,
+                        "{:+.3}  {:<8} {}  {text}",
+                        e.score,
+                        format!("{:?}", e.label).to_lowercase(),
+                        e.lang.as_str()
+                    )?;
+                    for w in &e.words {
+                        let rules = if w.rules.is_empty() {
+                            String::new()
+                        } else {
+                            format!("  ({})", w.rules.join(", "))
+                        };
+                        writeln!(
+                            out,
+                            "        {:<16} {} {:+.2} -> {:+.2}{rules}",
+                            w.word, w.lexicon, w.base, w.value
+                        )?;
+                    }
+                    for r in &e.rules {
+                        writeln!(out, "        rule: {r}")?;
+                    }
+                }
+                Ok(())
+            };
+            if texts.is_empty() {
+                if io::stdin().is_terminal() {
+                    eprintln!(
+                        "ondata sentiment: reading one text per line from stdin (Ctrl-D to end)"
+                    );
+                }
+                for line in io::stdin().lock().lines() {
+                    let line = line.context("cannot read stdin")?;
+                    if !line.trim().is_empty() {
+                        one(&line)?;
+                    }
+                }
+            } else {
+                for t in &texts {
+                    one(t)?;
+                }
+            }
+            Ok(())
+        }
+        Command::Demo { speed, seed } => {
+            if !(speed > 0.0) {
+                return Err(UsageError("--speed must be positive".into()).into());
+            }
+            demo::run(speed, seed)
+        }
+    }
+}
+
+/// Where `simulate` writes: a file, compressed by its extension, or stdout for `-`.
+enum Output {
+    Plain(Box<dyn Write>),
+    Gz(flate2::write::GzEncoder<BufWriter<File>>),
+    Zst(zstd::Encoder<'static, BufWriter<File>>),
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Plain(w) => w.write(buf),
+            Output::Gz(w) => w.write(buf),
+            Output::Zst(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Plain(w) => w.flush(),
+            Output::Gz(w) => w.flush(),
+            Output::Zst(w) => w.flush(),
+        }
+    }
+}
+
+impl Output {
+    /// Writes the compressed stream's trailer; without it the file is truncated.
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Output::Plain(mut w) => w.flush(),
+            Output::Gz(w) => w.finish()?.flush(),
+            Output::Zst(w) => w.finish()?.flush(),
+        }
+    }
+}
+
+fn open_output(path: &str) -> Result<Output> {
+    if path == "-" {
+        return Ok(Output::Plain(Box::new(BufWriter::new(io::stdout().lock()))));
+    }
+    let file = BufWriter::new(File::create(path).with_context(|| format!("cannot create {path}"))?);
+    Ok(if path.ends_with(".gz") {
+        Output::Gz(flate2::write::GzEncoder::new(
+            file,
+            flate2::Compression::default(),
+        ))
+    } else if path.ends_with(".zst") {
+        Output::Zst(zstd::Encoder::new(file, 3)?)
+    } else {
+        Output::Plain(Box::new(file))
+    })
+}

@@ -46,7 +46,7 @@ pub struct NegativityParams {
     pub sensitivity: Sensitivity,
     /// The lower confidence bound of the negative share must exceed the baseline share by this.
     pub min_rise: f64,
-    /// z of the Wilson score interval (2.33 is a one-sided 99% bound).
+    /// z of the Wilson score interval (1.96 is a one-sided 97.5% bound).
     pub confidence_z: f64,
     pub min_comments: u32,
     pub windows_mins: Vec<u32>,
@@ -60,9 +60,9 @@ impl DetectConfig {
         let s = &self.surge;
         let sensitivity = s.sensitivity.unwrap_or(self.sensitivity);
         let (ratio, z, min_events) = match sensitivity {
-            Sensitivity::Low => (4.0, 5.0, 40),
-            Sensitivity::Medium => (2.5, 4.0, 20),
-            Sensitivity::High => (2.0, 3.0, 10),
+            Sensitivity::Low => (4.0, 6.0, 40),
+            Sensitivity::Medium => (2.5, 5.0, 20),
+            Sensitivity::High => (2.0, 4.0, 10),
         };
         SurgeParams {
             sensitivity,
@@ -81,9 +81,9 @@ impl DetectConfig {
         let n = &self.negativity;
         let sensitivity = n.sensitivity.unwrap_or(self.sensitivity);
         let (rise, z, min_comments) = match sensitivity {
-            Sensitivity::Low => (0.25, 3.09, 50),
-            Sensitivity::Medium => (0.15, 2.33, 30),
-            Sensitivity::High => (0.10, 1.64, 20),
+            Sensitivity::Low => (0.25, 2.58, 60),
+            Sensitivity::Medium => (0.15, 1.96, 40),
+            Sensitivity::High => (0.10, 1.64, 25),
         };
         NegativityParams {
             sensitivity,

@@ -5,9 +5,9 @@
 //! (half-life 6 h by default), so quiet night-time minutes weigh little; it moves ten times
 //! more slowly while an episode is open. A window (default 5 and 15 minutes) fires when it
 //! holds at least `min_comments` comments and the *lower* bound of the Wilson score interval
-//! of its negative share exceeds the baseline share by `min_rise`: a raw ratio of 4 out of 6
-//! is not evidence, 400 out of 600 is. The episode resolves after `resolve_after_mins`
-//! buckets in which the share is no longer even half-way up.
+//! of its negative share exceeds the baseline share by `min_rise`: a raw 4 out of 6 is not
+//! evidence, 400 out of 600 is. The episode resolves after `resolve_after_mins` buckets in
+//! which the share is no longer even half-way up.
 
 use std::collections::VecDeque;
 
@@ -230,7 +230,7 @@ fn build(
     let duration = ((at_ms - ep.started_ms) / 60_000).max(0) as u32;
     let summary = match status {
         AlertStatus::Firing => format!(
-            "Negativity on \u{ab}{topic}\u{bb}: {} of the {} comments in the last {minutes} minutes are negative (at least {} with high confidence), against its usual {} (alert above {}).",
+            "Negativity on \u{ab}{topic}\u{bb}: {} of the {} comments in the last {minutes} minutes are negative (at least {} with high confidence), against its usual {} (alert at {}).",
             pct(m.share),
             m.comments,
             pct(m.low),

@@ -3,10 +3,11 @@
 //!
 //! "Normal" is the larger of two expectations, taken from before the window so the surge
 //! cannot raise its own bar:
-//! - the recent level, an exponentially weighted average of the per-bucket count whose
-//!   half-life (default 20 min) is short enough to follow a gradual morning rise, updated
-//!   with winsorised counts (a spike adds at most `min_ratio` times the level) and ten times
-//!   more slowly while an episode is open;
+//! - the recent level: Holt's linear exponential smoothing of the per-bucket count (level
+//!   half-life 20 min by default, trend four times slower), forecast across the window, so
+//!   a gradual morning rise is expected rather than alarming; updated with winsorised counts
+//!   (a spike teaches at most `min_ratio` times the level) and ten times more slowly while
+//!   an episode is open;
 //! - once earlier days exist, the same time of day on those days (15-minute slots, lower
 //!   median across days, so one earlier incident does not become the norm).
 //!
@@ -39,8 +40,12 @@ pub struct SurgeSettings {
     pub bucket_ms: i64,
     pub window_buckets: Vec<usize>,
     pub alpha: f64,
+    /// Smoothing of the trend: a quarter of the level's speed, so one noisy minute does not
+    /// tilt the forecast.
+    pub beta: f64,
     pub warmup_buckets: u64,
     pub floor_per_bucket: f64,
+    pub min_events_per_bucket: f64,
 }
 
 impl SurgeSettings {
@@ -53,8 +58,18 @@ impl SurgeSettings {
                 .map(|m| (*m as f64 * per_min).round() as usize)
                 .collect(),
             alpha: ewma_alpha(params.baseline_half_life_mins * per_min),
+            beta: ewma_alpha(4.0 * params.baseline_half_life_mins * per_min),
             warmup_buckets: (params.warmup_mins as f64 * per_min).ceil() as u64,
             floor_per_bucket: FLOOR_PER_MINUTE / per_min,
+            min_events_per_bucket: f64::from(params.min_events)
+                / params
+                    .windows_mins
+                    .iter()
+                    .copied()
+                    .max()
+                    .unwrap_or(1)
+                    .max(1) as f64
+                / per_min,
             bucket_ms,
             params,
         }
@@ -150,10 +165,14 @@ struct Measure {
 /// Surge state of one topic.
 #[derive(Debug, Default)]
 pub struct SurgeDetector {
+    /// Smoothed level, comments per bucket.
     recent: f64,
+    /// Smoothed change of the level per bucket (Holt's trend): lets the expectation follow a
+    /// gradual morning rise instead of lagging behind it.
+    trend: f64,
     buckets_seen: u64,
-    /// `recent` as it was before each of the last buckets, oldest first.
-    recent_before: VecDeque<f64>,
+    /// (level, trend) as they were before each of the last buckets, oldest first.
+    recent_before: VecDeque<(f64, f64)>,
     profile: DailyProfile,
     episode: Option<Episode>,
     first_seen_ms: i64,
@@ -191,7 +210,7 @@ impl SurgeDetector {
     ) -> Option<Alert> {
         let bucket = window.closed.back()?;
         let bucket_end = bucket.start_ms + s.bucket_ms;
-        self.recent_before.push_back(self.recent);
+        self.recent_before.push_back((self.recent, self.trend));
         while self.recent_before.len() > s.max_window() {
             self.recent_before.pop_front();
         }
@@ -265,7 +284,9 @@ impl SurgeDetector {
             return None;
         }
         let observed: u32 = window.last(w).map(|b| b.count).sum();
-        let recent = self.recent_before[self.recent_before.len() - w];
+        let (level, trend) = self.recent_before[self.recent_before.len() - w];
+        // Forecast across the window from before it; only a rising trend raises the bar.
+        let recent = level + trend.max(0.0) * (w as f64 + 1.0) / 2.0;
         let per_bucket = recent.max(seasonal.unwrap_or(0.0)).max(s.floor_per_bucket);
         let expected = per_bucket * w as f64;
         Some(Measure {

@@ -1,1 +1,5 @@
+//! Sources of comment events. Recorded files here; Kafka joins in the live path.
 
+pub mod file;
+
+pub use file::{open_input, InputFile, LineReader, ReadLine};

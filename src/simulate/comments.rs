@@ -1,0 +1,637 @@
+//! Comment text for the simulator: composed from topic-specific cores, openers, personal
+//! details, closers, emoji and typing habits, so that thousands of comments read like real
+//! Italian (and some English) comments rather than a handful of templates.
+
+use super::rng::Rng;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mood {
+    Negative,
+    Neutral,
+    Positive,
+}
+
+/// Topics the simulator knows how to write about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Bonus600,
+    Pensioni,
+    Naspi,
+    Reddito,
+    Assistenza,
+    Concorsi,
+    General,
+}
+
+const FIRST: &[&str] = &[
+    "giulia",
+    "marco",
+    "francesca",
+    "luca",
+    "anna",
+    "giuseppe",
+    "maria",
+    "antonio",
+    "laura",
+    "paolo",
+    "chiara",
+    "salvatore",
+    "elena",
+    "roberto",
+    "sara",
+    "vincenzo",
+    "valentina",
+    "andrea",
+    "rosa",
+    "stefano",
+    "federica",
+    "alessandro",
+    "carmela",
+    "davide",
+    "simona",
+    "fabio",
+    "teresa",
+    "matteo",
+    "angela",
+    "giovanni",
+    "silvia",
+    "massimo",
+    "patrizia",
+    "emanuele",
+    "ilaria",
+    "domenico",
+    "barbara",
+    "pietro",
+    "lucia",
+    "gianluca",
+    "monica",
+    "raffaele",
+    "daniela",
+    "alberto",
+    "cristina",
+    "nicola",
+    "martina",
+    "enzo",
+    "paola",
+    "michele",
+];
+const LAST: &[&str] = &[
+    "rossi",
+    "russo",
+    "ferrari",
+    "esposito",
+    "bianchi",
+    "romano",
+    "colombo",
+    "ricci",
+    "marino",
+    "greco",
+    "bruno",
+    "gallo",
+    "conti",
+    "deluca",
+    "mancini",
+    "costa",
+    "giordano",
+    "rizzo",
+    "lombardi",
+    "moretti",
+    "barbieri",
+    "fontana",
+    "santoro",
+    "mariani",
+    "rinaldi",
+    "caruso",
+    "ferrara",
+    "galli",
+    "martini",
+    "leone",
+    "longo",
+    "gentile",
+    "martinelli",
+    "vitale",
+    "lombardo",
+    "serra",
+    "coppola",
+    "desantis",
+    "dangelo",
+    "marchetti",
+    "parisi",
+    "villa",
+    "conte",
+    "ferraro",
+    "ferri",
+    "fabbri",
+    "bianco",
+    "marini",
+    "grasso",
+    "valentini",
+];
+const CITIES: &[&str] = &[
+    "Napoli",
+    "Bari",
+    "Torino",
+    "Milano",
+    "Palermo",
+    "Roma",
+    "Catania",
+    "Bologna",
+    "Firenze",
+    "Genova",
+    "Lecce",
+    "Verona",
+    "Padova",
+    "Cagliari",
+    "Reggio Calabria",
+    "Salerno",
+    "Brescia",
+    "Rimini",
+    "Pescara",
+    "Trieste",
+];
+
+/// A plausible account handle or display name.
+pub fn author(rng: &mut Rng) -> String {
+    let f = *rng.pick(FIRST);
+    let l = *rng.pick(LAST);
+    match rng.below(5) {
+        0 => format!("{f}.{l}{}", rng.range(50, 99)),
+        1 => format!("{f}_{l}"),
+        2 => format!("{}{}", capitalise(f), capitalise(l)),
+        3 => format!("{} {}", capitalise(f), capitalise(l)),
+        _ => format!("{f}{l}{}", rng.range(1, 999)),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn cores(subject: Subject, mood: Mood) -> &'static [&'static str] {
+    use Mood::*;
+    use Subject::*;
+    match (subject, mood) {
+        (Bonus600, Negative) => &[
+            "la domanda per il bonus 600 è ancora in lavorazione dopo settimane, una vergogna",
+            "il sito si blocca ogni volta che provo a inviare la domanda del bonus 600",
+            "ho inviato la domanda il primo aprile e dei 600 euro neanche l'ombra",
+            "mi avete respinto la domanda del bonus senza nessuna spiegazione, assurdo",
+            "entrando nel mio profilo ho visto i dati di un'altra persona, è gravissimo",
+            "il click day per il bonus 600 è stato un disastro annunciato",
+            "ci avete preso in giro con questo bonus 600, che schifo",
+            "il pin non arriva e senza pin niente bonus, siete incompetenti",
+            "da stamattina il sito è bloccato e non riesco a fare la domanda per i 600 euro",
+            "pagina bianca e poi errore, impossibile chiedere il bonus",
+            "per i 600 euro mi chiedono documenti che ho già mandato tre volte, ridicolo",
+        ],
+        (Bonus600, Neutral) => &[
+            "qualcuno sa quando pagano il bonus 600 a chi ha fatto domanda il 2 aprile?",
+            "per il bonus 600 serve il pin dispositivo o basta quello ordinario?",
+            "i professionisti iscritti alla cassa possono chiedere i 600 euro?",
+            "la mia domanda risulta in istruttoria, cosa significa?",
+            "il bonus 600 viene accreditato sull'iban indicato nella domanda?",
+            "chi ha la partita iva da gennaio rientra nel bonus 600?",
+            "dove si vede lo stato della domanda per i 600 euro?",
+            "il bonus di aprile va richiesto di nuovo anche per maggio?",
+        ],
+        (Bonus600, Positive) => &[
+            "finalmente arrivati i 600 euro, grazie",
+            "bonus accreditato stamattina, grazie a chi ci lavora",
+            "domanda per il bonus 600 inviata in cinque minuti, tutto ok",
+            "ricevuto il bonus oggi, ottimo lavoro",
+            "grazie all'operatore che mi ha aiutato con la domanda del bonus, gentilissimo",
+        ],
+        (Pensioni, Negative) => &[
+            "la pensione di mia madre non è ancora arrivata, vergognatevi",
+            "ci avete tagliato la pensione senza avvisare, è un furto",
+            "il cedolino della pensione è sbagliato e nessuno risponde",
+            "anziani in fila alle poste per la pensione, una vergogna",
+            "l'aumento della pensione promesso non si è visto, ladri",
+            "da tre mesi aspetto la ricostituzione della pensione, pessimo servizio",
+            "mio padre ha lavorato quarant'anni e ora deve elemosinare la pensione, schifo",
+            "la pensione anticipata è stata respinta per un errore vostro",
+        ],
+        (Pensioni, Neutral) => &[
+            "quando viene pagata la pensione di maggio?",
+            "la quattordicesima arriva con la pensione di luglio?",
+            "come si scarica il cedolino della pensione dal sito?",
+            "la pensione di reversibilità va richiesta online o allo sportello?",
+            "qualcuno sa se la pensione viene anticipata per l'emergenza?",
+            "per la pensione serve ancora il modello red?",
+        ],
+        (Pensioni, Positive) => &[
+            "pensione arrivata puntuale anche questo mese, grazie",
+            "grazie per aver anticipato il pagamento delle pensioni, utile per gli anziani",
+            "pratica della pensione risolta in una settimana, complimenti",
+            "operatrice gentile e disponibile, finalmente la pensione di mia madre è a posto",
+        ],
+        (Naspi, Negative) => &[
+            "la naspi non è arrivata e ho l'affitto da pagare, vergogna",
+            "domanda di naspi respinta per un errore del datore di lavoro, assurdo",
+            "tre mesi senza naspi, come dovrei vivere?",
+            "il calcolo della naspi è sbagliato e nessuno risponde",
+        ],
+        (Naspi, Neutral) => &[
+            "la naspi viene prorogata per chi scade a marzo?",
+            "quanto tempo ci vuole per il primo pagamento della naspi?",
+            "con la naspi si può fare un lavoro occasionale?",
+            "dove trovo la data di pagamento della naspi?",
+        ],
+        (Naspi, Positive) => &[
+            "naspi arrivata oggi, grazie",
+            "proroga della naspi accreditata, ottimo",
+            "grazie, la pratica della naspi è stata veloce",
+        ],
+        (Reddito, Negative) => &[
+            "il reddito di cittadinanza è stato sospeso senza motivo, vergogna",
+            "la carta non è stata ricaricata e ho due bambini, che schifo",
+            "il reddito di cittadinanza arriva sempre in ritardo, pessimo",
+            "mi hanno ridotto l'importo senza spiegazioni, ladri",
+        ],
+        (Reddito, Neutral) => &[
+            "quando ricaricano la carta del reddito di cittadinanza questo mese?",
+            "il reddito di cittadinanza è compatibile con il bonus 600?",
+            "come si comunica la variazione del nucleo familiare?",
+            "dopo quanti mesi va rinnovata la domanda del reddito di cittadinanza?",
+        ],
+        (Reddito, Positive) => &[
+            "carta ricaricata oggi, grazie",
+            "pratica del reddito sistemata, gentilissimi allo sportello",
+            "grazie per la risposta chiara sul reddito di cittadinanza",
+        ],
+        (Assistenza, Negative) => &[
+            "il numero verde è sempre occupato, vergogna",
+            "ho scritto tre volte e nessuno risponde, pessimo servizio",
+            "al contact center mi hanno dato informazioni sbagliate, incompetenti",
+            "chiamo da una settimana e cade sempre la linea, assurdo",
+            "la chat dell'assistenza mi chiude in faccia, che schifo",
+        ],
+        (Assistenza, Neutral) => &[
+            "qual è il numero per parlare con un operatore?",
+            "a che ora apre il contact center?",
+            "si può prendere appuntamento in sede online?",
+            "come faccio a recuperare il pin se ho cambiato numero di telefono?",
+            "l'assistenza risponde anche il sabato?",
+        ],
+        (Assistenza, Positive) => &[
+            "operatore gentilissimo al numero verde, grazie",
+            "problema risolto in chat in dieci minuti, complimenti",
+            "grazie all'assistenza, finalmente ho recuperato il pin",
+        ],
+        (Concorsi, Negative) => &[
+            "il concorso è stato rinviato di nuovo, assurdo",
+            "la graduatoria ha degli errori e nessuno risponde",
+        ],
+        (Concorsi, Neutral) => &[
+            "quando esce il bando del prossimo concorso?",
+            "la prova del concorso sarà online o in presenza?",
+            "dove si consulta la graduatoria del concorso?",
+            "ci sono posti anche per la sede di Bologna?",
+        ],
+        (Concorsi, Positive) => &[
+            "graduatoria pubblicata, grazie",
+            "ottima organizzazione della prova, complimenti",
+        ],
+        (General, Negative) => &[
+            "l'inps è un disastro, ogni pratica è un calvario",
+            "siete lenti e incompetenti, vergognatevi",
+            "nessuno risponde mai, servizio pessimo",
+            "il sito non funziona, come al solito",
+            "ennesimo ritardo, i cittadini non ne possono più",
+        ],
+        (General, Neutral) => &[
+            "dove si trova il modulo per il cambio di residenza?",
+            "come si accede con lo spid?",
+            "le sedi sono aperte al pubblico?",
+            "qualcuno sa se la certificazione unica è già disponibile?",
+        ],
+        (General, Positive) => &[
+            "grazie per gli aggiornamenti, molto utili",
+            "con lo spid tutto più facile, bravi",
+            "servizio migliorato molto, complimenti",
+        ],
+    }
+}
+
+const OPENERS_NEG: &[&str] = &[
+    "",
+    "",
+    "",
+    "Buongiorno,",
+    "Scusate ma",
+    "Ma è possibile che",
+    "Ennesima presa in giro:",
+    "Basta!",
+    "Sono indignato:",
+    "Ancora una volta",
+    "Ditemi voi se è normale:",
+    "Ciao a tutti,",
+    "Allora,",
+];
+const OPENERS_NEU: &[&str] = &[
+    "",
+    "",
+    "",
+    "Buongiorno,",
+    "Salve,",
+    "Ciao,",
+    "Una domanda:",
+    "Scusate,",
+    "Buonasera,",
+];
+const OPENERS_POS: &[&str] = &[
+    "",
+    "",
+    "Buongiorno,",
+    "Volevo dire che",
+    "Una volta tanto:",
+    "Ciao,",
+];
+const CLOSERS_NEG: &[&str] = &[
+    "",
+    "",
+    "Vergognatevi.",
+    "Che schifo.",
+    "Non se ne può più.",
+    "Rispondete!",
+    "Siete una vergogna.",
+    "Dimettetevi.",
+    "Chi ci ripaga?",
+    "Aspetto risposta.",
+    "Pazzesco.",
+];
+const CLOSERS_NEU: &[&str] = &[
+    "",
+    "",
+    "Grazie in anticipo.",
+    "Qualcuno mi risponde?",
+    "Grazie",
+    "Cordiali saluti.",
+];
+const CLOSERS_POS: &[&str] = &[
+    "",
+    "Grazie!",
+    "Bravi.",
+    "Complimenti.",
+    "Buona giornata a tutti.",
+];
+const EMOJI_NEG: &[&str] = &["😡", "🤬", "😤", "👎", "😢", "🤦", "😡😡"];
+const EMOJI_NEU: &[&str] = &["🤔", "🙏"];
+const EMOJI_POS: &[&str] = &["👍", "🙏", "😊", "❤️", "👏"];
+
+fn detail(rng: &mut Rng) -> String {
+    let city = *rng.pick(CITIES);
+    match rng.below(10) {
+        0 => format!("Ho {} figli e sono senza lavoro da marzo.", rng.range(1, 4)),
+        1 => "Sono una commessa in cassa integrazione.".to_string(),
+        2 => format!("Mio padre ha {} anni.", rng.range(70, 92)),
+        3 => format!("Sono un artigiano di {city}."),
+        4 => format!("Lavoro stagionale a {city}."),
+        5 => format!("Ho la partita iva da {} anni.", rng.range(2, 30)),
+        6 => format!("Vivo a {city} con mia madre invalida."),
+        7 => "Siamo in quattro con uno stipendio solo.".to_string(),
+        8 => format!("Ho chiamato {} volte.", rng.range(3, 20)),
+        _ => format!("Scrivo da {city}."),
+    }
+}
+
+const ENGLISH: &[(Mood, &str)] = &[
+    (
+        Mood::Negative,
+        "The website has been down all morning and I can't submit my application. Terrible.",
+    ),
+    (
+        Mood::Negative,
+        "Still no payment after three weeks, this is a disgrace.",
+    ),
+    (
+        Mood::Negative,
+        "Nobody answers the phone, worst service ever.",
+    ),
+    (
+        Mood::Neutral,
+        "How long does it take to receive the payment?",
+    ),
+    (
+        Mood::Neutral,
+        "Is there an English version of the application form?",
+    ),
+    (
+        Mood::Neutral,
+        "Which documents do I need as a foreign resident?",
+    ),
+    (Mood::Positive, "Thanks, the payment arrived today!"),
+    (Mood::Positive, "Great job, the new portal works well."),
+];
+
+/// A comment on `subject` in the given mood; `english` picks an English comment instead.
+pub fn comment(rng: &mut Rng, subject: Subject, mood: Mood, english: bool) -> String {
+    if english {
+        let options: Vec<&str> = ENGLISH
+            .iter()
+            .filter(|(m, _)| *m == mood)
+            .map(|(_, t)| *t)
+            .collect();
+        return (*rng.pick(&options)).to_string();
+    }
+    let (openers, closers, emoji) = match mood {
+        Mood::Negative => (OPENERS_NEG, CLOSERS_NEG, EMOJI_NEG),
+        Mood::Neutral => (OPENERS_NEU, CLOSERS_NEU, EMOJI_NEU),
+        Mood::Positive => (OPENERS_POS, CLOSERS_POS, EMOJI_POS),
+    };
+    let mut parts: Vec<String> = Vec::with_capacity(5);
+    let opener = *rng.pick(openers);
+    let core = *rng.pick(cores(subject, mood));
+    if opener.is_empty() {
+        parts.push(capitalise(core));
+    } else {
+        parts.push(opener.to_string());
+        parts.push(core.to_string());
+    }
+    if rng.chance(0.35) {
+        parts.push(detail(rng));
+    }
+    let closer = *rng.pick(closers);
+    if !closer.is_empty() {
+        parts.push(closer.to_string());
+    }
+    if rng.chance(0.3) {
+        parts.push((*rng.pick(emoji)).to_string());
+    }
+    typing_habits(rng, parts.join(" "))
+}
+
+/// How people really type: lower case, shouting, lost accents, swapped letters, extra marks.
+fn typing_habits(rng: &mut Rng, text: String) -> String {
+    let mut text = text;
+    let roll = rng.f64();
+    if roll < 0.2 {
+        text = text.to_lowercase();
+    } else if roll < 0.23 {
+        text = text.to_uppercase();
+    }
+    if rng.chance(0.3) {
+        text = text
+            .replace('è', "e'")
+            .replace('à', "a'")
+            .replace('ù', "u'")
+            .replace('ò', "o'");
+    }
+    if rng.chance(0.05) && text.len() > 12 {
+        let mut chars: Vec<char> = text.chars().collect();
+        let i = 1 + rng.below(chars.len() - 3);
+        if chars[i].is_alphabetic() && chars[i + 1].is_alphabetic() {
+            chars.swap(i, i + 1);
+        }
+        text = chars.into_iter().collect();
+    }
+    if rng.chance(0.1) {
+        text.push_str(if rng.chance(0.5) { "!!!" } else { "..." });
+    }
+    text
+}
+
+const WAVE: &[&str] = &[
+    "sito down",
+    "il sito non funziona",
+    "non va niente",
+    "errore 503",
+    "pagina bianca",
+    "ma funziona a qualcuno?",
+    "ancora bloccato",
+    "impossibile accedere",
+    "non carica",
+    "da stamattina non va",
+    "sito in tilt",
+    "mi butta fuori",
+    "ci riprovo da un'ora",
+    "mi dà errore",
+    "niente, non va",
+    "si è bloccato tutto",
+    "il sito è crollato",
+    "coda infinita",
+    "sono in coda da due ore",
+    "anche a me non va",
+    "uguale qui",
+    "idem",
+    "ancora niente",
+    "schermata bianca",
+    "non riesco a entrare",
+    "il pin non funziona",
+    "server in crash",
+    "non si apre la pagina",
+    "non risponde nessuno",
+    "tutto fermo",
+    "che disastro",
+    "pazzesco, non va",
+    "ma è possibile?",
+    "sito KO",
+];
+const WAVE_SUFFIX: &[&str] = &[
+    "",
+    "",
+    "",
+    "!!",
+    "?",
+    "...",
+    " 😡",
+    " 🤦",
+    " da un'ora",
+    " ancora",
+    " @INPS_it",
+];
+
+/// A short genuine complaint, as hundreds of different users write them at once.
+pub fn wave_complaint(rng: &mut Rng) -> String {
+    let base = *rng.pick(WAVE);
+    let suffix = *rng.pick(WAVE_SUFFIX);
+    let text = format!("{base}{suffix}");
+    match rng.below(6) {
+        0 => text.to_uppercase(),
+        1 => capitalise(&text),
+        _ => text,
+    }
+}
+
+/// One campaign: a template and the variations its accounts apply.
+pub struct TrollCampaign {
+    template: &'static str,
+    mentions: &'static [&'static str],
+    hashtags: &'static [&'static str],
+}
+
+pub const CAMPAIGNS: &[TrollCampaign] = &[
+    TrollCampaign {
+        template: "l'INPS ha messo in piazza i dati di milioni di italiani e nessuno paga per questo. Dimissioni subito!",
+        mentions: &["@presidenza_inps", "@min_lavoro", "@palazzochigi"],
+        hashtags: &["#INPSvergogna", "#dimissioni", "#datirubati"],
+    },
+    TrollCampaign {
+        template: "Vergogna! Il vostro sito è stato un regalo agli hacker e ai furbetti mentre i cittadini onesti restano senza un euro",
+        mentions: &["@INPS_it", "@min_economia", "@palazzochigi"],
+        hashtags: &["#INPSdisastro", "#bonus600", "#vergogna"],
+    },
+    TrollCampaign {
+        template: "basta coprire i responsabili del disastro INPS, fuori i nomi di chi ha sbagliato e che paghino di tasca loro",
+        mentions: &["@presidenza_inps", "@camera_deputati", "@senato"],
+        hashtags: &["#fuoriinomi", "#INPSvergogna"],
+    },
+];
+
+/// A campaign post: the template with the small edits copy-paste accounts make.
+pub fn troll_post(rng: &mut Rng, campaign: &TrollCampaign) -> String {
+    let mut words: Vec<String> = campaign.template.split(' ').map(str::to_string).collect();
+    if rng.chance(0.3) && words.len() > 8 {
+        let i = 1 + rng.below(words.len() - 2);
+        words.remove(i);
+    }
+    if rng.chance(0.2) {
+        let i = rng.below(words.len());
+        words[i] = words[i].to_uppercase();
+    }
+    let mut text = words.join(" ");
+    if rng.chance(0.15) {
+        text = text.to_uppercase();
+    }
+    let mut mentions: Vec<&str> = vec![campaign.mentions[0]];
+    if rng.chance(0.4) {
+        mentions.push(*rng.pick(&campaign.mentions[1..]));
+    }
+    let mut tags: Vec<&str> = vec![campaign.hashtags[0]];
+    if rng.chance(0.5) {
+        tags.push(*rng.pick(&campaign.hashtags[1..]));
+    }
+    let emoji = if rng.chance(0.4) {
+        *rng.pick(&["😡", "🤬", "👎", "😡😡", "🤮"])
+    } else {
+        ""
+    };
+    let lead = mentions.join(" ");
+    let tail = tags.join(" ");
+    if rng.chance(0.5) {
+        format!("{lead} {text} {tail} {emoji}")
+            .trim_end()
+            .to_string()
+    } else {
+        format!("{text} {lead} {emoji} {tail}").replace("  ", " ")
+    }
+}
+
+/// A throwaway account of a campaign.
+pub fn troll_account(rng: &mut Rng) -> String {
+    match rng.below(4) {
+        0 => format!("patriota_{}", rng.range(1000, 9999)),
+        1 => format!("{}{}", rng.pick(FIRST), rng.range(100_000, 999_999)),
+        2 => format!("italia_libera{}", rng.range(10, 99)),
+        _ => format!(
+            "{}_{}_{}",
+            rng.pick(FIRST),
+            rng.pick(LAST),
+            rng.range(1, 99)
+        ),
+    }
+}

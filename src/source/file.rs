@@ -1,0 +1,199 @@
+//! Recorded streams: NDJSON files, gzip (`.gz`) or zstd (`.zst`) compressed, or `-` for
+//! stdin; read line by line with a hard cap on line length so one broken line cannot
+//! exhaust memory.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Counts bytes as they come off the file (compressed), for progress reporting.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// An opened input, decompressed as its name says.
+pub struct InputFile {
+    pub name: String,
+    /// Size on disk, when known (not for stdin).
+    pub size: Option<u64>,
+    pub reader: Box<dyn BufRead + Send>,
+}
+
+/// Opens `path` (`-` is stdin); `read` counts raw bytes consumed.
+pub fn open_input(path: &str, read: Arc<AtomicU64>) -> io::Result<InputFile> {
+    if path == "-" {
+        let stdin = Counting {
+            inner: io::stdin(),
+            read,
+        };
+        return Ok(InputFile {
+            name: "stdin".into(),
+            size: None,
+            reader: Box::new(BufReader::with_capacity(READ_BUFFER, stdin)),
+        });
+    }
+    let file = File::open(path)?;
+    let size = file.metadata().ok().map(|m| m.len());
+    let raw = Counting { inner: file, read };
+    let ext = Path::new(path)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
+    let reader: Box<dyn BufRead + Send> = match ext {
+        "gz" => Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(READ_BUFFER, raw)),
+        )),
+        "zst" | "zstd" => Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            zstd::Decoder::new(raw)?,
+        )),
+        _ => Box::new(BufReader::with_capacity(READ_BUFFER, raw)),
+    };
+    Ok(InputFile {
+        name: path.to_string(),
+        size,
+        reader,
+    })
+}
+
+/// What one call to [`LineReader::next_line`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadLine {
+    /// A whole line is in the buffer (without its `\n` or `\r\n`).
+    Line,
+    /// The line was longer than the cap: the buffer holds its first bytes, `len` is its
+    /// full length; the rest was skipped.
+    TooLong {
+        len: u64,
+    },
+    Eof,
+}
+
+/// Reads lines of at most `max_line_bytes` into a reused buffer.
+pub struct LineReader {
+    reader: Box<dyn BufRead + Send>,
+    max_line_bytes: usize,
+    /// How much of an overlong line is kept for the dead letter.
+    keep_of_long_line: usize,
+    pub line_no: u64,
+}
+
+impl LineReader {
+    pub fn new(reader: Box<dyn BufRead + Send>, max_line_bytes: usize) -> Self {
+        Self {
+            reader,
+            max_line_bytes,
+            keep_of_long_line: 1024,
+            line_no: 0,
+        }
+    }
+
+    pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<ReadLine> {
+        buf.clear();
+        let mut total: u64 = 0;
+        let mut too_long = false;
+        loop {
+            let available = match self.reader.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                if total == 0 {
+                    return Ok(ReadLine::Eof);
+                }
+                break;
+            }
+            let (chunk, consumed, done) = match memchr::memchr(b'\n', available) {
+                Some(i) => (&available[..i], i + 1, true),
+                None => (available, available.len(), false),
+            };
+            total += chunk.len() as u64 + u64::from(done);
+            if !too_long {
+                if buf.len() + chunk.len() <= self.max_line_bytes {
+                    buf.extend_from_slice(chunk);
+                } else {
+                    too_long = true;
+                    let keep = self
+                        .keep_of_long_line
+                        .saturating_sub(buf.len())
+                        .min(chunk.len());
+                    buf.extend_from_slice(&chunk[..keep]);
+                    buf.truncate(self.keep_of_long_line);
+                }
+            }
+            self.reader.consume(consumed);
+            if done {
+                break;
+            }
+        }
+        self.line_no += 1;
+        if too_long {
+            return Ok(ReadLine::TooLong { len: total });
+        }
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+        Ok(ReadLine::Line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(data: &'static [u8], max: usize) -> LineReader {
+        LineReader::new(Box::new(io::Cursor::new(data)), max)
+    }
+
+    #[test]
+    fn reads_lines_and_caps_long_ones() {
+        let mut r = reader(b"one\r\ntwo\nxxxxxxxxxxxxxxxxxxxx\nlast", 10);
+        let mut buf = Vec::new();
+        assert_eq!(r.next_line(&mut buf).unwrap(), ReadLine::Line);
+        assert_eq!(buf, b"one");
+        assert_eq!(r.next_line(&mut buf).unwrap(), ReadLine::Line);
+        assert_eq!(buf, b"two");
+        assert_eq!(
+            r.next_line(&mut buf).unwrap(),
+            ReadLine::TooLong { len: 21 }
+        );
+        assert_eq!(r.next_line(&mut buf).unwrap(), ReadLine::Line);
+        assert_eq!(buf, b"last");
+        assert_eq!(r.next_line(&mut buf).unwrap(), ReadLine::Eof);
+        assert_eq!(r.line_no, 4);
+    }
+
+    #[test]
+    fn reads_compressed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let gz = dir.path().join("a.ndjson.gz");
+        let zst = dir.path().join("a.ndjson.zst");
+        let mut enc =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        io::Write::write_all(&mut enc, b"a\nb\n").unwrap();
+        enc.finish().unwrap();
+        std::fs::write(&zst, zstd::encode_all(&b"c\nd\n"[..], 1).unwrap()).unwrap();
+        for (path, first) in [(gz, b"a"), (zst, b"c")] {
+            let f = open_input(path.to_str().unwrap(), Arc::default()).unwrap();
+            let mut r = LineReader::new(f.reader, 100);
+            let mut buf = Vec::new();
+            r.next_line(&mut buf).unwrap();
+            assert_eq!(&buf, first);
+        }
+    }
+}
