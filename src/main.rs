@@ -166,7 +166,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
             labels,
         } => {
-            if !(scale > 0.0 && scale <= 1000.0) {
+            if scale.is_nan() || scale <= 0.0 || scale > 1000.0 {
                 return Err(UsageError(format!("--scale {scale}: must be in (0, 1000]")).into());
             }
             let opts = SimOptions {
@@ -260,7 +260,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Demo { speed, seed } => {
-            if !(speed > 0.0) {
+            if speed.is_nan() || speed <= 0.0 {
                 return Err(UsageError("--speed must be positive".into()).into());
             }
             demo::run(speed, seed)
