@@ -286,7 +286,7 @@ impl SurgeDetector {
         let observed: u32 = window.last(w).map(|b| b.count).sum();
         let (level, trend) = self.recent_before[self.recent_before.len() - w];
         // Forecast across the window from before it; only a rising trend raises the bar.
-        let recent = level + trend.max(0.0) * (w as f64 + 1.0) / 2.0;
+        let recent = level + trend * (w as f64 + 1.0) / 2.0;
         let per_bucket = recent.max(seasonal.unwrap_or(0.0)).max(s.floor_per_bucket);
         let expected = per_bucket * w as f64;
         Some(Measure {
@@ -305,13 +305,18 @@ impl SurgeDetector {
             // Plain running mean while warming up: converges fast from nothing.
             self.recent += (x - self.recent) / self.buckets_seen as f64;
         } else {
-            let cap = self.recent.max(s.floor_per_bucket) * s.params.min_ratio;
-            let alpha = if self.episode.is_some() {
-                s.alpha / 10.0
-            } else {
-                s.alpha
-            };
-            self.recent += alpha * (x.min(cap) - self.recent);
+            // Winsorise so a surge cannot teach itself as normal, but never below what a
+            // window needs to fire: at small counts Poisson noise alone often exceeds
+            // `min_ratio` times the mean, and capping it would bias the level downwards.
+            let cap = (self.recent * s.params.min_ratio).max(s.min_events_per_bucket);
+            let slow = if self.episode.is_some() { 10.0 } else { 1.0 };
+            let (alpha, beta) = (s.alpha / slow, s.beta / slow);
+            let previous = self.recent;
+            self.recent =
+                (alpha * x.min(cap) + (1.0 - alpha) * (self.recent + self.trend)).max(0.0);
+            // Only a rise is forecast: a trend learned while traffic fell overnight would
+            // otherwise keep pulling the level down into the morning.
+            self.trend = (beta * (self.recent - previous) + (1.0 - beta) * self.trend).max(0.0);
         }
         self.profile.add(
             bucket_start_ms,
