@@ -12,6 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::DetectConfig;
 
+/// While an episode is open a detector does not learn, so the incident cannot become its own
+/// baseline; after this long it learns again, so a lasting change becomes the new normal
+/// rather than an alert that fires for days.
+pub const RELEARN_AFTER_MINS: i64 = 360;
+
 /// How eager the detectors are. `medium` is tuned to raise no alert on ordinary days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -2,8 +2,8 @@
 //! own baseline share.
 //!
 //! The baseline is a count-weighted exponential average of negative and total comments
-//! (half-life 6 h by default), so quiet night-time minutes weigh little; it moves ten times
-//! more slowly while an episode is open. A window (default 5 and 15 minutes) fires when it
+//! (half-life 6 h by default), so quiet night-time minutes weigh little; it does not learn
+//! while an episode is open (for up to six hours). A window (default 5 and 15 minutes) fires when it
 //! holds at least `min_comments` comments and the *lower* bound of the Wilson score interval
 //! of its negative share exceeds the baseline share by `min_rise`: a raw 4 out of 6 is not
 //! evidence, 400 out of 600 is. The episode resolves after `resolve_after_mins` buckets in
@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 
 use super::stats::{ewma_alpha, round_to, wilson_interval};
-use super::NegativityParams;
+use super::{NegativityParams, RELEARN_AFTER_MINS};
 use crate::alert::model::{fingerprint, human_duration, NegativityDetails};
 use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
 use crate::event::format_ts;
@@ -154,16 +154,19 @@ impl NegativityDetector {
                 }
             }
         };
-        // Learn from the bucket after judging it.
-        let alpha = if self.episode.is_some() {
-            s.alpha / 10.0
-        } else {
-            s.alpha
-        };
-        self.weighted_total = (1.0 - alpha) * self.weighted_total + f64::from(bucket.count);
-        self.weighted_negative =
-            (1.0 - alpha) * self.weighted_negative + f64::from(bucket.negative);
-        self.comments_seen += u64::from(bucket.count);
+        // Learn from the bucket after judging it, but not from an open episode: these are
+        // count-weighted sums, so a surge of angry comments would otherwise become the
+        // usual share within minutes.
+        let frozen = self
+            .episode
+            .as_ref()
+            .is_some_and(|ep| bucket_end - ep.started_ms < RELEARN_AFTER_MINS * 60_000);
+        if !frozen {
+            self.weighted_total = (1.0 - s.alpha) * self.weighted_total + f64::from(bucket.count);
+            self.weighted_negative =
+                (1.0 - s.alpha) * self.weighted_negative + f64::from(bucket.negative);
+            self.comments_seen += u64::from(bucket.count);
+        }
         alert
     }
 

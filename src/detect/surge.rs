@@ -6,8 +6,8 @@
 //! - the recent level: Holt's linear exponential smoothing of the per-bucket count (level
 //!   half-life 20 min by default, trend four times slower), forecast across the window, so
 //!   a gradual morning rise is expected rather than alarming; updated with winsorised counts
-//!   (a spike teaches at most `min_ratio` times the level) and ten times more slowly while
-//!   an episode is open;
+//!   (a spike teaches at most `min_ratio` times the level), and not at all while an
+//!   episode is open (for up to six hours, after which a lasting change becomes normal);
 //! - once earlier days exist, the same time of day on those days (15-minute slots, lower
 //!   median across days, so one earlier incident does not become the norm).
 //!
@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 
 use super::stats::{ewma_alpha, lower_median, poisson_z, round_to};
-use super::SurgeParams;
+use super::{SurgeParams, RELEARN_AFTER_MINS};
 use crate::alert::model::{fingerprint, human_duration, SurgeDetails};
 use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
 use crate::event::format_ts;
@@ -269,7 +269,11 @@ impl SurgeDetector {
                 }
             }
         };
-        self.learn(s, bucket.start_ms, bucket.count);
+        let frozen = self
+            .episode
+            .as_ref()
+            .is_some_and(|ep| bucket_end - ep.started_ms < RELEARN_AFTER_MINS * 60_000);
+        self.learn(s, bucket.start_ms, bucket.count, frozen);
         alert
     }
 
@@ -299,9 +303,12 @@ impl SurgeDetector {
         })
     }
 
-    fn learn(&mut self, s: &SurgeSettings, bucket_start_ms: i64, count: u32) {
+    fn learn(&mut self, s: &SurgeSettings, bucket_start_ms: i64, count: u32, frozen: bool) {
         let x = f64::from(count);
-        if self.buckets_seen <= s.warmup_buckets {
+        if frozen {
+            // The daily profile still records the day; its lower median keeps one incident
+            // out of what "normal" means.
+        } else if self.buckets_seen <= s.warmup_buckets {
             // Plain running mean while warming up: converges fast from nothing.
             self.recent += (x - self.recent) / self.buckets_seen as f64;
         } else {
@@ -309,8 +316,7 @@ impl SurgeDetector {
             // window needs to fire: at small counts Poisson noise alone often exceeds
             // `min_ratio` times the mean, and capping it would bias the level downwards.
             let cap = (self.recent * s.params.min_ratio).max(s.min_events_per_bucket);
-            let slow = if self.episode.is_some() { 10.0 } else { 1.0 };
-            let (alpha, beta) = (s.alpha / slow, s.beta / slow);
+            let (alpha, beta) = (s.alpha, s.beta);
             let previous = self.recent;
             self.recent =
                 (alpha * x.min(cap) + (1.0 - alpha) * (self.recent + self.trend)).max(0.0);
