@@ -255,9 +255,15 @@ impl Tokens {
     }
 }
 
+/// The character starting at byte `i` (`'\0'` past the end). Most comment text is ASCII,
+/// which is read straight from the byte without slicing and decoding.
 #[inline]
 fn next_char(text: &str, i: usize) -> char {
-    text[i..].chars().next().unwrap_or('\0')
+    match text.as_bytes().get(i) {
+        Some(&b) if b < 0x80 => b as char,
+        Some(_) => text[i..].chars().next().unwrap_or('\0'),
+        None => '\0',
+    }
 }
 
 #[inline]
