@@ -4,6 +4,7 @@
 //! none of them sees the clock, the network or a global. Sensitivity presets live here so the
 //! config module and the detectors agree on what `low`, `medium` and `high` mean.
 
+pub mod episode;
 pub mod negativity;
 pub mod stats;
 pub mod surge;

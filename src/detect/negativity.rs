@@ -11,9 +11,10 @@
 
 use std::collections::VecDeque;
 
+use super::episode::{buckets_for, Episode, EpisodeState};
 use super::stats::{ewma_alpha, round_to, wilson_interval};
-use super::{NegativityParams, RELEARN_AFTER_MINS};
-use crate::alert::model::{fingerprint, human_duration, NegativityDetails};
+use super::NegativityParams;
+use crate::alert::model::{human_duration, NegativityDetails};
 use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
 use crate::event::format_ts;
 use crate::window::TopicWindow;
@@ -47,14 +48,6 @@ impl NegativitySettings {
 }
 
 #[derive(Debug, Clone)]
-struct Episode {
-    started_ms: i64,
-    id: String,
-    peak_share: f64,
-    quiet_buckets: u32,
-}
-
-#[derive(Debug, Clone)]
 struct Measure {
     buckets: usize,
     comments: u32,
@@ -73,12 +66,12 @@ pub struct NegativityDetector {
     comments_seen: u64,
     /// Baseline share before each of the last buckets (None while too few comments), oldest first.
     baseline_before: VecDeque<Option<f64>>,
-    episode: Option<Episode>,
+    episode: EpisodeState,
 }
 
 impl NegativityDetector {
     pub fn is_firing(&self) -> bool {
-        self.episode.is_some()
+        self.episode.is_open()
     }
 
     /// The topic's usual negative share, once enough comments were seen.
@@ -110,57 +103,47 @@ impl NegativityDetector {
             .filter_map(|&w| self.measure(s, window, w))
             .collect();
         let fires = |m: &&Measure| m.comments >= p.min_comments && m.low > m.baseline + p.min_rise;
-        let alert = match &mut self.episode {
-            None => measures
+        let alert = if self.episode.is_open() {
+            let elevated = measures.iter().any(|m| {
+                m.comments * 2 >= p.min_comments && m.share > m.baseline + p.min_rise / 2.0
+            });
+            let peak = measures
+                .iter()
+                .filter(|m| m.comments >= p.min_comments)
+                .map(|m| m.share)
+                .max_by(f64::total_cmp);
+            let quiet_needed = buckets_for(p.resolve_after_mins, s.bucket_ms);
+            self.episode
+                .observe(elevated, peak, quiet_needed)
+                .and_then(|ep| {
+                    let longest = measures.iter().max_by_key(|m| m.buckets)?;
+                    Some(build(
+                        s,
+                        topic,
+                        &ep,
+                        longest,
+                        window,
+                        bucket_end,
+                        AlertStatus::Resolved,
+                    ))
+                })
+        } else {
+            measures
                 .iter()
                 .filter(fires)
                 .max_by(|a, b| (a.low - a.baseline).total_cmp(&(b.low - b.baseline)))
                 .map(|m| {
                     let started_ms = onset(window, m, p.min_rise);
-                    let ep = Episode {
-                        started_ms,
-                        id: fingerprint(AlertKind::Negativity, topic, started_ms),
-                        peak_share: m.share,
-                        quiet_buckets: 0,
-                    };
-                    let alert = build(s, topic, &ep, m, window, bucket_end, AlertStatus::Firing);
-                    self.episode = Some(ep);
-                    alert
-                }),
-            Some(ep) => {
-                let elevated = measures.iter().any(|m| {
-                    m.comments * 2 >= p.min_comments && m.share > m.baseline + p.min_rise / 2.0
-                });
-                if let Some(max) = measures
-                    .iter()
-                    .filter(|m| m.comments >= p.min_comments)
-                    .map(|m| m.share)
-                    .max_by(f64::total_cmp)
-                {
-                    ep.peak_share = ep.peak_share.max(max);
-                }
-                ep.quiet_buckets = if elevated { 0 } else { ep.quiet_buckets + 1 };
-                let quiet_needed =
-                    (p.resolve_after_mins as f64 * 60_000.0 / s.bucket_ms as f64).ceil() as u32;
-                if ep.quiet_buckets >= quiet_needed.max(1) {
-                    let longest = measures.iter().max_by_key(|m| m.buckets).cloned();
-                    let ep = ep.clone();
-                    self.episode = None;
-                    longest.map(|m| {
-                        build(s, topic, &ep, &m, window, bucket_end, AlertStatus::Resolved)
-                    })
-                } else {
-                    None
-                }
-            }
+                    let ep = self
+                        .episode
+                        .open(AlertKind::Negativity, topic, started_ms, m.share);
+                    build(s, topic, ep, m, window, bucket_end, AlertStatus::Firing)
+                })
         };
         // Learn from the bucket after judging it, but not from an open episode: these are
         // count-weighted sums, so a surge of angry comments would otherwise become the
         // usual share within minutes.
-        let frozen = self
-            .episode
-            .as_ref()
-            .is_some_and(|ep| bucket_end - ep.started_ms < RELEARN_AFTER_MINS * 60_000);
+        let frozen = self.episode.freezes_learning(bucket_end);
         if !frozen {
             self.weighted_total = (1.0 - s.alpha) * self.weighted_total + f64::from(bucket.count);
             self.weighted_negative =
@@ -246,10 +229,10 @@ fn build(
             m.comments,
             pct(m.baseline),
             human_duration(duration),
-            pct(ep.peak_share)
+            pct(ep.peak)
         ),
     };
-    let severity = if ep.peak_share >= m.baseline + 2.0 * p.min_rise {
+    let severity = if ep.peak >= m.baseline + 2.0 * p.min_rise {
         Severity::Critical
     } else {
         Severity::Warning
@@ -290,7 +273,7 @@ fn build(
             share_high: round_to(m.high, 3),
             confidence_z: p.confidence_z,
             baseline_share: round_to(m.baseline, 3),
-            peak_share: round_to(ep.peak_share, 3),
+            peak_share: round_to(ep.peak, 3),
             duration_minutes: duration,
         }),
         samples,

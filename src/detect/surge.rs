@@ -20,9 +20,10 @@
 
 use std::collections::VecDeque;
 
+use super::episode::{buckets_for, Episode, EpisodeState};
 use super::stats::{ewma_alpha, lower_median, poisson_z, round_to};
-use super::{SurgeParams, RELEARN_AFTER_MINS};
-use crate::alert::model::{fingerprint, human_duration, SurgeDetails};
+use super::SurgeParams;
+use crate::alert::model::{human_duration, SurgeDetails};
 use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
 use crate::event::format_ts;
 use crate::window::TopicWindow;
@@ -143,14 +144,6 @@ impl DailyProfile {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Episode {
-    started_ms: i64,
-    id: String,
-    peak_ratio: f64,
-    quiet_buckets: u32,
-}
-
 /// What one window measured.
 #[derive(Debug, Clone)]
 struct Measure {
@@ -174,7 +167,7 @@ pub struct SurgeDetector {
     /// (level, trend) as they were before each of the last buckets, oldest first.
     recent_before: VecDeque<(f64, f64)>,
     profile: DailyProfile,
-    episode: Option<Episode>,
+    episode: EpisodeState,
     first_seen_ms: i64,
 }
 
@@ -187,7 +180,7 @@ impl SurgeDetector {
     }
 
     pub fn is_firing(&self) -> bool {
-        self.episode.is_some()
+        self.episode.is_open()
     }
 
     /// Expected comments per minute right now, for metrics and the status page.
@@ -229,50 +222,41 @@ impl SurgeDetector {
         let p = &s.params;
         let fires =
             |m: &&Measure| m.observed >= p.min_events && m.ratio >= p.min_ratio && m.z >= p.min_z;
-        let alert = match &mut self.episode {
-            None => measures
+        let alert = if self.episode.is_open() {
+            let elevated_ratio = 1.0 + (p.min_ratio - 1.0) / 2.0;
+            let elevated = measures
+                .iter()
+                .any(|m| m.ratio >= elevated_ratio && m.observed * 2 >= p.min_events);
+            let peak = measures.iter().map(|m| m.ratio).max_by(f64::total_cmp);
+            let quiet_needed = buckets_for(p.resolve_after_mins, s.bucket_ms);
+            self.episode
+                .observe(elevated, peak, quiet_needed)
+                .and_then(|ep| {
+                    let longest = measures.iter().max_by_key(|m| m.buckets)?;
+                    Some(build(
+                        s,
+                        topic,
+                        &ep,
+                        longest,
+                        window,
+                        bucket_end,
+                        AlertStatus::Resolved,
+                    ))
+                })
+        } else {
+            measures
                 .iter()
                 .filter(fires)
                 .max_by(|a, b| a.z.total_cmp(&b.z))
                 .map(|m| {
                     let started_ms = onset(window, m, p.min_ratio, s.bucket_ms);
-                    let ep = Episode {
-                        started_ms,
-                        id: fingerprint(AlertKind::Surge, topic, started_ms),
-                        peak_ratio: m.ratio,
-                        quiet_buckets: 0,
-                    };
-                    let alert = build(s, topic, &ep, m, window, bucket_end, AlertStatus::Firing);
-                    self.episode = Some(ep);
-                    alert
-                }),
-            Some(ep) => {
-                let elevated_ratio = 1.0 + (p.min_ratio - 1.0) / 2.0;
-                let elevated = measures
-                    .iter()
-                    .any(|m| m.ratio >= elevated_ratio && m.observed * 2 >= p.min_events);
-                if let Some(max) = measures.iter().map(|m| m.ratio).max_by(f64::total_cmp) {
-                    ep.peak_ratio = ep.peak_ratio.max(max);
-                }
-                ep.quiet_buckets = if elevated { 0 } else { ep.quiet_buckets + 1 };
-                let quiet_needed =
-                    (p.resolve_after_mins as f64 * 60_000.0 / s.bucket_ms as f64).ceil() as u32;
-                if ep.quiet_buckets >= quiet_needed.max(1) {
-                    let longest = measures.iter().max_by_key(|m| m.buckets).cloned();
-                    let ep = ep.clone();
-                    self.episode = None;
-                    longest.map(|m| {
-                        build(s, topic, &ep, &m, window, bucket_end, AlertStatus::Resolved)
-                    })
-                } else {
-                    None
-                }
-            }
+                    let ep = self
+                        .episode
+                        .open(AlertKind::Surge, topic, started_ms, m.ratio);
+                    build(s, topic, ep, m, window, bucket_end, AlertStatus::Firing)
+                })
         };
-        let frozen = self
-            .episode
-            .as_ref()
-            .is_some_and(|ep| bucket_end - ep.started_ms < RELEARN_AFTER_MINS * 60_000);
+        let frozen = self.episode.freezes_learning(bucket_end);
         self.learn(s, bucket.start_ms, bucket.count, frozen);
         alert
     }
@@ -387,10 +371,10 @@ fn build(
             minutes,
             m.expected,
             human_duration(duration),
-            ep.peak_ratio
+            ep.peak
         ),
     };
-    let severity = if ep.peak_ratio >= 2.0 * p.min_ratio {
+    let severity = if ep.peak >= 2.0 * p.min_ratio {
         Severity::Critical
     } else {
         Severity::Warning
@@ -431,7 +415,7 @@ fn build(
                 "recent level"
             },
             per_bucket: window.last(m.buckets).map(|b| b.count).collect(),
-            peak_ratio: round_to(ep.peak_ratio, 2),
+            peak_ratio: round_to(ep.peak, 2),
             duration_minutes: duration,
         }),
         samples,

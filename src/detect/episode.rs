@@ -1,0 +1,102 @@
+//! The life of one alert episode, shared by every detector: it opens with a stable id, tracks
+//! its peak, counts quiet buckets, and closes after enough of them; while it is open (for up
+//! to [`RELEARN_AFTER_MINS`]) the detector must not learn from what it sees.
+
+use super::RELEARN_AFTER_MINS;
+use crate::alert::model::fingerprint;
+use crate::alert::AlertKind;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Episode {
+    pub started_ms: i64,
+    pub id: String,
+    /// Highest value measured during the episode (ratio, share, …).
+    pub peak: f64,
+    quiet_buckets: u32,
+}
+
+/// At most one open episode per detector and topic.
+#[derive(Debug, Default)]
+pub struct EpisodeState {
+    open: Option<Episode>,
+}
+
+impl EpisodeState {
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// Opens an episode and returns it (for the firing alert).
+    pub fn open(&mut self, kind: AlertKind, topic: &str, started_ms: i64, value: f64) -> &Episode {
+        self.open.insert(Episode {
+            started_ms,
+            id: fingerprint(kind, topic, started_ms),
+            peak: value,
+            quiet_buckets: 0,
+        })
+    }
+
+    /// One more bucket of an open episode: `elevated` says whether the condition still
+    /// half-holds, `value` is the bucket's measurement if any. Returns the episode once it has
+    /// been quiet for `quiet_needed` buckets, closing it.
+    pub fn observe(
+        &mut self,
+        elevated: bool,
+        value: Option<f64>,
+        quiet_needed: u32,
+    ) -> Option<Episode> {
+        let ep = self.open.as_mut()?;
+        if let Some(v) = value {
+            ep.peak = ep.peak.max(v);
+        }
+        ep.quiet_buckets = if elevated { 0 } else { ep.quiet_buckets + 1 };
+        if ep.quiet_buckets >= quiet_needed.max(1) {
+            self.open.take()
+        } else {
+            None
+        }
+    }
+
+    /// True while the detector must not learn: an episode is open and younger than
+    /// [`RELEARN_AFTER_MINS`] at `now_ms`.
+    pub fn freezes_learning(&self, now_ms: i64) -> bool {
+        self.open
+            .as_ref()
+            .is_some_and(|ep| now_ms - ep.started_ms < RELEARN_AFTER_MINS * 60_000)
+    }
+}
+
+/// Buckets of `minutes`, at least one.
+pub fn buckets_for(minutes: u32, bucket_ms: i64) -> u32 {
+    ((f64::from(minutes) * 60_000.0 / bucket_ms as f64).ceil() as u32).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closes_after_enough_quiet_buckets_and_keeps_the_peak() {
+        let mut s = EpisodeState::default();
+        let id = s.open(AlertKind::Surge, "t", 0, 3.0).id.clone();
+        assert!(s.observe(true, Some(5.0), 2).is_none());
+        assert!(s.observe(false, Some(1.0), 2).is_none());
+        assert!(
+            s.observe(true, None, 2).is_none(),
+            "elevated again: the quiet count restarts"
+        );
+        assert!(s.observe(false, None, 2).is_none());
+        let closed = s.observe(false, None, 2).expect("closed");
+        assert_eq!((closed.id, closed.peak), (id, 5.0));
+        assert!(!s.is_open());
+    }
+
+    #[test]
+    fn learning_is_frozen_only_for_a_while() {
+        let mut s = EpisodeState::default();
+        assert!(!s.freezes_learning(0));
+        s.open(AlertKind::Negativity, "t", 0, 0.5);
+        assert!(s.freezes_learning(60_000));
+        assert!(!s.freezes_learning(RELEARN_AFTER_MINS * 60_000));
+    }
+}
