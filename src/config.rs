@@ -228,6 +228,57 @@ pub struct DetectConfig {
     pub sensitivity: Sensitivity,
     pub surge: SurgeConfig,
     pub negativity: NegativityConfig,
+    pub troll: TrollConfig,
+}
+
+/// Troll-burst detector settings. Unset knobs come from the sensitivity preset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrollConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<Sensitivity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_messages: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_authors: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_tokens: Option<u32>,
+    /// Estimated Jaccard similarity of word-bigram shingles at which two messages are copies.
+    pub similarity: f64,
+    pub window_mins: u32,
+    /// Clusters held per topic; beyond it the oldest part of the window is evicted early.
+    pub max_clusters: usize,
+    /// Distinct authors tracked per cluster.
+    pub max_members: usize,
+    /// Per-topic overrides of `min_messages`, `min_authors`, `min_tokens`.
+    pub topics: BTreeMap<String, TrollTopicOverride>,
+}
+
+impl Default for TrollConfig {
+    fn default() -> Self {
+        Self {
+            sensitivity: None,
+            min_messages: None,
+            min_authors: None,
+            min_tokens: None,
+            similarity: 0.7,
+            window_mins: 15,
+            max_clusters: 250_000,
+            max_members: 10_000,
+            topics: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrollTopicOverride {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_messages: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_authors: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_tokens: Option<u32>,
 }
 
 /// Surge detector settings. Unset knobs come from the sensitivity preset.
@@ -360,6 +411,11 @@ impl Config {
         shown.detect.negativity.min_rise = Some(neg.min_rise);
         shown.detect.negativity.confidence_z = Some(neg.confidence_z);
         shown.detect.negativity.min_comments = Some(neg.min_comments);
+        let troll = self.detect.troll_params("");
+        shown.detect.troll.sensitivity = Some(troll.sensitivity);
+        shown.detect.troll.min_messages = Some(troll.min_messages);
+        shown.detect.troll.min_authors = Some(troll.min_authors);
+        shown.detect.troll.min_tokens = Some(troll.min_tokens);
         // Serialising a plain data tree cannot fail; fall back to Debug just in case.
         toml::to_string_pretty(&shown)
             .unwrap_or_else(|e| format!("# cannot render: {e}\n{shown:?}"))
@@ -542,6 +598,55 @@ impl DetectConfig {
                 "detect.negativity.resolve_after_mins",
                 "must be at least 1 (default 10)",
             ));
+        }
+        self.validate_troll()
+    }
+
+    fn validate_troll(&self) -> Result<(), ConfigError> {
+        let t = &self.troll;
+        if !(0.3..=1.0).contains(&t.similarity) {
+            return Err(invalid(
+                "detect.troll.similarity",
+                "must be in [0.3, 1.0] (default 0.7)",
+            ));
+        }
+        if t.window_mins == 0 || t.window_mins > 240 {
+            return Err(invalid(
+                "detect.troll.window_mins",
+                "must be 1..=240 (default 15)",
+            ));
+        }
+        if t.max_clusters < 100 {
+            return Err(invalid(
+                "detect.troll.max_clusters",
+                "must be at least 100 (default 250000)",
+            ));
+        }
+        if t.max_members == 0 {
+            return Err(invalid(
+                "detect.troll.max_members",
+                "must be at least 1 (default 10000)",
+            ));
+        }
+        for topic in std::iter::once("").chain(t.topics.keys().map(String::as_str)) {
+            let p = self.troll_params(topic);
+            let key = if topic.is_empty() {
+                "detect.troll".to_string()
+            } else {
+                format!("detect.troll.topics.{topic}")
+            };
+            if p.min_messages < 2 {
+                return Err(invalid(
+                    &format!("{key}.min_messages"),
+                    "must be at least 2 (medium preset: 20)",
+                ));
+            }
+            if p.min_authors < 1 || p.min_authors > p.min_messages {
+                return Err(invalid(
+                    &format!("{key}.min_authors"),
+                    "must be 1..=min_messages (medium preset: 10)",
+                ));
+            }
         }
         Ok(())
     }

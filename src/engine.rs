@@ -17,11 +17,16 @@ use std::hash::Hasher;
 
 use crate::alert::{Alert, AlertKind, AlertStatus};
 use crate::config::Config;
+use crate::config::DetectConfig;
 use crate::detect::negativity::{NegativityDetector, NegativitySettings};
 use crate::detect::surge::{SurgeDetector, SurgeSettings};
+use crate::detect::troll::index::{Message, Placement};
+use crate::detect::troll::signature::{Signature, Signer, BINS};
+use crate::detect::troll::{TrollDetector, TrollSettings};
 use crate::event::Event;
 use crate::text::lexicon::Lexicon;
 use crate::text::sentiment::{Label, SentimentScorer};
+use crate::text::tokenize::Tokens;
 use crate::text::topics::TopicMatcher;
 use crate::window::TopicWindow;
 
@@ -52,6 +57,8 @@ struct Topic {
     window: TopicWindow,
     surge: SurgeDetector,
     negativity: NegativityDetector,
+    troll: TrollDetector,
+    troll_settings: TrollSettings,
     events: u64,
     negative: u64,
 }
@@ -67,8 +74,16 @@ pub struct TopicSnapshot {
     pub baseline_per_minute: f64,
     /// Negative share over the last closed buckets of the negativity window.
     pub negativity_ratio: Option<f64>,
+    /// The same share without the comments of active troll clusters.
+    pub negativity_ratio_adjusted: Option<f64>,
     pub surge_firing: bool,
     pub negativity_firing: bool,
+    /// Troll clusters currently reported.
+    pub troll_clusters_active: usize,
+    /// Clusters held in the topic's near-duplicate index.
+    pub troll_clusters_indexed: usize,
+    /// Clusters evicted early because the index reached `detect.troll.max_clusters`.
+    pub troll_clusters_evicted: u64,
 }
 
 /// Remembers recent event ids (as 64-bit hashes) in two generations, so memory is bounded
@@ -130,6 +145,11 @@ pub struct Engine {
     dedup: IdDedup,
     stats: EngineStats,
     scratch_topics: Vec<usize>,
+    detect: DetectConfig,
+    /// Reused per comment: tokens feed both sentiment and near-duplicate signatures.
+    tokens: Tokens,
+    signer: Signer,
+    signature: Signature,
 }
 
 impl Engine {
@@ -169,6 +189,10 @@ impl Engine {
             dedup: IdDedup::new(config.input.dedup_ids),
             stats: EngineStats::default(),
             scratch_topics: Vec::new(),
+            detect: config.detect.clone(),
+            tokens: Tokens::new(),
+            signer: Signer::new(),
+            signature: [0; BINS],
             matcher,
         };
         for name in engine.matcher.rule_names().to_vec() {
@@ -180,11 +204,14 @@ impl Engine {
 
     fn add_topic(&mut self, name: &str, first_seen_ms: i64) -> usize {
         let id = self.topics.len();
+        let troll_settings = TrollSettings::new(self.detect.troll_params(name));
         self.topics.push(Topic {
             name: name.to_string(),
             window: TopicWindow::new(self.ring_len),
             surge: SurgeDetector::new(first_seen_ms),
             negativity: NegativityDetector::default(),
+            troll: TrollDetector::new(&troll_settings),
+            troll_settings,
             events: 0,
             negative: 0,
         });
@@ -224,9 +251,14 @@ impl Engine {
             self.start(ts);
         }
         self.stats.accepted += 1;
+        self.tokens.tokenize(&event.text);
         let score = match event.sentiment {
             Some(s) => s,
-            None => self.scorer.score(&event.text, event.lang.as_deref()).score,
+            None => {
+                self.scorer
+                    .score_tokenized(&self.tokens, event.lang.as_deref())
+                    .score
+            }
         };
         let negative = self.scorer.label(score) == Label::Negative;
         if negative {
@@ -248,17 +280,43 @@ impl Engine {
             topics.push(self.other);
         }
         let bucket_start = ts.div_euclid(self.bucket_ms) * self.bucket_ms;
+        let mut signed: Option<usize> = None;
         for &id in &topics {
             let topic = &mut self.topics[id];
             topic.events += 1;
             topic.negative += u64::from(negative);
-            topic.window.bucket_mut(bucket_start).add(
-                &event.text,
-                &event.author,
-                ts,
-                score,
+            let bucket = topic.window.bucket_mut(bucket_start);
+            bucket.add(&event.text, &event.author, ts, score, negative);
+            // Near-duplicate index: only comments long enough to be a template.
+            let min_tokens = topic.troll_settings.params.min_tokens as usize;
+            let token_count = *signed
+                .get_or_insert_with(|| self.signer.sign(&self.tokens, &mut self.signature).tokens);
+            if token_count < min_tokens {
+                continue;
+            }
+            let message = Message {
+                ts_ms: ts,
+                text: &event.text,
+                author: &event.author,
+                tokens: &self.tokens,
+                token_count,
                 negative,
-            );
+                score,
+            };
+            match topic.troll.index.insert(&message, &self.signature) {
+                Placement::New(_) => {}
+                Placement::Joined {
+                    id: cluster,
+                    promoted,
+                    first_negative,
+                } => {
+                    if promoted {
+                        bucket.add_clustered(cluster, first_negative);
+                    }
+                    bucket.add_clustered(cluster, negative);
+                    topic.troll.touched(cluster);
+                }
+            }
         }
         self.scratch_topics = topics;
         self.observe_time(ts, alerts);
@@ -308,8 +366,18 @@ impl Engine {
                         .map_or(0.0, |b| f64::from(b.count) * per_min),
                     baseline_per_minute: t.surge.baseline_per_bucket() * per_min,
                     negativity_ratio: (c > 0).then(|| f64::from(n) / f64::from(c)),
+                    negativity_ratio_adjusted: {
+                        let (tc, tn) = crate::detect::negativity::troll_counts(
+                            t.window.last(neg_window),
+                            &t.troll,
+                        );
+                        (c > tc).then(|| f64::from(n - tn) / f64::from(c - tc))
+                    },
                     surge_firing: t.surge.is_firing(),
                     negativity_firing: t.negativity.is_firing(),
+                    troll_clusters_active: t.troll.active_count(),
+                    troll_clusters_indexed: t.troll.index.len(),
+                    troll_clusters_evicted: t.troll.index.evicted,
                 }
             })
             .collect()
@@ -378,11 +446,17 @@ impl Engine {
             for t in &mut self.topics {
                 t.window.close(next);
                 let before = alerts.len();
+                let bucket_end = next + self.bucket_ms;
                 alerts.extend(t.surge.on_bucket_closed(&self.surge, &t.name, &t.window));
-                alerts.extend(
-                    t.negativity
-                        .on_bucket_closed(&self.negativity, &t.name, &t.window),
-                );
+                // Troll clusters first, so negativity knows which comments are a campaign's.
+                t.troll
+                    .on_bucket_closed(&t.troll_settings, &t.name, bucket_end, alerts);
+                alerts.extend(t.negativity.on_bucket_closed(
+                    &self.negativity,
+                    &t.name,
+                    &t.window,
+                    &t.troll,
+                ));
                 for a in &alerts[before..] {
                     let status = match a.status {
                         AlertStatus::Firing => "firing",

@@ -32,6 +32,8 @@ pub struct Bucket {
     pub samples: Vec<RawSample>,
     /// The most negative comments, most negative first.
     pub negative_samples: Vec<RawSample>,
+    /// Comments that joined a near-duplicate cluster: (cluster id, negative).
+    pub clustered: Vec<(u64, bool)>,
 }
 
 impl Bucket {
@@ -40,6 +42,10 @@ impl Bucket {
             start_ms,
             ..Self::default()
         }
+    }
+
+    pub fn add_clustered(&mut self, cluster: u64, negative: bool) {
+        self.clustered.push((cluster, negative));
     }
 
     pub fn add(&mut self, text: &str, author: &str, ts_ms: i64, score: f64, negative: bool) {

@@ -102,6 +102,13 @@ pub struct NegativityDetails {
     pub baseline_share: f64,
     pub peak_share: f64,
     pub duration_minutes: u32,
+    /// Comments in the window from active troll clusters, and how many were negative.
+    pub troll_comments: u32,
+    pub troll_negative: u32,
+    /// Share of the negative comments that came from troll clusters.
+    pub negative_from_trolls_share: f64,
+    /// The negative share with troll-cluster comments set aside (authenticity-adjusted).
+    pub negative_share_without_trolls: Option<f64>,
 }
 
 /// Kind-specific evidence. Serialised without a tag: the alert's `kind` says which it is.
@@ -110,6 +117,7 @@ pub struct NegativityDetails {
 pub enum Details {
     Surge(SurgeDetails),
     Negativity(NegativityDetails),
+    TrollBurst(crate::detect::troll::TrollDetails),
 }
 
 /// One alert transition. Field order is the JSON field order, kept stable for golden files.

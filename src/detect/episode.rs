@@ -21,6 +21,18 @@ pub struct EpisodeState {
     open: Option<Episode>,
 }
 
+impl Episode {
+    /// An episode tracked outside [`EpisodeState`] (one per troll cluster).
+    pub fn new(id: String, started_ms: i64, peak: f64) -> Self {
+        Self {
+            started_ms,
+            id,
+            peak,
+            quiet_buckets: 0,
+        }
+    }
+}
+
 impl EpisodeState {
     pub fn is_open(&self) -> bool {
         self.open.is_some()

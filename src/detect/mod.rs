@@ -8,6 +8,7 @@ pub mod episode;
 pub mod negativity;
 pub mod stats;
 pub mod surge;
+pub mod troll;
 
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +62,51 @@ pub struct NegativityParams {
     pub resolve_after_mins: u32,
 }
 
+/// Effective troll-burst settings for one topic, after preset and per-topic overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrollParams {
+    pub sensitivity: Sensitivity,
+    pub min_messages: u32,
+    pub min_authors: u32,
+    pub min_tokens: u32,
+    pub similarity: f64,
+    pub window_mins: u32,
+    pub max_clusters: usize,
+    pub max_members: usize,
+}
+
 impl DetectConfig {
+    /// Troll settings for `topic`: its override table if any, else the detector's own.
+    pub fn troll_params(&self, topic: &str) -> TrollParams {
+        let t = &self.troll;
+        let sensitivity = t.sensitivity.unwrap_or(self.sensitivity);
+        let (messages, authors, tokens) = match sensitivity {
+            Sensitivity::Low => (30, 15, 10),
+            Sensitivity::Medium => (20, 10, 8),
+            Sensitivity::High => (12, 6, 6),
+        };
+        let o = t.topics.get(topic);
+        TrollParams {
+            sensitivity,
+            min_messages: o
+                .and_then(|o| o.min_messages)
+                .or(t.min_messages)
+                .unwrap_or(messages),
+            min_authors: o
+                .and_then(|o| o.min_authors)
+                .or(t.min_authors)
+                .unwrap_or(authors),
+            min_tokens: o
+                .and_then(|o| o.min_tokens)
+                .or(t.min_tokens)
+                .unwrap_or(tokens),
+            similarity: t.similarity,
+            window_mins: t.window_mins,
+            max_clusters: t.max_clusters,
+            max_members: t.max_members,
+        }
+    }
+
     pub fn surge_params(&self) -> SurgeParams {
         let s = &self.surge;
         let sensitivity = s.sensitivity.unwrap_or(self.sensitivity);

@@ -17,7 +17,9 @@ use super::NegativityParams;
 use crate::alert::model::{human_duration, NegativityDetails};
 use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
 use crate::event::format_ts;
-use crate::window::TopicWindow;
+use crate::window::{Bucket, TopicWindow};
+
+use super::troll::TrollDetector;
 
 #[derive(Debug, Clone)]
 pub struct NegativitySettings {
@@ -56,6 +58,23 @@ struct Measure {
     low: f64,
     high: f64,
     baseline: f64,
+    /// Comments (and negative ones) that belong to active troll clusters.
+    troll_comments: u32,
+    troll_negative: u32,
+}
+
+/// Comments and negative comments in `buckets` that belong to clusters `troll` currently
+/// reports as troll bursts.
+pub fn troll_counts<'a>(
+    buckets: impl Iterator<Item = &'a Bucket>,
+    troll: &TrollDetector,
+) -> (u32, u32) {
+    buckets
+        .flat_map(|b| b.clustered.iter())
+        .filter(|(cluster, _)| troll.is_active(*cluster))
+        .fold((0, 0), |(c, n), (_, negative)| {
+            (c + 1, n + u32::from(*negative))
+        })
 }
 
 /// Negativity state of one topic.
@@ -89,6 +108,7 @@ impl NegativityDetector {
         s: &NegativitySettings,
         topic: &str,
         window: &TopicWindow,
+        troll: &TrollDetector,
     ) -> Option<Alert> {
         let bucket = window.closed.back()?;
         let bucket_end = bucket.start_ms + s.bucket_ms;
@@ -100,7 +120,7 @@ impl NegativityDetector {
         let measures: Vec<Measure> = s
             .window_buckets
             .iter()
-            .filter_map(|&w| self.measure(s, window, w))
+            .filter_map(|&w| self.measure(s, window, w, troll))
             .collect();
         let fires = |m: &&Measure| m.comments >= p.min_comments && m.low > m.baseline + p.min_rise;
         let alert = if self.episode.is_open() {
@@ -153,7 +173,13 @@ impl NegativityDetector {
         alert
     }
 
-    fn measure(&self, s: &NegativitySettings, window: &TopicWindow, w: usize) -> Option<Measure> {
+    fn measure(
+        &self,
+        s: &NegativitySettings,
+        window: &TopicWindow,
+        w: usize,
+        troll: &TrollDetector,
+    ) -> Option<Measure> {
         if window.closed.len() < w || self.baseline_before.len() < w {
             return None;
         }
@@ -166,7 +192,10 @@ impl NegativityDetector {
             f64::from(comments),
             s.params.confidence_z,
         );
+        let (troll_comments, troll_negative) = troll_counts(window.last(w), troll);
         Some(Measure {
+            troll_comments,
+            troll_negative,
             buckets: w,
             comments,
             negative,
@@ -197,6 +226,28 @@ fn onset(window: &TopicWindow, m: &Measure, min_rise: f64) -> i64 {
         .unwrap_or(first)
 }
 
+/// Negative share once the comments of active troll clusters are set aside.
+fn adjusted_share(m: &Measure) -> Option<f64> {
+    let comments = m.comments - m.troll_comments;
+    (comments > 0).then(|| f64::from(m.negative - m.troll_negative) / f64::from(comments))
+}
+
+/// What a coordinated campaign contributes, when it contributes anything.
+fn troll_note(m: &Measure) -> String {
+    if m.troll_negative == 0 {
+        return String::new();
+    }
+    let from = f64::from(m.troll_negative) / f64::from(m.negative.max(1));
+    match adjusted_share(m) {
+        Some(without) => format!(
+            " {} of the negative comments come from a coordinated campaign; without it the negative share is {}.",
+            pct(from),
+            pct(without)
+        ),
+        None => " All of them come from a coordinated campaign.".to_string(),
+    }
+}
+
 fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
@@ -222,7 +273,7 @@ fn build(
             pct(m.low),
             pct(m.baseline),
             pct(threshold)
-        ),
+        ) + &troll_note(m),
         AlertStatus::Resolved => format!(
             "Negativity on \u{ab}{topic}\u{bb} is back to {} of {} comments in the last {minutes} minutes (usual {}); it lasted {} and peaked at {}.",
             pct(m.share),
@@ -275,6 +326,13 @@ fn build(
             baseline_share: round_to(m.baseline, 3),
             peak_share: round_to(ep.peak, 3),
             duration_minutes: duration,
+            troll_comments: m.troll_comments,
+            troll_negative: m.troll_negative,
+            negative_from_trolls_share: round_to(
+                f64::from(m.troll_negative) / f64::from(m.negative.max(1)),
+                3,
+            ),
+            negative_share_without_trolls: adjusted_share(m).map(|v| round_to(v, 3)),
         }),
         samples,
         at_ms,

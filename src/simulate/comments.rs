@@ -174,123 +174,125 @@ fn capitalise(s: &str) -> String {
 fn cores(subject: Subject, mood: Mood) -> &'static [&'static str] {
     use Mood::*;
     use Subject::*;
+    // `{a|b|c}` picks one alternative: each core reads in hundreds of wordings, as real
+    // people phrase the same complaint differently.
     match (subject, mood) {
         (Bonus600, Negative) => &[
-            "la domanda per il bonus 600 è ancora in lavorazione dopo settimane, una vergogna",
-            "il sito si blocca ogni volta che provo a inviare la domanda del bonus 600",
-            "ho inviato la domanda il primo aprile e dei 600 euro neanche l'ombra",
-            "mi avete respinto la domanda del bonus senza nessuna spiegazione, assurdo",
-            "entrando nel mio profilo ho visto i dati di un'altra persona, è gravissimo",
-            "il click day per il bonus 600 è stato un disastro annunciato",
-            "ci avete preso in giro con questo bonus 600, che schifo",
-            "il pin non arriva e senza pin niente bonus, siete incompetenti",
-            "da stamattina il sito è bloccato e non riesco a fare la domanda per i 600 euro",
-            "pagina bianca e poi errore, impossibile chiedere il bonus",
-            "per i 600 euro mi chiedono documenti che ho già mandato tre volte, ridicolo",
+            "la {mia domanda|domanda|pratica} per il {bonus 600|bonus dei 600 euro|bonus} è {ancora|sempre} {in lavorazione|ferma|bloccata} {dopo settimane|da giorni|da dieci giorni}, {una vergogna|vergogna|è scandaloso}",
+            "il {sito|portale|sito dell'inps} {si blocca|va in errore|si pianta|mi butta fuori} {ogni volta che|quando|appena} {provo a|cerco di} {inviare|confermare|completare} la domanda {del bonus 600|per i 600 euro|del bonus}",
+            "ho {inviato|fatto|presentato} la domanda {il primo aprile|il 1 aprile|il giorno stesso|subito} e {dei 600 euro|del bonus|dei soldi} {neanche l'ombra|niente|non ho visto nulla}",
+            "{mi avete|mi hanno} {respinto|rifiutato|bocciato} la domanda {del bonus|dei 600 euro} senza {nessuna|alcuna} {spiegazione|motivazione}, {assurdo|vergognoso|ridicolo}",
+            "{entrando|appena entrato|quando sono entrata} nel {mio profilo|mio fascicolo|sito} {ho visto|mi sono comparsi|c'erano} i dati di {un'altra persona|uno sconosciuto|un altro cittadino}, {è gravissimo|gravissimo|roba da denuncia}",
+            "il click day {per il bonus 600|dei 600 euro|del bonus} è stato {un disastro annunciato|un disastro|una figuraccia|un fallimento totale}",
+            "{ci avete|ci hanno} preso in giro con {questo bonus 600|i 600 euro|questo bonus}, {che schifo|vergogna|siete ridicoli}",
+            "il pin {non arriva|non è mai arrivato|ancora non arriva} e senza pin {niente bonus|non posso chiedere i 600 euro|non si fa niente}, {siete incompetenti|incompetenti|che disorganizzazione}",
+            "{da stamattina|da ore|da questa mattina} il {sito|portale} è {bloccato|in tilt|fuori uso} e non riesco a {fare|inviare|completare} la domanda {per i 600 euro|del bonus}",
+            "{pagina bianca|schermata bianca|errore 500} e poi {errore|niente|di nuovo il login}, {impossibile|non c'è modo di} {chiedere|richiedere|ottenere} il bonus",
+            "per {i 600 euro|il bonus} mi {chiedono|richiedono} documenti che ho {già mandato|già inviato|caricato} {tre volte|due volte|più volte}, {ridicolo|assurdo|pazzesco}",
         ],
         (Bonus600, Neutral) => &[
-            "qualcuno sa quando pagano il bonus 600 a chi ha fatto domanda il 2 aprile?",
-            "per il bonus 600 serve il pin dispositivo o basta quello ordinario?",
-            "i professionisti iscritti alla cassa possono chiedere i 600 euro?",
-            "la mia domanda risulta in istruttoria, cosa significa?",
-            "il bonus 600 viene accreditato sull'iban indicato nella domanda?",
-            "chi ha la partita iva da gennaio rientra nel bonus 600?",
-            "dove si vede lo stato della domanda per i 600 euro?",
-            "il bonus di aprile va richiesto di nuovo anche per maggio?",
+            "{qualcuno sa|sapete} quando {pagano|arriva|accreditano} il bonus {600|dei 600 euro} a chi ha fatto domanda {il 2 aprile|il primo giorno|la settimana scorsa}?",
+            "per il bonus 600 serve il pin {dispositivo|completo|definitivo} o basta {quello ordinario|la prima parte|lo spid}?",
+            "i {professionisti|liberi professionisti|commercialisti} iscritti alla cassa possono chiedere {i 600 euro|il bonus}?",
+            "la mia domanda risulta {in istruttoria|in lavorazione|acquisita}, {cosa significa|che vuol dire|è normale}?",
+            "il bonus 600 viene {accreditato|pagato|versato} sull'iban {indicato nella domanda|che ho inserito|del conto}?",
+            "chi ha la partita iva da {gennaio|febbraio|pochi mesi} rientra nel bonus {600|dei 600 euro}?",
+            "dove si vede lo stato della domanda per {i 600 euro|il bonus}?",
+            "il bonus di aprile va {richiesto|chiesto} di nuovo anche per {maggio|il mese dopo}?",
         ],
         (Bonus600, Positive) => &[
-            "finalmente arrivati i 600 euro, grazie",
-            "bonus accreditato stamattina, grazie a chi ci lavora",
-            "domanda per il bonus 600 inviata in cinque minuti, tutto ok",
-            "ricevuto il bonus oggi, ottimo lavoro",
-            "grazie all'operatore che mi ha aiutato con la domanda del bonus, gentilissimo",
+            "finalmente {arrivati|accreditati|ricevuti} i 600 euro, grazie",
+            "bonus {accreditato|arrivato} {stamattina|oggi|ieri sera}, grazie a chi ci lavora",
+            "domanda per il bonus 600 inviata in {cinque|pochi|dieci} minuti, tutto ok",
+            "{ricevuto|arrivato} il bonus oggi, {ottimo lavoro|bravi|grazie davvero}",
+            "grazie {all'operatore|all'operatrice|al ragazzo del call center} che mi ha aiutato con la domanda del bonus, {gentilissimo|gentilissima|molto disponibile}",
         ],
         (Pensioni, Negative) => &[
-            "la pensione di mia madre non è ancora arrivata, vergognatevi",
-            "ci avete tagliato la pensione senza avvisare, è un furto",
-            "il cedolino della pensione è sbagliato e nessuno risponde",
-            "anziani in fila alle poste per la pensione, una vergogna",
-            "l'aumento della pensione promesso non si è visto, ladri",
-            "da tre mesi aspetto la ricostituzione della pensione, pessimo servizio",
-            "mio padre ha lavorato quarant'anni e ora deve elemosinare la pensione, schifo",
-            "la pensione anticipata è stata respinta per un errore vostro",
+            "la pensione di {mia madre|mio padre|mia nonna|mio suocero} non è {ancora|mai} arrivata, {vergognatevi|vergogna|che schifo}",
+            "ci avete {tagliato|ridotto|decurtato} la pensione senza {avvisare|dire niente|spiegazioni}, è un furto",
+            "il cedolino della pensione è {sbagliato|pieno di errori|incomprensibile} e nessuno {risponde|mi richiama|sa spiegarlo}",
+            "anziani in fila {alle poste|davanti agli uffici|sotto la pioggia} per la pensione, {una vergogna|vergognoso|assurdo}",
+            "l'aumento della pensione {promesso|annunciato} non si è visto, {ladri|siete dei ladri|presa in giro}",
+            "da {tre|quattro|sei} mesi aspetto la {ricostituzione|liquidazione|revisione} della pensione, {pessimo servizio|servizio pessimo|assurdo}",
+            "mio {padre|marito|zio} ha lavorato {quarant'anni|una vita|42 anni} e ora deve {elemosinare|aspettare mesi per} la pensione, {schifo|che schifo|vergogna}",
+            "la pensione anticipata è stata {respinta|rifiutata} per un errore {vostro|dell'istituto|dei vostri uffici}",
         ],
         (Pensioni, Neutral) => &[
-            "quando viene pagata la pensione di maggio?",
-            "la quattordicesima arriva con la pensione di luglio?",
-            "come si scarica il cedolino della pensione dal sito?",
-            "la pensione di reversibilità va richiesta online o allo sportello?",
-            "qualcuno sa se la pensione viene anticipata per l'emergenza?",
-            "per la pensione serve ancora il modello red?",
+            "quando viene pagata la pensione di {maggio|giugno|questo mese}?",
+            "la quattordicesima arriva con la pensione di {luglio|giugno|questo mese}?",
+            "come si {scarica|trova|stampa} il cedolino della pensione {dal sito|online|dall'app}?",
+            "la pensione di reversibilità va {richiesta|chiesta} online o {allo sportello|in sede|tramite patronato}?",
+            "qualcuno sa se la pensione viene {anticipata|pagata prima} per l'emergenza?",
+            "per la pensione serve ancora il {modello red|red|modulo red}?",
         ],
         (Pensioni, Positive) => &[
-            "pensione arrivata puntuale anche questo mese, grazie",
-            "grazie per aver anticipato il pagamento delle pensioni, utile per gli anziani",
-            "pratica della pensione risolta in una settimana, complimenti",
-            "operatrice gentile e disponibile, finalmente la pensione di mia madre è a posto",
+            "pensione arrivata {puntuale|regolare|in orario} anche questo mese, grazie",
+            "grazie per aver anticipato il pagamento delle pensioni, {utile|importante|giusto} per gli anziani",
+            "pratica della pensione {risolta|sistemata|chiusa} in una settimana, complimenti",
+            "operatrice {gentile|gentilissima|cortese} e disponibile, finalmente la pensione di {mia madre|mio padre} è a posto",
         ],
         (Naspi, Negative) => &[
-            "la naspi non è arrivata e ho l'affitto da pagare, vergogna",
-            "domanda di naspi respinta per un errore del datore di lavoro, assurdo",
-            "tre mesi senza naspi, come dovrei vivere?",
-            "il calcolo della naspi è sbagliato e nessuno risponde",
+            "la naspi non è arrivata e ho {l'affitto|le bollette|il mutuo} da pagare, {vergogna|vergognatevi}",
+            "domanda di naspi {respinta|rifiutata} per un errore del datore di lavoro, {assurdo|ridicolo}",
+            "{tre|due|quattro} mesi senza naspi, come dovrei vivere?",
+            "il calcolo della naspi è {sbagliato|errato} e nessuno {risponde|mi aiuta}",
         ],
         (Naspi, Neutral) => &[
-            "la naspi viene prorogata per chi scade a marzo?",
+            "la naspi viene prorogata per chi scade a {marzo|aprile}?",
             "quanto tempo ci vuole per il primo pagamento della naspi?",
-            "con la naspi si può fare un lavoro occasionale?",
+            "con la naspi si può fare un lavoro {occasionale|part time|a chiamata}?",
             "dove trovo la data di pagamento della naspi?",
         ],
         (Naspi, Positive) => &[
-            "naspi arrivata oggi, grazie",
-            "proroga della naspi accreditata, ottimo",
-            "grazie, la pratica della naspi è stata veloce",
+            "naspi arrivata {oggi|stamattina}, grazie",
+            "proroga della naspi accreditata, {ottimo|bene|grazie}",
+            "grazie, la pratica della naspi è stata {veloce|rapida}",
         ],
         (Reddito, Negative) => &[
-            "il reddito di cittadinanza è stato sospeso senza motivo, vergogna",
-            "la carta non è stata ricaricata e ho due bambini, che schifo",
-            "il reddito di cittadinanza arriva sempre in ritardo, pessimo",
-            "mi hanno ridotto l'importo senza spiegazioni, ladri",
+            "il reddito di cittadinanza è stato sospeso senza {motivo|spiegazioni}, {vergogna|vergognatevi}",
+            "la carta non è stata ricaricata e ho {due bambini|tre figli|un figlio disabile}, {che schifo|vergogna}",
+            "il reddito di cittadinanza arriva sempre in ritardo, {pessimo|pessimo servizio|assurdo}",
+            "mi hanno {ridotto|tagliato} l'importo senza spiegazioni, {ladri|vergogna}",
         ],
         (Reddito, Neutral) => &[
-            "quando ricaricano la carta del reddito di cittadinanza questo mese?",
+            "quando {ricaricano|caricano} la carta del reddito di cittadinanza questo mese?",
             "il reddito di cittadinanza è compatibile con il bonus 600?",
             "come si comunica la variazione del nucleo familiare?",
             "dopo quanti mesi va rinnovata la domanda del reddito di cittadinanza?",
         ],
         (Reddito, Positive) => &[
-            "carta ricaricata oggi, grazie",
-            "pratica del reddito sistemata, gentilissimi allo sportello",
+            "carta ricaricata {oggi|stamattina}, grazie",
+            "pratica del reddito sistemata, {gentilissimi|gentili|bravi} allo sportello",
             "grazie per la risposta chiara sul reddito di cittadinanza",
         ],
         (Assistenza, Negative) => &[
-            "il numero verde è sempre occupato, vergogna",
-            "ho scritto tre volte e nessuno risponde, pessimo servizio",
-            "al contact center mi hanno dato informazioni sbagliate, incompetenti",
-            "chiamo da una settimana e cade sempre la linea, assurdo",
-            "la chat dell'assistenza mi chiude in faccia, che schifo",
+            "il numero verde è {sempre|costantemente} occupato, {vergogna|assurdo|che schifo}",
+            "ho scritto {tre|quattro|cinque} volte e nessuno risponde, {pessimo servizio|servizio pessimo|vergogna}",
+            "al contact center mi hanno dato informazioni {sbagliate|contraddittorie|errate}, {incompetenti|siete incompetenti}",
+            "chiamo da {una settimana|giorni|tre giorni} e cade sempre la linea, {assurdo|pazzesco|vergogna}",
+            "la chat dell'assistenza {mi chiude in faccia|si chiude da sola|non risponde}, {che schifo|vergogna|pessima}",
         ],
         (Assistenza, Neutral) => &[
             "qual è il numero per parlare con un operatore?",
             "a che ora apre il contact center?",
-            "si può prendere appuntamento in sede online?",
-            "come faccio a recuperare il pin se ho cambiato numero di telefono?",
-            "l'assistenza risponde anche il sabato?",
+            "si può prendere appuntamento in sede {online|dal sito|per telefono}?",
+            "come faccio a recuperare il pin se ho cambiato {numero di telefono|cellulare|email}?",
+            "l'assistenza risponde anche {il sabato|la domenica|nei festivi}?",
         ],
         (Assistenza, Positive) => &[
-            "operatore gentilissimo al numero verde, grazie",
-            "problema risolto in chat in dieci minuti, complimenti",
+            "operatore {gentilissimo|cortese|preparato} al numero verde, grazie",
+            "problema risolto in chat in {dieci|pochi|cinque} minuti, complimenti",
             "grazie all'assistenza, finalmente ho recuperato il pin",
         ],
         (Concorsi, Negative) => &[
-            "il concorso è stato rinviato di nuovo, assurdo",
+            "il concorso è stato rinviato di nuovo, {assurdo|ridicolo}",
             "la graduatoria ha degli errori e nessuno risponde",
         ],
         (Concorsi, Neutral) => &[
             "quando esce il bando del prossimo concorso?",
             "la prova del concorso sarà online o in presenza?",
             "dove si consulta la graduatoria del concorso?",
-            "ci sono posti anche per la sede di Bologna?",
+            "ci sono posti anche per la sede di {Bologna|Milano|Napoli}?",
         ],
         (Concorsi, Positive) => &[
             "graduatoria pubblicata, grazie",
@@ -298,7 +300,7 @@ fn cores(subject: Subject, mood: Mood) -> &'static [&'static str] {
         ],
         (General, Negative) => &[
             "l'inps è un disastro, ogni pratica è un calvario",
-            "siete lenti e incompetenti, vergognatevi",
+            "siete {lenti|lentissimi} e incompetenti, vergognatevi",
             "nessuno risponde mai, servizio pessimo",
             "il sito non funziona, come al solito",
             "ennesimo ritardo, i cittadini non ne possono più",
@@ -315,6 +317,23 @@ fn cores(subject: Subject, mood: Mood) -> &'static [&'static str] {
             "servizio migliorato molto, complimenti",
         ],
     }
+}
+
+/// Expands `{a|b|c}` alternatives, picking one at random each time.
+fn expand(rng: &mut Rng, template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        let options: Vec<&str> = rest[open + 1..open + close].split('|').collect();
+        out.push_str(options[rng.below(options.len())]);
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 const OPENERS_NEG: &[&str] = &[
@@ -445,12 +464,13 @@ pub fn comment(rng: &mut Rng, subject: Subject, mood: Mood, english: bool) -> St
     };
     let mut parts: Vec<String> = Vec::with_capacity(5);
     let opener = *rng.pick(openers);
-    let core = *rng.pick(cores(subject, mood));
+    let template = *rng.pick(cores(subject, mood));
+    let core = expand(rng, template);
     if opener.is_empty() {
-        parts.push(capitalise(core));
+        parts.push(capitalise(&core));
     } else {
         parts.push(opener.to_string());
-        parts.push(core.to_string());
+        parts.push(core);
     }
     if rng.chance(0.35) {
         parts.push(detail(rng));

@@ -132,11 +132,20 @@ impl SentimentScorer {
 
     /// Scores a comment. `lang` is the event's own language tag, if any.
     pub fn score(&mut self, text: &str, lang: Option<&str>) -> Scored {
-        self.tokens.tokenize(text);
+        let mut tokens = std::mem::take(&mut self.tokens);
+        tokens.tokenize(text);
+        let scored = self.score_tokenized(&tokens, lang);
+        self.tokens = tokens;
+        scored
+    }
+
+    /// Scores a comment the caller has already tokenised (the engine tokenises once for
+    /// sentiment and near-duplicate signatures).
+    pub fn score_tokenized(&mut self, tokens: &Tokens, lang: Option<&str>) -> Scored {
         let lang = lang
             .map(Lang::from_tag)
-            .unwrap_or_else(|| guess_lang(&self.tokens, self.default_lang));
-        let score = self.score_tokens(lang, None);
+            .unwrap_or_else(|| guess_lang(tokens, self.default_lang));
+        let score = self.score_tokens(tokens, lang, None);
         Scored { score, lang }
     }
 
@@ -147,14 +156,16 @@ impl SentimentScorer {
         lang: Option<&str>,
         upstream: Option<f64>,
     ) -> Explanation {
-        self.tokens.tokenize(text);
+        let mut tokens = std::mem::take(&mut self.tokens);
+        tokens.tokenize(text);
         let (lang, lang_source) = match lang {
             Some(tag) => (Lang::from_tag(tag), "given"),
-            None => (guess_lang(&self.tokens, self.default_lang), "guessed"),
+            None => (guess_lang(&tokens, self.default_lang), "guessed"),
         };
         let mut words = Vec::new();
         let mut rules = Vec::new();
-        let lexicon_score = self.score_tokens(lang, Some((&mut words, &mut rules)));
+        let lexicon_score = self.score_tokens(&tokens, lang, Some((&mut words, &mut rules)));
+        self.tokens = tokens;
         let score = match upstream {
             Some(s) => {
                 rules.push(format!(
@@ -192,10 +203,10 @@ impl SentimentScorer {
 
     fn score_tokens(
         &mut self,
+        tokens: &Tokens,
         lang: Lang,
         mut explain: Option<(&mut Vec<Contribution>, &mut Vec<String>)>,
     ) -> f64 {
-        let tokens = &self.tokens;
         let shouting = tokens.all_caps();
         let mut values = std::mem::take(&mut self.values);
         values.clear();

@@ -1,0 +1,521 @@
+//! The near-duplicate index of one topic: clusters of similar messages over a sliding
+//! event-time window, in bounded memory.
+//!
+//! Band keys live in time-rotated generations, each half a window long; a generation whose
+//! end is older than the window is dropped whole, which is O(1) eviction with no per-entry
+//! expiry. A message is compared with the representatives of the clusters its band keys
+//! point to, and joins the most similar one at or above the threshold; otherwise it starts a
+//! cluster of its own. A cluster that receives a message in a newer generation is re-homed
+//! there (its keys inserted again), so an active campaign outlives rotation while finished
+//! clusters disappear with their generation. Most messages never get a second member, so a
+//! cluster keeps only its signature and counters until it does; names, texts, mentions and
+//! hashtags are kept from the second member on.
+
+use std::collections::VecDeque;
+use std::hash::Hasher;
+
+use rustc_hash::{FxHashMap, FxHasher};
+
+use super::signature::{band_keys, similarity, Signature, BANDS};
+use crate::text::tokenize::{TokenKind, Tokens};
+use crate::window::RawSample;
+
+/// Mentions and hashtags counted per cluster, at most.
+const MAX_TAGS: usize = 32;
+/// Sample messages kept per cluster.
+const MAX_SAMPLES: usize = 3;
+/// Extra signatures a cluster matches by, for members that drifted from its first message
+/// (a campaign whose copies each drop a different word would otherwise split in two).
+const MAX_ANCHORS: usize = 4;
+/// A member this similar to the cluster already is well represented; below it, it becomes
+/// an anchor while there is room.
+const ANCHOR_BELOW: f64 = 0.85;
+
+#[derive(Debug, Clone)]
+pub struct IndexSettings {
+    pub window_ms: i64,
+    pub threshold: f64,
+    /// Clusters held at most; beyond it the oldest generation is dropped early.
+    pub max_clusters: usize,
+    /// Distinct authors tracked per cluster at most (counts go on beyond it).
+    pub max_members: usize,
+}
+
+/// What a cluster knows once it has a second member.
+#[derive(Debug, Default)]
+pub struct ClusterDetail {
+    /// Posts per author (by hash), at most `max_members` authors.
+    pub authors: FxHashMap<u64, u32>,
+    /// Names of the authors who posted more than once, with their posts.
+    pub repeaters: FxHashMap<u64, (Box<str>, u32)>,
+    pub representative: String,
+    pub tokens: usize,
+    pub mentions: FxHashMap<Box<str>, u32>,
+    pub hashtags: FxHashMap<Box<str>, u32>,
+    pub samples: Vec<RawSample>,
+    /// Authors not tracked because the cluster reached `max_members`.
+    pub untracked_members: u32,
+    /// Messages per minute over the last window, oldest first: a burst is many copies within
+    /// minutes, not a common question asked now and then all day.
+    recent: VecDeque<(i64, u32)>,
+    anchors: Vec<Signature>,
+}
+
+impl ClusterDetail {
+    fn count_minute(&mut self, ts_ms: i64, window_ms: i64) {
+        let minute = ts_ms.div_euclid(60_000);
+        match self.recent.iter_mut().rev().find(|(m, _)| *m == minute) {
+            Some((_, n)) => *n += 1,
+            None => {
+                let pos = self.recent.partition_point(|(m, _)| *m < minute);
+                self.recent.insert(pos, (minute, 1));
+            }
+        }
+        let oldest = minute - window_ms / 60_000;
+        while self.recent.front().is_some_and(|(m, _)| *m < oldest) {
+            self.recent.pop_front();
+        }
+    }
+
+    /// Messages at or after `since_ms`, and the minute the first of them fell in.
+    pub fn messages_since(&self, since_ms: i64) -> (u32, Option<i64>) {
+        let since = since_ms.div_euclid(60_000);
+        let mut first = None;
+        let mut n = 0;
+        for (m, c) in self.recent.iter().filter(|(m, _)| *m >= since) {
+            first.get_or_insert(*m * 60_000);
+            n += c;
+        }
+        (n, first)
+    }
+}
+
+#[derive(Debug)]
+pub struct Cluster {
+    pub sig: Signature,
+    /// Start of the generation holding the cluster's keys.
+    home: i64,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub messages: u32,
+    pub negative: u32,
+    first_author: u64,
+    first_negative: bool,
+    pub detail: Option<Box<ClusterDetail>>,
+}
+
+impl Cluster {
+    pub fn distinct_authors(&self) -> u32 {
+        match &self.detail {
+            Some(d) => d.authors.len() as u32 + d.untracked_members,
+            None => 1,
+        }
+    }
+}
+
+struct Generation {
+    start_ms: i64,
+    bands: FxHashMap<u64, u64>,
+    homed: Vec<u64>,
+}
+
+/// A message being indexed.
+pub struct Message<'a> {
+    pub ts_ms: i64,
+    pub text: &'a str,
+    pub author: &'a str,
+    pub tokens: &'a Tokens,
+    pub token_count: usize,
+    pub negative: bool,
+    pub score: f64,
+}
+
+/// Where a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Started a cluster of its own.
+    New(u64),
+    /// Joined an existing cluster; `promoted` when it is the cluster's second member, so the
+    /// first member now counts as clustered too (`first_negative` says if it was negative).
+    Joined {
+        id: u64,
+        promoted: bool,
+        first_negative: bool,
+    },
+}
+
+pub struct TrollIndex {
+    settings: IndexSettings,
+    generations: VecDeque<Generation>,
+    clusters: FxHashMap<u64, Cluster>,
+    next_id: u64,
+    /// Clusters dropped before their time because of `max_clusters`.
+    pub evicted: u64,
+    candidates: Vec<u64>,
+}
+
+fn author_hash(author: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(author.as_bytes());
+    h.finish()
+}
+
+impl TrollIndex {
+    pub fn new(settings: IndexSettings) -> Self {
+        Self {
+            settings,
+            generations: VecDeque::new(),
+            clusters: FxHashMap::default(),
+            next_id: 0,
+            evicted: 0,
+            candidates: Vec::with_capacity(BANDS * 3),
+        }
+    }
+
+    pub fn cluster(&self, id: u64) -> Option<&Cluster> {
+        self.clusters.get(&id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.clusters.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.clusters.is_empty()
+    }
+
+    fn generation_ms(&self) -> i64 {
+        (self.settings.window_ms / 2).max(1)
+    }
+
+    /// The generation that takes messages at `ts_ms`, opened if needed.
+    fn current(&mut self, ts_ms: i64) -> usize {
+        let len = self.generation_ms();
+        let start = ts_ms.div_euclid(len) * len;
+        match self.generations.back() {
+            Some(g) if g.start_ms >= start => {}
+            _ => self.generations.push_back(Generation {
+                start_ms: start,
+                bands: FxHashMap::default(),
+                homed: Vec::new(),
+            }),
+        }
+        self.generations.len() - 1
+    }
+
+    /// Adds a message; returns where it went.
+    pub fn insert(&mut self, m: &Message<'_>, sig: &Signature) -> Placement {
+        let keys = band_keys(sig);
+        self.candidates.clear();
+        for g in &self.generations {
+            for k in &keys {
+                if let Some(&id) = g.bands.get(k) {
+                    if !self.candidates.contains(&id) {
+                        self.candidates.push(id);
+                    }
+                }
+            }
+        }
+        let mut best: Option<(u64, f64)> = None;
+        for &id in &self.candidates {
+            if let Some(c) = self.clusters.get(&id) {
+                let anchors = c.detail.as_ref().map_or(&[][..], |d| &d.anchors[..]);
+                let s = anchors
+                    .iter()
+                    .map(|a| similarity(sig, a))
+                    .fold(similarity(sig, &c.sig), f64::max);
+                // Ties go to the older cluster, so the choice does not depend on hash order.
+                if s >= self.settings.threshold
+                    && best.is_none_or(|(bid, bs)| s > bs || (s == bs && id < bid))
+                {
+                    best = Some((id, s));
+                }
+            }
+        }
+        let gen = self.current(m.ts_ms);
+        match best {
+            Some((id, s)) => self.join(id, gen, m, sig, s),
+            None => {
+                let id = self.next_id;
+                self.next_id += 1;
+                let g = &mut self.generations[gen];
+                for k in keys {
+                    g.bands.insert(k, id);
+                }
+                g.homed.push(id);
+                let home = g.start_ms;
+                self.clusters.insert(
+                    id,
+                    Cluster {
+                        sig: *sig,
+                        home,
+                        first_ms: m.ts_ms,
+                        last_ms: m.ts_ms,
+                        messages: 1,
+                        negative: u32::from(m.negative),
+                        first_author: author_hash(m.author),
+                        first_negative: m.negative,
+                        detail: None,
+                    },
+                );
+                if self.clusters.len() > self.settings.max_clusters {
+                    self.drop_oldest();
+                }
+                Placement::New(id)
+            }
+        }
+    }
+
+    fn join(
+        &mut self,
+        id: u64,
+        gen: usize,
+        m: &Message<'_>,
+        sig: &Signature,
+        similarity: f64,
+    ) -> Placement {
+        let max_members = self.settings.max_members;
+        let window_ms = self.settings.window_ms;
+        let g = &mut self.generations[gen];
+        let Some(c) = self.clusters.get_mut(&id) else {
+            return Placement::New(id);
+        };
+        if c.home < g.start_ms {
+            let anchors = c.detail.as_ref().map_or(&[][..], |d| &d.anchors[..]);
+            for s in std::iter::once(&c.sig).chain(anchors) {
+                for k in band_keys(s) {
+                    g.bands.insert(k, id);
+                }
+            }
+            g.homed.push(id);
+            c.home = g.start_ms;
+        }
+        c.messages += 1;
+        c.negative += u32::from(m.negative);
+        c.first_ms = c.first_ms.min(m.ts_ms);
+        c.last_ms = c.last_ms.max(m.ts_ms);
+        let promoted = c.detail.is_none();
+        let detail = c.detail.get_or_insert_with(|| {
+            let mut d = ClusterDetail {
+                representative: m
+                    .text
+                    .chars()
+                    .take(crate::alert::model::SAMPLE_CHARS)
+                    .collect(),
+                tokens: m.token_count,
+                ..ClusterDetail::default()
+            };
+            d.authors.insert(c.first_author, 1);
+            d.count_minute(c.first_ms, window_ms);
+            Box::new(d)
+        });
+        detail.count_minute(m.ts_ms, window_ms);
+        if similarity < ANCHOR_BELOW && detail.anchors.len() < MAX_ANCHORS {
+            detail.anchors.push(*sig);
+            for k in band_keys(sig) {
+                g.bands.insert(k, id);
+            }
+        }
+        let author = author_hash(m.author);
+        let tracked = detail.authors.len() < max_members || detail.authors.contains_key(&author);
+        if tracked {
+            let posts = detail.authors.entry(author).or_insert(0);
+            *posts += 1;
+            if *posts >= 2 {
+                let posts = *posts;
+                detail
+                    .repeaters
+                    .entry(author)
+                    .and_modify(|e| e.1 = posts)
+                    .or_insert_with(|| (m.author.into(), posts));
+            }
+        } else {
+            detail.untracked_members += 1;
+        }
+        for t in m.tokens.as_slice() {
+            let map = match t.kind {
+                TokenKind::Mention => &mut detail.mentions,
+                TokenKind::Hashtag => &mut detail.hashtags,
+                _ => continue,
+            };
+            let tag = m.tokens.text(t);
+            if let Some(n) = map.get_mut(tag) {
+                *n += 1;
+            } else if map.len() < MAX_TAGS {
+                map.insert(tag.into(), 1);
+            }
+        }
+        if detail.samples.len() < MAX_SAMPLES {
+            detail.samples.push(RawSample {
+                text: m
+                    .text
+                    .chars()
+                    .take(crate::alert::model::SAMPLE_CHARS + 1)
+                    .collect::<String>()
+                    .into(),
+                author: m.author.into(),
+                ts_ms: m.ts_ms,
+                score: m.score,
+            });
+        }
+        Placement::Joined {
+            id,
+            promoted,
+            first_negative: c.first_negative,
+        }
+    }
+
+    /// Drops the generations that ended before `now_ms - window`, with the clusters still
+    /// homed in them. Returns how many clusters went.
+    pub fn expire(&mut self, now_ms: i64) -> usize {
+        let len = self.generation_ms();
+        let mut dropped = 0;
+        while self
+            .generations
+            .front()
+            .is_some_and(|g| g.start_ms + len <= now_ms - self.settings.window_ms)
+        {
+            dropped += self.drop_front();
+        }
+        dropped
+    }
+
+    fn drop_oldest(&mut self) {
+        if self.generations.len() > 1 {
+            self.evicted += self.drop_front() as u64;
+        }
+    }
+
+    fn drop_front(&mut self) -> usize {
+        let Some(g) = self.generations.pop_front() else {
+            return 0;
+        };
+        let mut dropped = 0;
+        for id in g.homed {
+            if self.clusters.get(&id).is_some_and(|c| c.home == g.start_ms) {
+                self.clusters.remove(&id);
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
+    /// Approximate heap bytes held, for the memory benchmark.
+    pub fn approx_bytes(&self) -> usize {
+        let per_cluster = std::mem::size_of::<(u64, Cluster)>() + 1;
+        let bands: usize = self
+            .generations
+            .iter()
+            .map(|g| g.bands.capacity() * (16 + 1) + g.homed.capacity() * 8)
+            .sum();
+        self.clusters.capacity() * per_cluster + bands
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::signature::{Signer, BINS};
+    use super::*;
+
+    fn settings() -> IndexSettings {
+        IndexSettings {
+            window_ms: 15 * 60_000,
+            threshold: 0.7,
+            max_clusters: 1000,
+            max_members: 100,
+        }
+    }
+
+    fn add(index: &mut TrollIndex, ts_ms: i64, text: &str, author: &str) -> Placement {
+        let mut tokens = Tokens::new();
+        tokens.tokenize(text);
+        let mut sig = [0u16; BINS];
+        let info = Signer::new().sign(&tokens, &mut sig);
+        let m = Message {
+            ts_ms,
+            text,
+            author,
+            tokens: &tokens,
+            token_count: info.tokens,
+            negative: true,
+            score: -0.5,
+        };
+        index.insert(&m, &sig)
+    }
+
+    const T: &str = "basta coprire i responsabili del disastro INPS, fuori i nomi di chi ha sbagliato e che paghino di tasca loro";
+
+    #[test]
+    fn copies_join_one_cluster_with_their_evidence() {
+        let mut ix = TrollIndex::new(settings());
+        let first = add(&mut ix, 0, T, "a1");
+        let Placement::New(id) = first else { panic!() };
+        for i in 0..5 {
+            let text = format!("@presidenza_inps {} #fuoriinomi", T.to_uppercase());
+            assert!(
+                matches!(add(&mut ix, 1000 * i, &text, &format!("a{}", i % 3)), Placement::Joined { id: j, .. } if j == id)
+            );
+        }
+        let c = ix.cluster(id).unwrap();
+        assert_eq!(c.messages, 6);
+        assert_eq!(c.distinct_authors(), 3);
+        let d = c.detail.as_ref().unwrap();
+        assert_eq!(d.mentions.get("presidenza_inps"), Some(&5));
+        assert!(d
+            .repeaters
+            .values()
+            .any(|(name, posts)| &**name == "a1" && *posts >= 2));
+        assert!(matches!(
+            add(
+                &mut ix,
+                9000,
+                "il sito non funziona da stamattina e nessuno risponde mai",
+                "z"
+            ),
+            Placement::New(_)
+        ));
+    }
+
+    #[test]
+    fn generations_expire_and_active_clusters_survive() {
+        let mut ix = TrollIndex::new(settings());
+        let Placement::New(active) = add(&mut ix, 0, T, "a") else {
+            panic!()
+        };
+        add(
+            &mut ix,
+            0,
+            "un messaggio del tutto diverso che nessuno ripeterà mai più uguale",
+            "b",
+        );
+        // The campaign goes on 10 minutes later: re-homed into a newer generation.
+        add(&mut ix, 10 * 60_000, T, "c");
+        ix.expire(25 * 60_000);
+        assert!(ix.cluster(active).is_some(), "active cluster kept");
+        assert_eq!(
+            ix.len(),
+            1,
+            "the one-off message expired with its generation"
+        );
+        ix.expire(60 * 60_000);
+        assert!(ix.is_empty());
+    }
+
+    #[test]
+    fn the_cluster_cap_evicts_the_oldest_generation() {
+        let mut ix = TrollIndex::new(IndexSettings {
+            max_clusters: 50,
+            ..settings()
+        });
+        for i in 0..200 {
+            add(
+                &mut ix,
+                i * 10_000,
+                &format!("messaggio unico numero {i} parola{i} altra{i} ancora{i}"),
+                "x",
+            );
+        }
+        assert!(ix.len() <= 50 + 1);
+        assert!(ix.evicted > 0);
+    }
+}

@@ -1,0 +1,277 @@
+//! Troll bursts: many near-identical messages from many accounts within minutes, as
+//! copy-paste campaigns post them.
+//!
+//! Each message of at least `min_tokens` normalised tokens is signed ([`signature`]) and
+//! placed in its topic's near-duplicate index ([`index`]). At each closed bucket, a cluster
+//! that holds `min_messages` messages from `min_authors` distinct accounts fires a
+//! `troll_burst` alert with its evidence; it resolves once no new copy arrived for a whole
+//! window. Short messages never enter the index: a wave of "sito down" from real users is
+//! not a template, however alike the messages are.
+
+pub mod index;
+pub mod signature;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use self::index::{Cluster, IndexSettings, TrollIndex};
+use super::episode::Episode;
+use super::stats::round_to;
+use super::TrollParams;
+use crate::alert::model::{fingerprint, human_duration};
+use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
+use crate::event::format_ts;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountPosts {
+    pub account: String,
+    pub posts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TagCount {
+    pub tag: String,
+    pub count: u32,
+}
+
+/// Evidence for a troll burst.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrollDetails {
+    pub messages: u32,
+    pub distinct_authors: u32,
+    pub representative: String,
+    /// Normalised tokens of the representative message.
+    pub tokens: u32,
+    /// Accounts that posted more than once, most active first (at most 10).
+    pub repeated_accounts: Vec<AccountPosts>,
+    pub top_mentions: Vec<TagCount>,
+    pub top_hashtags: Vec<TagCount>,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub negative_share: f64,
+    pub similarity_threshold: f64,
+    pub duration_minutes: u32,
+}
+
+/// Troll settings of one topic after presets and per-topic overrides.
+#[derive(Debug, Clone)]
+pub struct TrollSettings {
+    pub params: TrollParams,
+    pub index: IndexSettings,
+}
+
+impl TrollSettings {
+    pub fn new(params: TrollParams) -> Self {
+        Self {
+            index: IndexSettings {
+                window_ms: i64::from(params.window_mins) * 60_000,
+                threshold: params.similarity,
+                max_clusters: params.max_clusters,
+                max_members: params.max_members,
+            },
+            params,
+        }
+    }
+}
+
+/// Troll state of one topic.
+pub struct TrollDetector {
+    pub index: TrollIndex,
+    /// Open episodes by cluster id (ordered, so alerts come out in a stable order).
+    firing: BTreeMap<u64, Episode>,
+    /// Clusters that received a message since the last closed bucket.
+    touched: Vec<u64>,
+}
+
+impl TrollDetector {
+    pub fn new(s: &TrollSettings) -> Self {
+        Self {
+            index: TrollIndex::new(s.index.clone()),
+            firing: BTreeMap::new(),
+            touched: Vec::new(),
+        }
+    }
+
+    pub fn touched(&mut self, cluster: u64) {
+        if self.touched.last() != Some(&cluster) {
+            self.touched.push(cluster);
+        }
+    }
+
+    /// Clusters currently reported as troll bursts.
+    pub fn is_active(&self, cluster: u64) -> bool {
+        self.firing.contains_key(&cluster)
+    }
+
+    pub fn active_count(&self) -> usize {
+        self.firing.len()
+    }
+
+    /// Called once per closed bucket ending at `bucket_end`.
+    pub fn on_bucket_closed(
+        &mut self,
+        s: &TrollSettings,
+        topic: &str,
+        bucket_end: i64,
+        alerts: &mut Vec<Alert>,
+    ) {
+        let p = &s.params;
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.sort_unstable();
+        touched.dedup();
+        for id in touched.drain(..) {
+            if self.firing.contains_key(&id) {
+                continue;
+            }
+            let Some(c) = self.index.cluster(id) else {
+                continue;
+            };
+            let Some(detail) = c.detail.as_deref() else {
+                continue;
+            };
+            let (recent, burst_start) = detail.messages_since(bucket_end - s.index.window_ms);
+            if recent >= p.min_messages
+                && c.distinct_authors() >= p.min_authors
+                && detail.tokens >= p.min_tokens as usize
+            {
+                let started = burst_start.unwrap_or(c.first_ms).max(c.first_ms);
+                let ep = Episode::new(
+                    fingerprint(AlertKind::TrollBurst, topic, started),
+                    started,
+                    f64::from(c.messages),
+                );
+                alerts.push(build(s, topic, &ep, c, bucket_end, AlertStatus::Firing));
+                self.firing.insert(id, ep);
+            }
+        }
+        self.touched = touched;
+        let window_ms = s.index.window_ms;
+        let over: Vec<u64> = self
+            .firing
+            .keys()
+            .copied()
+            .filter(|id| {
+                self.index
+                    .cluster(*id)
+                    .is_none_or(|c| bucket_end - c.last_ms >= window_ms)
+            })
+            .collect();
+        for id in over {
+            if let (Some(ep), Some(c)) = (self.firing.remove(&id), self.index.cluster(id)) {
+                alerts.push(build(s, topic, &ep, c, bucket_end, AlertStatus::Resolved));
+            }
+        }
+        self.index.expire(bucket_end);
+    }
+}
+
+fn top<K: AsRef<str>>(map: impl Iterator<Item = (K, u32)>, n: usize) -> Vec<TagCount> {
+    let mut v: Vec<TagCount> = map
+        .map(|(k, c)| TagCount {
+            tag: k.as_ref().to_string(),
+            count: c,
+        })
+        .collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.tag.cmp(&b.tag)));
+    v.truncate(n);
+    v
+}
+
+fn build(
+    s: &TrollSettings,
+    topic: &str,
+    ep: &Episode,
+    c: &Cluster,
+    at_ms: i64,
+    status: AlertStatus,
+) -> Alert {
+    let p = &s.params;
+    let authors = c.distinct_authors();
+    let detail = c.detail.as_deref();
+    let mut repeated: Vec<AccountPosts> = detail
+        .map(|d| {
+            d.repeaters
+                .values()
+                .map(|(n, posts)| AccountPosts {
+                    account: n.to_string(),
+                    posts: *posts,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    repeated.sort_by(|a, b| {
+        b.posts
+            .cmp(&a.posts)
+            .then_with(|| a.account.cmp(&b.account))
+    });
+    let repeaters = repeated.len() as u32;
+    repeated.truncate(10);
+    let representative = detail.map(|d| d.representative.clone()).unwrap_or_default();
+    let span_minutes = ((c.last_ms - c.first_ms) / 60_000).max(1);
+    let repetition = if authors > 0 {
+        f64::from(repeaters) / f64::from(authors)
+    } else {
+        0.0
+    };
+    let severity = if c.messages >= 3 * p.min_messages || repetition >= 0.3 {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    let quote: String = representative.chars().take(90).collect();
+    let ellipsis = if representative.chars().count() > 90 {
+        "…"
+    } else {
+        ""
+    };
+    let summary = match status {
+        AlertStatus::Firing => format!(
+            "Coordinated burst on \u{ab}{topic}\u{bb}: {} near-identical messages from {authors} accounts in {span_minutes} min ({repeaters} accounts posted more than once): \u{201c}{quote}{ellipsis}\u{201d}",
+            c.messages
+        ),
+        AlertStatus::Resolved => format!(
+            "The coordinated burst on \u{ab}{topic}\u{bb} has stopped: {} messages from {authors} accounts over {}, no new copy for {} min.",
+            c.messages,
+            human_duration(span_minutes as u32),
+            p.window_mins
+        ),
+    };
+    let samples = match (status, detail) {
+        (AlertStatus::Firing, Some(d)) => d.samples.iter().map(|r| r.to_sample()).collect(),
+        _ => Vec::new(),
+    };
+    Alert {
+        id: ep.id.clone(),
+        kind: AlertKind::TrollBurst,
+        status,
+        severity,
+        topic: topic.to_string(),
+        at: format_ts(at_ms),
+        started_at: format_ts(ep.started_ms),
+        value: f64::from(c.messages),
+        baseline: 1.0,
+        threshold: f64::from(p.min_messages),
+        summary,
+        details: Details::TrollBurst(TrollDetails {
+            messages: c.messages,
+            distinct_authors: authors,
+            representative,
+            tokens: detail.map_or(0, |d| d.tokens as u32),
+            repeated_accounts: repeated,
+            top_mentions: detail
+                .map(|d| top(d.mentions.iter().map(|(k, v)| (k, *v)), 5))
+                .unwrap_or_default(),
+            top_hashtags: detail
+                .map(|d| top(d.hashtags.iter().map(|(k, v)| (k, *v)), 5))
+                .unwrap_or_default(),
+            first_seen: format_ts(c.first_ms),
+            last_seen: format_ts(c.last_ms),
+            negative_share: round_to(f64::from(c.negative) / f64::from(c.messages.max(1)), 3),
+            similarity_threshold: p.similarity,
+            duration_minutes: ((at_ms - ep.started_ms) / 60_000).max(0) as u32,
+        }),
+        samples,
+        at_ms,
+    }
+}
