@@ -762,6 +762,23 @@ mod tests {
     }
 
     #[test]
+    fn troll_thresholds_have_presets_and_per_topic_overrides() {
+        let c = Config::from_toml_with_env(
+            "[detect.troll]\nsensitivity = \"high\"\n[detect.troll.topics.\"bonus-600\"]\nmin_messages = 40\n",
+            "t",
+            [],
+        )
+        .unwrap();
+        assert_eq!(c.detect.troll_params("bonus-600").min_messages, 40);
+        assert_eq!(c.detect.troll_params("bonus-600").min_authors, 6, "preset fills the rest");
+        assert_eq!(c.detect.troll_params("pensioni").min_messages, 12);
+        let err = Config::from_toml_with_env("[detect.troll.topics.x]\nmin_authors = 50\n", "t", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("detect.troll.topics.x.min_authors"), "{err}");
+    }
+
+    #[test]
     fn file_sink_without_path_is_named() {
         let err = Config::from_toml_with_env("[[alerts.sinks]]\ntype = \"file\"\n", "t", [])
             .unwrap_err()

@@ -236,6 +236,17 @@ impl Engine {
 
     /// Like [`Engine::ingest`], appending to `alerts` (no allocation when nothing fires).
     pub fn ingest_into(&mut self, event: &Event<'_>, alerts: &mut Vec<Alert>) {
+        self.ingest_traced(event, alerts, None);
+    }
+
+    /// Like [`Engine::ingest_into`], also recording in `clusters` the (topic index, cluster
+    /// id) of every near-duplicate cluster the comment was placed in, for reports and tests.
+    pub fn ingest_traced(
+        &mut self,
+        event: &Event<'_>,
+        alerts: &mut Vec<Alert>,
+        mut clusters: Option<&mut Vec<(usize, u64)>>,
+    ) {
         if let Some(id) = &event.id {
             if self.dedup.seen(id) {
                 self.stats.duplicates += 1;
@@ -303,7 +314,12 @@ impl Engine {
                 negative,
                 score,
             };
-            match topic.troll.index.insert(&message, &self.signature) {
+            let placement = topic.troll.index.insert(&message, &self.signature);
+            if let Some(trace) = clusters.as_deref_mut() {
+                let (Placement::New(cluster) | Placement::Joined { id: cluster, .. }) = placement;
+                trace.push((id, cluster));
+            }
+            match placement {
                 Placement::New(_) => {}
                 Placement::Joined {
                     id: cluster,
@@ -342,6 +358,18 @@ impl Engine {
             self.close_buckets(&mut alerts);
         }
         alerts
+    }
+
+    /// True if the cluster was ever reported as a troll burst on the topic (by index).
+    pub fn troll_reported(&self, topic: usize, cluster: u64) -> bool {
+        self.topics
+            .get(topic)
+            .is_some_and(|t| t.troll.was_reported(cluster))
+    }
+
+    /// The name of a topic by index.
+    pub fn topic_name(&self, topic: usize) -> Option<&str> {
+        self.topics.get(topic).map(|t| t.name.as_str())
     }
 
     /// A snapshot of every topic, in creation order.

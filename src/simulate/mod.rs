@@ -77,6 +77,12 @@ pub struct Incident {
     #[serde(skip)]
     pub end_ms: i64,
     pub note: &'static str,
+    /// Troll campaigns: accounts used and posts planned. Their events carry
+    /// `"campaign": "<incident number>"` (a field ondata ignores) as ground truth.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub posts: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -166,6 +172,7 @@ struct Effect {
     negative: Option<f64>,
     wave_per_min: f64,
     troll_per_min: f64,
+    /// Index of the troll incident in the plan.
     campaign: usize,
 }
 
@@ -187,6 +194,8 @@ impl Plan {
             start_ms: s,
             end_ms: e,
             note,
+            accounts: None,
+            posts: None,
         };
         let incidents = match opts.scenario {
             Scenario::ClickDay => vec![
@@ -251,6 +260,18 @@ impl Plan {
             ],
             Scenario::Quiet => Vec::new(),
         };
+        // Campaign sizes vary with the seed: 25-60 accounts, 40-120 posts.
+        let mut sizes = Rng::new(opts.seed).fork(3);
+        let incidents = incidents
+            .into_iter()
+            .map(|mut i| {
+                if i.kind == "troll_burst" {
+                    i.accounts = Some(25 + sizes.below(36) as u32);
+                    i.posts = Some(40 + sizes.below(81) as u32);
+                }
+                i
+            })
+            .collect();
         Self {
             incidents,
             day_ms,
@@ -297,8 +318,8 @@ impl Plan {
                     e.wave_per_min = 7.0 * (1.0 - (2.0 * mins / len - 1.0).abs()).max(0.25)
                 }
                 "troll_burst" => {
-                    e.troll_per_min = 85.0 / len;
-                    e.campaign = n % comments::CAMPAIGNS.len();
+                    e.troll_per_min = f64::from(inc.posts.unwrap_or(80)) / len;
+                    e.campaign = n;
                 }
                 _ => {}
             }
@@ -323,6 +344,9 @@ struct OutEvent<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     lang: Option<&'a str>,
     text: &'a str,
+    /// Ground truth for tests: the incident number of a troll campaign's post.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    campaign: Option<String>,
 }
 
 /// Writes the scenario's stream to `out` as NDJSON, in event-time order but for the few
@@ -332,8 +356,15 @@ pub fn simulate(opts: &SimOptions, out: &mut dyn Write) -> io::Result<SimSummary
     let root = Rng::new(opts.seed);
     let mut rng = root.fork(1);
     let mut trolls = root.fork(2);
-    let troll_accounts: Vec<String> = (0..40)
-        .map(|_| comments::troll_account(&mut trolls))
+    // Each campaign has its own throwaway accounts.
+    let troll_accounts: Vec<Vec<String>> = plan
+        .incidents
+        .iter()
+        .map(|i| {
+            (0..i.accounts.unwrap_or(0))
+                .map(|_| comments::troll_account(&mut trolls))
+                .collect()
+        })
         .collect();
     let end = plan.day_ms + DAY_MS;
     let mut seq = 0u64;
@@ -372,38 +403,48 @@ pub fn simulate(opts: &SimOptions, out: &mut dyn Write) -> io::Result<SimSummary
                 let english = rng.chance(0.05);
                 let text = comments::comment(&mut rng, topic.subject, mood, english);
                 let author = comments::author(&mut rng);
-                push(
-                    &mut lines, &mut rng, &mut seq, opts.seed, t, topic.name, &author, &text,
+                let post = Post {
+                    minute: t,
+                    topic: topic.name,
+                    author: &author,
+                    text: &text,
                     english,
-                );
+                    campaign: None,
+                };
+                push(&mut lines, &mut rng, &mut seq, opts.seed, &post);
             }
             for _ in 0..rng.poisson(effect.wave_per_min * opts.scale) {
                 let text = comments::wave_complaint(&mut rng);
                 let author = comments::author(&mut rng);
-                push(
-                    &mut lines, &mut rng, &mut seq, opts.seed, t, topic.name, &author, &text, false,
-                );
+                let post = Post {
+                    minute: t,
+                    topic: topic.name,
+                    author: &author,
+                    text: &text,
+                    english: false,
+                    campaign: None,
+                };
+                push(&mut lines, &mut rng, &mut seq, opts.seed, &post);
             }
             for _ in 0..trolls.poisson(effect.troll_per_min * opts.scale) {
-                let text = comments::troll_post(&mut trolls, &comments::CAMPAIGNS[effect.campaign]);
+                let template = &comments::CAMPAIGNS[effect.campaign % comments::CAMPAIGNS.len()];
+                let text = comments::troll_post(&mut trolls, template);
                 // A few accounts post again and again; most post once or twice.
+                let pool = &troll_accounts[effect.campaign];
                 let account = if trolls.chance(0.3) {
-                    trolls.below(6)
+                    trolls.below(6.min(pool.len()))
                 } else {
-                    trolls.below(troll_accounts.len())
+                    trolls.below(pool.len())
                 };
-                let author = troll_accounts[account].clone();
-                push(
-                    &mut lines,
-                    &mut trolls,
-                    &mut seq,
-                    opts.seed,
-                    t,
-                    topic.name,
-                    &author,
-                    &text,
-                    false,
-                );
+                let post = Post {
+                    minute: t,
+                    topic: topic.name,
+                    author: &pool[account],
+                    text: &text,
+                    english: false,
+                    campaign: Some(effect.campaign),
+                };
+                push(&mut lines, &mut trolls, &mut seq, opts.seed, &post);
             }
         }
         lines.sort_by_key(|l| l.ts_ms);
@@ -427,18 +468,25 @@ pub fn simulate(opts: &SimOptions, out: &mut dyn Write) -> io::Result<SimSummary
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn push(
-    lines: &mut Vec<Line>,
-    rng: &mut Rng,
-    seq: &mut u64,
-    seed: u64,
+/// One comment to write, before its time, id, channel and language are drawn.
+struct Post<'a> {
     minute: i64,
-    topic: Option<&str>,
-    author: &str,
-    text: &str,
+    topic: Option<&'a str>,
+    author: &'a str,
+    text: &'a str,
     english: bool,
-) {
+    campaign: Option<usize>,
+}
+
+fn push(lines: &mut Vec<Line>, rng: &mut Rng, seq: &mut u64, seed: u64, post: &Post<'_>) {
+    let Post {
+        minute,
+        topic,
+        author,
+        text,
+        english,
+        campaign,
+    } = *post;
     *seq += 1;
     let mut ts = minute + rng.range(0, MINUTE_MS);
     // About one event in a hundred reaches us up to 20 s out of order.
@@ -467,6 +515,7 @@ fn push(
         channel,
         lang,
         text,
+        campaign: campaign.map(|c| c.to_string()),
     };
     let json = serde_json::to_string(&event).unwrap_or_default();
     lines.push(Line {

@@ -82,6 +82,8 @@ pub struct TrollDetector {
     firing: BTreeMap<u64, Episode>,
     /// Clusters that received a message since the last closed bucket.
     touched: Vec<u64>,
+    /// Every cluster ever reported: one id per burst, so it stays small.
+    reported: Vec<u64>,
 }
 
 impl TrollDetector {
@@ -90,6 +92,7 @@ impl TrollDetector {
             index: TrollIndex::new(s.index.clone()),
             firing: BTreeMap::new(),
             touched: Vec::new(),
+            reported: Vec::new(),
         }
     }
 
@@ -102,6 +105,10 @@ impl TrollDetector {
     /// Clusters currently reported as troll bursts.
     pub fn is_active(&self, cluster: u64) -> bool {
         self.firing.contains_key(&cluster)
+    }
+
+    pub fn was_reported(&self, cluster: u64) -> bool {
+        self.reported.contains(&cluster)
     }
 
     pub fn active_count(&self) -> usize {
@@ -143,6 +150,7 @@ impl TrollDetector {
                 );
                 alerts.push(build(s, topic, &ep, c, bucket_end, AlertStatus::Firing));
                 self.firing.insert(id, ep);
+                self.reported.push(id);
             }
         }
         self.touched = touched;
