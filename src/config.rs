@@ -770,11 +770,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.detect.troll_params("bonus-600").min_messages, 40);
-        assert_eq!(c.detect.troll_params("bonus-600").min_authors, 6, "preset fills the rest");
+        assert_eq!(
+            c.detect.troll_params("bonus-600").min_authors,
+            6,
+            "preset fills the rest"
+        );
         assert_eq!(c.detect.troll_params("pensioni").min_messages, 12);
-        let err = Config::from_toml_with_env("[detect.troll.topics.x]\nmin_authors = 50\n", "t", [])
-            .unwrap_err()
-            .to_string();
+        let err =
+            Config::from_toml_with_env("[detect.troll.topics.x]\nmin_authors = 50\n", "t", [])
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("detect.troll.topics.x.min_authors"), "{err}");
     }
 

@@ -29,7 +29,9 @@ fn run(scenario: Scenario, seed: u64) -> Run {
     let config = Config::default();
     let mut engine = Engine::new(&config);
     let mut alerts = Vec::new();
-    let mut placements: Vec<(Vec<(usize, u64)>, Option<String>, Option<String>)> = Vec::new();
+    // Per event: its cluster placements, its campaign (ground truth) and its own topic.
+    type Traced = (Vec<(usize, u64)>, Option<String>, Option<String>);
+    let mut placements: Vec<Traced> = Vec::new();
     for line in stream.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let raw: serde_json::Value = serde_json::from_slice(line).unwrap();
         let campaign = raw
