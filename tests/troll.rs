@@ -114,7 +114,7 @@ fn campaigns_are_reported_within_five_minutes_on_their_topic() {
                 !d.repeated_accounts.is_empty(),
                 "campaign accounts post more than once"
             );
-            assert!(!a.samples.is_empty() && a.summary.contains(&inc.topic));
+            assert!(!a.samples.is_empty() && a.summary.contains(inc.topic));
             // Exactly one alert per campaign on its topic, and it resolves.
             let same: Vec<&Alert> = r.alerts.iter().filter(|b| b.id == a.id).collect();
             assert_eq!(same.len(), 2, "one firing, one resolved");
