@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::config::DetectConfig;
 use crate::detect::negativity::{NegativityDetector, NegativitySettings};
 use crate::detect::surge::{SurgeDetector, SurgeSettings};
-use crate::detect::troll::index::{Message, Placement};
+use crate::detect::troll::index::{ClusterId, Message, Placement};
 use crate::detect::troll::signature::{Signature, Signer, BINS};
 use crate::detect::troll::{TrollDetector, TrollSettings};
 use crate::event::Event;
@@ -245,7 +245,7 @@ impl Engine {
         &mut self,
         event: &Event<'_>,
         alerts: &mut Vec<Alert>,
-        mut clusters: Option<&mut Vec<(usize, u64)>>,
+        mut clusters: Option<&mut Vec<(usize, ClusterId)>>,
     ) {
         if let Some(id) = &event.id {
             if self.dedup.seen(id) {
@@ -361,7 +361,7 @@ impl Engine {
     }
 
     /// True if the cluster was ever reported as a troll burst on the topic (by index).
-    pub fn troll_reported(&self, topic: usize, cluster: u64) -> bool {
+    pub fn troll_reported(&self, topic: usize, cluster: ClusterId) -> bool {
         self.topics
             .get(topic)
             .is_some_and(|t| t.troll.was_reported(cluster))

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::alert::Sample;
+use crate::detect::troll::index::ClusterId;
 
 /// Examples kept per bucket: the first few comments, and the most negative few.
 const SAMPLES_PER_BUCKET: usize = 3;
@@ -33,7 +34,7 @@ pub struct Bucket {
     /// The most negative comments, most negative first.
     pub negative_samples: Vec<RawSample>,
     /// Comments that joined a near-duplicate cluster: (cluster id, negative).
-    pub clustered: Vec<(u64, bool)>,
+    pub clustered: Vec<(ClusterId, bool)>,
 }
 
 impl Bucket {
@@ -44,7 +45,7 @@ impl Bucket {
         }
     }
 
-    pub fn add_clustered(&mut self, cluster: u64, negative: bool) {
+    pub fn add_clustered(&mut self, cluster: ClusterId, negative: bool) {
         self.clustered.push((cluster, negative));
     }
 

@@ -30,7 +30,7 @@ fn run(scenario: Scenario, seed: u64) -> Run {
     let mut engine = Engine::new(&config);
     let mut alerts = Vec::new();
     // Per event: its cluster placements, its campaign (ground truth) and its own topic.
-    type Traced = (Vec<(usize, u64)>, Option<String>, Option<String>);
+    type Traced = (Vec<(usize, u32)>, Option<String>, Option<String>);
     let mut placements: Vec<Traced> = Vec::new();
     for line in stream.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let raw: serde_json::Value = serde_json::from_slice(line).unwrap();

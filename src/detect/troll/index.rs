@@ -113,10 +113,30 @@ impl Cluster {
     }
 }
 
+/// Cluster ids are per topic and wrap after 2^32; a live cluster is never overwritten.
+pub type ClusterId = u32;
+
 struct Generation {
     start_ms: i64,
-    bands: FxHashMap<u64, u64>,
-    homed: Vec<u64>,
+    /// One table per band: band key → cluster.
+    bands: Vec<FxHashMap<u32, ClusterId>>,
+    homed: Vec<ClusterId>,
+}
+
+impl Generation {
+    fn new(start_ms: i64) -> Self {
+        Self {
+            start_ms,
+            bands: (0..BANDS).map(|_| FxHashMap::default()).collect(),
+            homed: Vec::new(),
+        }
+    }
+
+    fn insert_keys(&mut self, sig: &Signature, id: ClusterId) {
+        for (table, key) in self.bands.iter_mut().zip(band_keys(sig)) {
+            table.insert(key, id);
+        }
+    }
 }
 
 /// A message being indexed.
@@ -134,11 +154,11 @@ pub struct Message<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
     /// Started a cluster of its own.
-    New(u64),
+    New(ClusterId),
     /// Joined an existing cluster; `promoted` when it is the cluster's second member, so the
     /// first member now counts as clustered too (`first_negative` says if it was negative).
     Joined {
-        id: u64,
+        id: ClusterId,
         promoted: bool,
         first_negative: bool,
     },
@@ -147,11 +167,11 @@ pub enum Placement {
 pub struct TrollIndex {
     settings: IndexSettings,
     generations: VecDeque<Generation>,
-    clusters: FxHashMap<u64, Cluster>,
-    next_id: u64,
+    clusters: FxHashMap<ClusterId, Cluster>,
+    next_id: ClusterId,
     /// Clusters dropped before their time because of `max_clusters`.
     pub evicted: u64,
-    candidates: Vec<u64>,
+    candidates: Vec<ClusterId>,
 }
 
 fn author_hash(author: &str) -> u64 {
@@ -172,7 +192,7 @@ impl TrollIndex {
         }
     }
 
-    pub fn cluster(&self, id: u64) -> Option<&Cluster> {
+    pub fn cluster(&self, id: ClusterId) -> Option<&Cluster> {
         self.clusters.get(&id)
     }
 
@@ -194,11 +214,7 @@ impl TrollIndex {
         let start = ts_ms.div_euclid(len) * len;
         match self.generations.back() {
             Some(g) if g.start_ms >= start => {}
-            _ => self.generations.push_back(Generation {
-                start_ms: start,
-                bands: FxHashMap::default(),
-                homed: Vec::new(),
-            }),
+            _ => self.generations.push_back(Generation::new(start)),
         }
         self.generations.len() - 1
     }
@@ -208,15 +224,15 @@ impl TrollIndex {
         let keys = band_keys(sig);
         self.candidates.clear();
         for g in &self.generations {
-            for k in &keys {
-                if let Some(&id) = g.bands.get(k) {
+            for (table, k) in g.bands.iter().zip(&keys) {
+                if let Some(&id) = table.get(k) {
                     if !self.candidates.contains(&id) {
                         self.candidates.push(id);
                     }
                 }
             }
         }
-        let mut best: Option<(u64, f64)> = None;
+        let mut best: Option<(ClusterId, f64)> = None;
         for &id in &self.candidates {
             if let Some(c) = self.clusters.get(&id) {
                 let anchors = c.detail.as_ref().map_or(&[][..], |d| &d.anchors[..]);
@@ -236,12 +252,13 @@ impl TrollIndex {
         match best {
             Some((id, s)) => self.join(id, gen, m, sig, s),
             None => {
-                let id = self.next_id;
-                self.next_id += 1;
-                let g = &mut self.generations[gen];
-                for k in keys {
-                    g.bands.insert(k, id);
+                let mut id = self.next_id;
+                while self.clusters.contains_key(&id) {
+                    id = id.wrapping_add(1);
                 }
+                self.next_id = id.wrapping_add(1);
+                let g = &mut self.generations[gen];
+                g.insert_keys(sig, id);
                 g.homed.push(id);
                 let home = g.start_ms;
                 self.clusters.insert(
@@ -268,7 +285,7 @@ impl TrollIndex {
 
     fn join(
         &mut self,
-        id: u64,
+        id: ClusterId,
         gen: usize,
         m: &Message<'_>,
         sig: &Signature,
@@ -283,9 +300,7 @@ impl TrollIndex {
         if c.home < g.start_ms {
             let anchors = c.detail.as_ref().map_or(&[][..], |d| &d.anchors[..]);
             for s in std::iter::once(&c.sig).chain(anchors) {
-                for k in band_keys(s) {
-                    g.bands.insert(k, id);
-                }
+                g.insert_keys(s, id);
             }
             g.homed.push(id);
             c.home = g.start_ms;
@@ -312,9 +327,7 @@ impl TrollIndex {
         detail.count_minute(m.ts_ms, window_ms);
         if similarity < ANCHOR_BELOW && detail.anchors.len() < MAX_ANCHORS {
             detail.anchors.push(*sig);
-            for k in band_keys(sig) {
-                g.bands.insert(k, id);
-            }
+            g.insert_keys(sig, id);
         }
         let author = author_hash(m.author);
         let tracked = detail.authors.len() < max_members || detail.authors.contains_key(&author);
@@ -402,11 +415,17 @@ impl TrollIndex {
 
     /// Approximate heap bytes held, for the memory benchmark.
     pub fn approx_bytes(&self) -> usize {
-        let per_cluster = std::mem::size_of::<(u64, Cluster)>() + 1;
+        let per_cluster = std::mem::size_of::<(ClusterId, Cluster)>() + 1;
         let bands: usize = self
             .generations
             .iter()
-            .map(|g| g.bands.capacity() * (16 + 1) + g.homed.capacity() * 8)
+            .map(|g| {
+                g.bands
+                    .iter()
+                    .map(|t| t.capacity() * (8 + 1))
+                    .sum::<usize>()
+                    + g.homed.capacity() * 4
+            })
             .sum();
         self.clusters.capacity() * per_cluster + bands
     }
@@ -429,7 +448,7 @@ mod tests {
     fn add(index: &mut TrollIndex, ts_ms: i64, text: &str, author: &str) -> Placement {
         let mut tokens = Tokens::new();
         tokens.tokenize(text);
-        let mut sig = [0u16; BINS];
+        let mut sig = [0u8; BINS];
         let info = Signer::new().sign(&tokens, &mut sig);
         let m = Message {
             ts_ms,

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use self::index::{Cluster, IndexSettings, TrollIndex};
+use self::index::{Cluster, ClusterId, IndexSettings, TrollIndex};
 use super::episode::Episode;
 use super::stats::round_to;
 use super::TrollParams;
@@ -79,11 +79,11 @@ impl TrollSettings {
 pub struct TrollDetector {
     pub index: TrollIndex,
     /// Open episodes by cluster id (ordered, so alerts come out in a stable order).
-    firing: BTreeMap<u64, Episode>,
+    firing: BTreeMap<ClusterId, Episode>,
     /// Clusters that received a message since the last closed bucket.
-    touched: Vec<u64>,
+    touched: Vec<ClusterId>,
     /// Every cluster ever reported: one id per burst, so it stays small.
-    reported: Vec<u64>,
+    reported: Vec<ClusterId>,
 }
 
 impl TrollDetector {
@@ -96,18 +96,18 @@ impl TrollDetector {
         }
     }
 
-    pub fn touched(&mut self, cluster: u64) {
+    pub fn touched(&mut self, cluster: ClusterId) {
         if self.touched.last() != Some(&cluster) {
             self.touched.push(cluster);
         }
     }
 
     /// Clusters currently reported as troll bursts.
-    pub fn is_active(&self, cluster: u64) -> bool {
+    pub fn is_active(&self, cluster: ClusterId) -> bool {
         self.firing.contains_key(&cluster)
     }
 
-    pub fn was_reported(&self, cluster: u64) -> bool {
+    pub fn was_reported(&self, cluster: ClusterId) -> bool {
         self.reported.contains(&cluster)
     }
 
@@ -155,7 +155,7 @@ impl TrollDetector {
         }
         self.touched = touched;
         let window_ms = s.index.window_ms;
-        let over: Vec<u64> = self
+        let over: Vec<ClusterId> = self
             .firing
             .keys()
             .copied()

@@ -26,9 +26,11 @@ pub const BINS: usize = 64;
 pub const BANDS: usize = 16;
 pub const ROWS: usize = BINS / BANDS;
 
-/// Stored signature values: the top 16 bits of each 32-bit minimum. Two different minima
-/// collide with probability 2^-16, far below the estimator's own noise, at half the memory.
-pub type Signature = [u16; BINS];
+/// Stored signature values: the top 8 bits of each 32-bit minimum (b-bit MinHash, Li and
+/// König 2010). Two different minima collide with probability 1/256, which raises a
+/// similarity estimate by (1 - J)/256, far below the estimator's own noise, at a quarter of
+/// the memory. A band's four bytes are its LSH key as they are.
+pub type Signature = [u8; BINS];
 
 const EMPTY: u32 = u32::MAX;
 
@@ -61,18 +63,39 @@ pub struct Shingled {
     pub shingles: usize,
 }
 
+/// Probes precomputed per bin for densification; a longer search falls back to hashing.
+const PROBES: usize = 24;
+
 /// Reusable buffers for turning comments into signatures.
-#[derive(Default)]
 pub struct Signer {
     elements: Vec<u64>,
     bins: Vec<u32>,
+    /// The first probes of each bin's densification sequence: data-independent, so they are
+    /// computed once instead of hashed for every empty bin of every comment.
+    probes: Vec<[u8; PROBES]>,
+}
+
+impl Default for Signer {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Signer {
     pub fn new() -> Self {
+        let probes = (0..BINS)
+            .map(|i| {
+                let mut p = [0u8; PROBES];
+                for (k, v) in p.iter_mut().enumerate() {
+                    *v = probe(i, k as u64 + 1) as u8;
+                }
+                p
+            })
+            .collect();
         Self {
             elements: Vec::with_capacity(64),
             bins: vec![EMPTY; BINS],
+            probes,
         }
     }
 
@@ -107,9 +130,9 @@ impl Signer {
                 }
             }
         }
-        densify(&mut self.bins);
+        densify(&mut self.bins, &self.probes);
         for (o, b) in out.iter_mut().zip(&self.bins) {
-            *o = (b >> 16) as u16;
+            *o = (b >> 24) as u8;
         }
         Shingled {
             tokens: self.elements.len(),
@@ -121,7 +144,7 @@ impl Signer {
 /// Optimal densification: an empty bin copies the value of the first non-empty bin met by
 /// its own fixed sequence of probes, so equal shingle sets densify identically and the
 /// agreement probability per bin stays the Jaccard similarity.
-fn densify(bins: &mut [u32]) {
+fn densify(bins: &mut [u32], probes: &[[u8; PROBES]]) {
     if bins.iter().all(|b| *b == EMPTY) || bins.iter().all(|b| *b != EMPTY) {
         return;
     }
@@ -134,27 +157,31 @@ fn densify(bins: &mut [u32]) {
         if *b != EMPTY {
             continue;
         }
-        let mut attempt = 0u64;
-        loop {
-            attempt += 1;
-            let probe = (mix((i as u64) << 32 | attempt) >> 58) as usize;
-            if original[probe] != EMPTY {
-                *b = original[probe];
-                break;
-            }
-        }
+        let known = probes[i]
+            .iter()
+            .map(|p| original[*p as usize])
+            .find(|v| *v != EMPTY);
+        *b = known.unwrap_or_else(|| {
+            (PROBES as u64 + 1..)
+                .map(|attempt| original[probe(i, attempt)])
+                .find(|v| *v != EMPTY)
+                .unwrap_or(EMPTY)
+        });
     }
 }
 
-/// The LSH key of each band of a signature.
-pub fn band_keys(sig: &Signature) -> [u64; BANDS] {
-    let mut keys = [0u64; BANDS];
+/// Bin probed by empty bin `i` at its `attempt`-th try (from 1).
+fn probe(i: usize, attempt: u64) -> usize {
+    (mix((i as u64) << 32 | attempt) >> 58) as usize
+}
+
+/// The LSH key of each band of a signature: its four values, as one 32-bit word. Each band
+/// has its own table, so the band number need not be part of the key.
+pub fn band_keys(sig: &Signature) -> [u32; BANDS] {
+    let mut keys = [0u32; BANDS];
     for (band, key) in keys.iter_mut().enumerate() {
-        let mut h = (band as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        for v in &sig[band * ROWS..(band + 1) * ROWS] {
-            h = mix(h ^ u64::from(*v));
-        }
-        *key = h;
+        let b = &sig[band * ROWS..(band + 1) * ROWS];
+        *key = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     }
     keys
 }
@@ -172,7 +199,7 @@ mod tests {
     fn sig(text: &str) -> (Signature, Shingled) {
         let mut t = Tokens::new();
         t.tokenize(text);
-        let mut s = [0u16; BINS];
+        let mut s = [0u8; BINS];
         let info = Signer::new().sign(&t, &mut s);
         (s, info)
     }
