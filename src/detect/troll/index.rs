@@ -45,9 +45,9 @@ pub struct IndexSettings {
 #[derive(Debug, Default)]
 pub struct ClusterDetail {
     /// Posts per author (by hash), at most `max_members` authors.
-    pub authors: FxHashMap<u64, u32>,
+    pub authors: FxHashMap<u32, u32>,
     /// Names of the authors who posted more than once, with their posts.
-    pub repeaters: FxHashMap<u64, (Box<str>, u32)>,
+    pub repeaters: FxHashMap<u32, (Box<str>, u32)>,
     pub representative: String,
     pub tokens: usize,
     pub mentions: FxHashMap<Box<str>, u32>,
@@ -92,19 +92,30 @@ impl ClusterDetail {
 
 #[derive(Debug)]
 pub struct Cluster {
-    pub sig: Signature,
+    /// Slot of the first member's signature in [`TrollIndex::signatures`].
+    slot: u32,
     /// Start of the generation holding the cluster's keys.
-    home: i64,
-    pub first_ms: i64,
-    pub last_ms: i64,
+    /// Number of the generation holding the cluster's keys.
+    home: u32,
+    /// Event times in epoch seconds: 4 bytes instead of 8, per cluster of a million.
+    first_s: u32,
+    last_s: u32,
     pub messages: u32,
     pub negative: u32,
-    first_author: u64,
+    first_author: u32,
     first_negative: bool,
     pub detail: Option<Box<ClusterDetail>>,
 }
 
 impl Cluster {
+    pub fn first_ms(&self) -> i64 {
+        i64::from(self.first_s) * 1000
+    }
+
+    pub fn last_ms(&self) -> i64 {
+        i64::from(self.last_s) * 1000
+    }
+
     pub fn distinct_authors(&self) -> u32 {
         match &self.detail {
             Some(d) => d.authors.len() as u32 + d.untracked_members,
@@ -168,16 +179,25 @@ pub struct TrollIndex {
     settings: IndexSettings,
     generations: VecDeque<Generation>,
     clusters: FxHashMap<ClusterId, Cluster>,
+    /// Signatures of the clusters' first members, densely packed: a hash table of full
+    /// records would carry its spare capacity at 176 bytes a bucket instead of 48.
+    signatures: Vec<Signature>,
+    free_slots: Vec<u32>,
     next_id: ClusterId,
     /// Clusters dropped before their time because of `max_clusters`.
     pub evicted: u64,
     candidates: Vec<ClusterId>,
 }
 
-fn author_hash(author: &str) -> u64 {
+fn author_hash(author: &str) -> u32 {
     let mut h = FxHasher::default();
     h.write(author.as_bytes());
-    h.finish()
+    (h.finish() >> 32) as u32
+}
+
+/// Epoch seconds of a validated event time (years 2000-2100 fit in a u32).
+fn secs(ts_ms: i64) -> u32 {
+    u32::try_from(ts_ms.div_euclid(1000)).unwrap_or(u32::MAX)
 }
 
 impl TrollIndex {
@@ -186,6 +206,8 @@ impl TrollIndex {
             settings,
             generations: VecDeque::new(),
             clusters: FxHashMap::default(),
+            signatures: Vec::new(),
+            free_slots: Vec::new(),
             next_id: 0,
             evicted: 0,
             candidates: Vec::with_capacity(BANDS * 3),
@@ -239,7 +261,7 @@ impl TrollIndex {
                 let s = anchors
                     .iter()
                     .map(|a| similarity(sig, a))
-                    .fold(similarity(sig, &c.sig), f64::max);
+                    .fold(similarity(sig, &self.signatures[c.slot as usize]), f64::max);
                 // Ties go to the older cluster, so the choice does not depend on hash order.
                 if s >= self.settings.threshold
                     && best.is_none_or(|(bid, bs)| s > bs || (s == bs && id < bid))
@@ -257,17 +279,27 @@ impl TrollIndex {
                     id = id.wrapping_add(1);
                 }
                 self.next_id = id.wrapping_add(1);
+                let slot = match self.free_slots.pop() {
+                    Some(slot) => {
+                        self.signatures[slot as usize] = *sig;
+                        slot
+                    }
+                    None => {
+                        self.signatures.push(*sig);
+                        (self.signatures.len() - 1) as u32
+                    }
+                };
                 let g = &mut self.generations[gen];
                 g.insert_keys(sig, id);
                 g.homed.push(id);
-                let home = g.start_ms;
+                let home = (g.start_ms.div_euclid(self.generation_ms())) as u32;
                 self.clusters.insert(
                     id,
                     Cluster {
-                        sig: *sig,
+                        slot,
                         home,
-                        first_ms: m.ts_ms,
-                        last_ms: m.ts_ms,
+                        first_s: secs(m.ts_ms),
+                        last_s: secs(m.ts_ms),
                         messages: 1,
                         negative: u32::from(m.negative),
                         first_author: author_hash(m.author),
@@ -292,24 +324,27 @@ impl TrollIndex {
         similarity: f64,
     ) -> Placement {
         let max_members = self.settings.max_members;
+        let generation_ms = self.generation_ms();
         let window_ms = self.settings.window_ms;
         let g = &mut self.generations[gen];
         let Some(c) = self.clusters.get_mut(&id) else {
             return Placement::New(id);
         };
-        if c.home < g.start_ms {
+        let gen_no = (g.start_ms.div_euclid(generation_ms)) as u32;
+        if c.home < gen_no {
             let anchors = c.detail.as_ref().map_or(&[][..], |d| &d.anchors[..]);
-            for s in std::iter::once(&c.sig).chain(anchors) {
+            for s in std::iter::once(&self.signatures[c.slot as usize]).chain(anchors) {
                 g.insert_keys(s, id);
             }
             g.homed.push(id);
-            c.home = g.start_ms;
+            c.home = gen_no;
         }
         c.messages += 1;
         c.negative += u32::from(m.negative);
-        c.first_ms = c.first_ms.min(m.ts_ms);
-        c.last_ms = c.last_ms.max(m.ts_ms);
+        c.first_s = c.first_s.min(secs(m.ts_ms));
+        c.last_s = c.last_s.max(secs(m.ts_ms));
         let promoted = c.detail.is_none();
+        let first_ms = c.first_ms();
         let detail = c.detail.get_or_insert_with(|| {
             let mut d = ClusterDetail {
                 representative: m
@@ -321,7 +356,7 @@ impl TrollIndex {
                 ..ClusterDetail::default()
             };
             d.authors.insert(c.first_author, 1);
-            d.count_minute(c.first_ms, window_ms);
+            d.count_minute(first_ms, window_ms);
             Box::new(d)
         });
         detail.count_minute(m.ts_ms, window_ms);
@@ -403,10 +438,13 @@ impl TrollIndex {
         let Some(g) = self.generations.pop_front() else {
             return 0;
         };
+        let gen_no = (g.start_ms.div_euclid(self.generation_ms())) as u32;
         let mut dropped = 0;
         for id in g.homed {
-            if self.clusters.get(&id).is_some_and(|c| c.home == g.start_ms) {
-                self.clusters.remove(&id);
+            if self.clusters.get(&id).is_some_and(|c| c.home == gen_no) {
+                if let Some(c) = self.clusters.remove(&id) {
+                    self.free_slots.push(c.slot);
+                }
                 dropped += 1;
             }
         }
@@ -427,7 +465,9 @@ impl TrollIndex {
                     + g.homed.capacity() * 4
             })
             .sum();
-        self.clusters.capacity() * per_cluster + bands
+        self.clusters.capacity() * per_cluster
+            + self.signatures.capacity() * std::mem::size_of::<Signature>()
+            + bands
     }
 }
 

@@ -142,7 +142,7 @@ impl TrollDetector {
                 && c.distinct_authors() >= p.min_authors
                 && detail.tokens >= p.min_tokens as usize
             {
-                let started = burst_start.unwrap_or(c.first_ms).max(c.first_ms);
+                let started = burst_start.unwrap_or(c.first_ms()).max(c.first_ms());
                 let ep = Episode::new(
                     fingerprint(AlertKind::TrollBurst, topic, started),
                     started,
@@ -162,7 +162,7 @@ impl TrollDetector {
             .filter(|id| {
                 self.index
                     .cluster(*id)
-                    .is_none_or(|c| bucket_end - c.last_ms >= window_ms)
+                    .is_none_or(|c| bucket_end - c.last_ms() >= window_ms)
             })
             .collect();
         for id in over {
@@ -216,7 +216,7 @@ fn build(
     let repeaters = repeated.len() as u32;
     repeated.truncate(10);
     let representative = detail.map(|d| d.representative.clone()).unwrap_or_default();
-    let span_minutes = ((c.last_ms - c.first_ms) / 60_000).max(1);
+    let span_minutes = ((c.last_ms() - c.first_ms()) / 60_000).max(1);
     let repetition = if authors > 0 {
         f64::from(repeaters) / f64::from(authors)
     } else {
@@ -273,8 +273,8 @@ fn build(
             top_hashtags: detail
                 .map(|d| top(d.hashtags.iter().map(|(k, v)| (k, *v)), 5))
                 .unwrap_or_default(),
-            first_seen: format_ts(c.first_ms),
-            last_seen: format_ts(c.last_ms),
+            first_seen: format_ts(c.first_ms()),
+            last_seen: format_ts(c.last_ms()),
             negative_share: round_to(f64::from(c.negative) / f64::from(c.messages.max(1)), 3),
             similarity_threshold: p.similarity,
             duration_minutes: ((at_ms - ep.started_ms) / 60_000).max(0) as u32,
