@@ -316,11 +316,12 @@ impl Engine {
             };
             let placement = topic.troll.index.insert(&message, &self.signature);
             if let Some(trace) = clusters.as_deref_mut() {
-                let (Placement::New(cluster) | Placement::Joined { id: cluster, .. }) = placement;
-                trace.push((id, cluster));
+                if let Placement::New(cluster) | Placement::Joined { id: cluster, .. } = placement {
+                    trace.push((id, cluster));
+                }
             }
             match placement {
-                Placement::New(_) => {}
+                Placement::New(_) | Placement::Skipped => {}
                 Placement::Joined {
                     id: cluster,
                     promoted,

@@ -11,6 +11,7 @@
 //! - [`window`]: per-topic event-time buckets.
 //! - [`detect`]: the surge and negativity detectors, and their statistics.
 //! - [`engine`]: watermark, topic routing, deduplication; drives the detectors.
+//! - [`metrics`]: Prometheus metrics, the registry passed as a value.
 //! - [`alert`]: the alert record and the sinks used by replay.
 //! - [`source`]: recorded files (NDJSON, gzip, zstd, stdin), merged in event-time order.
 //! - [`replay`]: the replay pipeline: source → engine → alerts, dead letter, summary.
@@ -23,6 +24,7 @@ pub mod config;
 pub mod detect;
 pub mod engine;
 pub mod event;
+pub mod metrics;
 pub mod replay;
 pub mod simulate;
 pub mod source;

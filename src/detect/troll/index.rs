@@ -166,6 +166,8 @@ pub struct Message<'a> {
 pub enum Placement {
     /// Started a cluster of its own.
     New(ClusterId),
+    /// Not indexed: the index is at `max_clusters` and nothing older can be evicted.
+    Skipped,
     /// Joined an existing cluster; `promoted` when it is the cluster's second member, so the
     /// first member now counts as clustered too (`first_negative` says if it was negative).
     Joined {
@@ -184,7 +186,8 @@ pub struct TrollIndex {
     signatures: Vec<Signature>,
     free_slots: Vec<u32>,
     next_id: ClusterId,
-    /// Clusters dropped before their time because of `max_clusters`.
+    /// Clusters dropped before their time, or messages not indexed, because of
+    /// `max_clusters`.
     pub evicted: u64,
     candidates: Vec<ClusterId>,
 }
@@ -273,12 +276,20 @@ impl TrollIndex {
         let gen = self.current(m.ts_ms);
         match best {
             Some((id, s)) => self.join(id, gen, m, sig, s),
+            None if self.clusters.len() >= self.settings.max_clusters && !self.drop_oldest() => {
+                // A flood inside one generation: nothing older is left to evict, so the new
+                // message is not indexed rather than letting memory grow.
+                self.evicted += 1;
+                Placement::Skipped
+            }
             None => {
                 let mut id = self.next_id;
                 while self.clusters.contains_key(&id) {
                     id = id.wrapping_add(1);
                 }
                 self.next_id = id.wrapping_add(1);
+                // Eviction above may have dropped the front generation: find ours again.
+                let gen = self.current(m.ts_ms);
                 let slot = match self.free_slots.pop() {
                     Some(slot) => {
                         self.signatures[slot as usize] = *sig;
@@ -307,9 +318,6 @@ impl TrollIndex {
                         detail: None,
                     },
                 );
-                if self.clusters.len() > self.settings.max_clusters {
-                    self.drop_oldest();
-                }
                 Placement::New(id)
             }
         }
@@ -428,10 +436,15 @@ impl TrollIndex {
         dropped
     }
 
-    fn drop_oldest(&mut self) {
+    /// Evicts the oldest generation if there is an older one than the current; says whether
+    /// anything went.
+    fn drop_oldest(&mut self) -> bool {
         if self.generations.len() > 1 {
-            self.evicted += self.drop_front() as u64;
+            let dropped = self.drop_front();
+            self.evicted += dropped as u64;
+            return dropped > 0 || self.clusters.len() < self.settings.max_clusters;
         }
+        false
     }
 
     fn drop_front(&mut self) -> usize {
@@ -574,7 +587,22 @@ mod tests {
                 "x",
             );
         }
-        assert!(ix.len() <= 50 + 1);
+        assert!(ix.len() <= 50);
         assert!(ix.evicted > 0);
+        // A flood within one generation is capped too.
+        let mut ix = TrollIndex::new(IndexSettings {
+            max_clusters: 50,
+            ..settings()
+        });
+        for i in 0..200 {
+            add(
+                &mut ix,
+                i,
+                &format!("messaggio unico numero {i} parola{i} altra{i} ancora{i}"),
+                "x",
+            );
+        }
+        assert_eq!(ix.len(), 50);
+        assert!(ix.evicted >= 140, "{}", ix.evicted);
     }
 }
