@@ -245,6 +245,9 @@ pub struct TrollConfig {
     pub min_tokens: Option<u32>,
     /// Estimated Jaccard similarity of word-bigram shingles at which two messages are copies.
     pub similarity: f64,
+    /// A burst must also be at least this share of the topic's comments in the window: on a
+    /// very busy topic, stock phrases ("quando arriva la pensione?") recur all day.
+    pub min_share: f64,
     pub window_mins: u32,
     /// Clusters held per topic; beyond it the oldest part of the window is evicted early.
     pub max_clusters: usize,
@@ -262,6 +265,7 @@ impl Default for TrollConfig {
             min_authors: None,
             min_tokens: None,
             similarity: 0.7,
+            min_share: 0.1,
             window_mins: 15,
             max_clusters: 250_000,
             max_members: 10_000,
@@ -608,6 +612,12 @@ impl DetectConfig {
             return Err(invalid(
                 "detect.troll.similarity",
                 "must be in [0.3, 1.0] (default 0.7)",
+            ));
+        }
+        if !(0.0..=1.0).contains(&t.min_share) {
+            return Err(invalid(
+                "detect.troll.min_share",
+                "must be in [0, 1] (default 0.1)",
             ));
         }
         if t.window_mins == 0 || t.window_mins > 240 {

@@ -162,7 +162,13 @@ impl Engine {
         let bucket_ms = i64::from(config.engine.bucket_secs) * 1000;
         let surge = SurgeSettings::new(config.detect.surge_params(), bucket_ms);
         let negativity = NegativitySettings::new(config.detect.negativity_params(), bucket_ms);
-        let ring_len = surge.max_window().max(negativity.max_window());
+        // The ring covers every detector's longest window, the troll window included.
+        let troll_buckets =
+            (i64::from(config.detect.troll.window_mins) * 60_000 / bucket_ms).max(1) as usize;
+        let ring_len = surge
+            .max_window()
+            .max(negativity.max_window())
+            .max(troll_buckets);
         let matcher = TopicMatcher::new(&config.topics.rules);
         let resolve_mins = surge
             .params
@@ -478,8 +484,11 @@ impl Engine {
                 let bucket_end = next + self.bucket_ms;
                 alerts.extend(t.surge.on_bucket_closed(&self.surge, &t.name, &t.window));
                 // Troll clusters first, so negativity knows which comments are a campaign's.
+                let troll_window =
+                    (t.troll_settings.index.window_ms / self.bucket_ms).max(1) as usize;
+                let comments: u32 = t.window.last(troll_window).map(|b| b.count).sum();
                 t.troll
-                    .on_bucket_closed(&t.troll_settings, &t.name, bucket_end, alerts);
+                    .on_bucket_closed(&t.troll_settings, &t.name, bucket_end, comments, alerts);
                 alerts.extend(t.negativity.on_bucket_closed(
                     &self.negativity,
                     &t.name,

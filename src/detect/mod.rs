@@ -70,6 +70,7 @@ pub struct TrollParams {
     pub min_authors: u32,
     pub min_tokens: u32,
     pub similarity: f64,
+    pub min_share: f64,
     pub window_mins: u32,
     pub max_clusters: usize,
     pub max_members: usize,
@@ -101,6 +102,7 @@ impl DetectConfig {
                 .or(t.min_tokens)
                 .unwrap_or(tokens),
             similarity: t.similarity,
+            min_share: t.min_share,
             window_mins: t.window_mins,
             max_clusters: t.max_clusters,
             max_members: t.max_members,

@@ -3,9 +3,10 @@
 //!
 //! Each message of at least `min_tokens` normalised tokens is signed ([`signature`]) and
 //! placed in its topic's near-duplicate index ([`index`]). At each closed bucket, a cluster
-//! that holds `min_messages` messages from `min_authors` distinct accounts fires a
-//! `troll_burst` alert with its evidence; it resolves once no new copy arrived for a whole
-//! window. Short messages never enter the index: a wave of "sito down" from real users is
+//! fires a `troll_burst` alert with its evidence when, within the window, it holds
+//! `min_messages` copies from `min_authors` distinct accounts, at least `min_share` of the
+//! topic's comments, and at least half of all its copies (a burst is new; a stock phrase
+//! real people repeat all day is not). It resolves once no new copy arrived for a window. Short messages never enter the index: a wave of "sito down" from real users is
 //! not a template, however alike the messages are.
 
 pub mod index;
@@ -115,12 +116,14 @@ impl TrollDetector {
         self.firing.len()
     }
 
-    /// Called once per closed bucket ending at `bucket_end`.
+    /// Called once per closed bucket ending at `bucket_end`; `topic_comments` is the topic's
+    /// comment count over the last window.
     pub fn on_bucket_closed(
         &mut self,
         s: &TrollSettings,
         topic: &str,
         bucket_end: i64,
+        topic_comments: u32,
         alerts: &mut Vec<Alert>,
     ) {
         let p = &s.params;
@@ -138,7 +141,13 @@ impl TrollDetector {
                 continue;
             };
             let (recent, burst_start) = detail.messages_since(bucket_end - s.index.window_ms);
+            let share = f64::from(recent) / f64::from(topic_comments.max(recent).max(1));
+            // A burst is new: most of the cluster's copies fall within the window. A stock
+            // phrase that real people repeat all day has a long history behind its window.
+            let new = recent * 2 >= c.messages;
             if recent >= p.min_messages
+                && new
+                && share >= p.min_share
                 && c.distinct_authors() >= p.min_authors
                 && detail.tokens >= p.min_tokens as usize
             {
