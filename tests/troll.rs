@@ -18,11 +18,16 @@ struct Run {
 }
 
 fn run(scenario: Scenario, seed: u64) -> Run {
+    run_scaled(scenario, seed, 1.0)
+}
+
+fn run_scaled(scenario: Scenario, seed: u64, scale: f64) -> Run {
     let mut stream = Vec::new();
     let opts = SimOptions {
         scenario,
         seed,
         days: 1,
+        scale,
         ..SimOptions::default()
     };
     let summary = simulate(&opts, &mut stream).unwrap();
@@ -216,4 +221,20 @@ fn negativity_alerts_separate_the_campaign_from_citizens() {
         "{}",
         neg.summary
     );
+}
+
+/// Regression: at four times the ordinary volume, stock phrases that real people repeat all
+/// day ("quanto tempo ci vuole per il primo pagamento della naspi?") formed 20-copy clusters
+/// and were called campaigns. A burst must be new and a visible share of its topic.
+#[test]
+fn stock_phrases_on_busy_topics_are_not_campaigns() {
+    for scenario in [Scenario::Quiet, Scenario::ClickDay] {
+        let r = run_scaled(scenario, 2, 4.0);
+        for a in trolls(&r.alerts) {
+            let campaign = r.incidents.iter().any(|i| {
+                i.kind == "troll_burst" && a.at_ms >= i.start_ms && a.at_ms <= i.end_ms + 5 * 60_000
+            });
+            assert!(campaign, "{:?}: {}", scenario, a.summary);
+        }
+    }
 }
