@@ -297,7 +297,10 @@ impl Engine {
             topics.push(self.other);
         }
         let bucket_start = ts.div_euclid(self.bucket_ms) * self.bucket_ms;
-        let mut signed: Option<usize> = None;
+        // Tokens that shingles are made of; a comment shorter than a topic's min_tokens is
+        // never signed for it (signing is the costliest step of the troll path).
+        let token_count = crate::detect::troll::signature::text_tokens(&self.tokens);
+        let mut signed = false;
         for &id in &topics {
             let topic = &mut self.topics[id];
             topic.events += 1;
@@ -306,10 +309,12 @@ impl Engine {
             bucket.add(&event.text, &event.author, ts, score, negative);
             // Near-duplicate index: only comments long enough to be a template.
             let min_tokens = topic.troll_settings.params.min_tokens as usize;
-            let token_count = *signed
-                .get_or_insert_with(|| self.signer.sign(&self.tokens, &mut self.signature).tokens);
             if token_count < min_tokens {
                 continue;
+            }
+            if !signed {
+                self.signer.sign(&self.tokens, &mut self.signature);
+                signed = true;
             }
             let message = Message {
                 ts_ms: ts,

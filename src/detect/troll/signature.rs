@@ -67,6 +67,16 @@ pub struct Shingled {
 /// Probes precomputed per bin for densification; a longer search falls back to hashing.
 const PROBES: usize = 24;
 
+/// How many of a comment's tokens go into its shingles (words, numbers, URLs): the length
+/// `min_tokens` is compared with.
+pub fn text_tokens(tokens: &Tokens) -> usize {
+    tokens
+        .as_slice()
+        .iter()
+        .filter(|t| matches!(t.kind, TokenKind::Word | TokenKind::Number | TokenKind::Url))
+        .count()
+}
+
 /// Reusable buffers for turning comments into signatures.
 pub struct Signer {
     elements: Vec<u64>,
