@@ -12,12 +12,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
-use std::hash::Hasher;
+use rustc_hash::FxHashMap;
 
 use crate::alert::{Alert, AlertKind, AlertStatus};
 use crate::config::Config;
 use crate::config::DetectConfig;
+use crate::dedup::IdDedup;
 use crate::detect::negativity::{NegativityDetector, NegativitySettings};
 use crate::detect::surge::{SurgeDetector, SurgeSettings};
 use crate::detect::troll::index::{ClusterId, Message, Placement};
@@ -84,39 +84,6 @@ pub struct TopicSnapshot {
     pub troll_clusters_indexed: usize,
     /// Clusters evicted early because the index reached `detect.troll.max_clusters`.
     pub troll_clusters_evicted: u64,
-}
-
-/// Remembers recent event ids (as 64-bit hashes) in two generations, so memory is bounded
-/// and an id is remembered for at least `capacity / 2` newer ids.
-struct IdDedup {
-    current: FxHashSet<u64>,
-    previous: FxHashSet<u64>,
-    generation_size: usize,
-}
-
-impl IdDedup {
-    fn new(capacity: usize) -> Self {
-        Self {
-            current: FxHashSet::default(),
-            previous: FxHashSet::default(),
-            generation_size: (capacity / 2).max(1),
-        }
-    }
-
-    /// True if `id` was seen recently; records it otherwise.
-    fn seen(&mut self, id: &str) -> bool {
-        let mut h = FxHasher::default();
-        h.write(id.as_bytes());
-        let key = h.finish();
-        if self.current.contains(&key) || self.previous.contains(&key) {
-            return true;
-        }
-        if self.current.len() >= self.generation_size {
-            self.previous = std::mem::take(&mut self.current);
-        }
-        self.current.insert(key);
-        false
-    }
 }
 
 pub struct Engine {
@@ -564,16 +531,6 @@ mod tests {
         e.ingest(&event(T0, "ciao", None, None));
         assert_eq!(e.stats().duplicates, 1);
         assert_eq!(e.stats().accepted, 3);
-    }
-
-    #[test]
-    fn dedup_memory_is_bounded() {
-        let mut d = IdDedup::new(10);
-        for i in 0..1000 {
-            d.seen(&i.to_string());
-        }
-        assert!(d.current.len() + d.previous.len() <= 10);
-        assert!(d.seen("999"), "recent ids are remembered");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`text`]: folding, tokenising, topic rules (Aho-Corasick) and lexicon sentiment.
 //! - [`window`]: per-topic event-time buckets.
 //! - [`detect`]: the surge and negativity detectors, and their statistics.
+//! - [`dedup`]: bounded memory of recent event ids, to drop redeliveries.
 //! - [`engine`]: watermark, topic routing, deduplication; drives the detectors.
 //! - [`metrics`]: Prometheus metrics, the registry passed as a value.
 //! - [`alert`]: the alert record and the sinks used by replay.
@@ -21,6 +22,7 @@
 
 pub mod alert;
 pub mod config;
+pub mod dedup;
 pub mod detect;
 pub mod engine;
 pub mod event;

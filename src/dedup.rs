@@ -1,0 +1,53 @@
+//! Dropping exact redeliveries: the same event `id` seen again within recent memory.
+
+use std::hash::Hasher;
+
+use rustc_hash::{FxHashSet, FxHasher};
+
+/// Remembers recent event ids (as 64-bit hashes) in two generations, so memory is bounded
+/// and an id is remembered for at least `capacity / 2` newer ids.
+pub struct IdDedup {
+    current: FxHashSet<u64>,
+    previous: FxHashSet<u64>,
+    generation_size: usize,
+}
+
+impl IdDedup {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            current: FxHashSet::default(),
+            previous: FxHashSet::default(),
+            generation_size: (capacity / 2).max(1),
+        }
+    }
+
+    /// True if `id` was seen recently; records it otherwise.
+    pub fn seen(&mut self, id: &str) -> bool {
+        let mut h = FxHasher::default();
+        h.write(id.as_bytes());
+        let key = h.finish();
+        if self.current.contains(&key) || self.previous.contains(&key) {
+            return true;
+        }
+        if self.current.len() >= self.generation_size {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(key);
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedup_memory_is_bounded() {
+        let mut d = IdDedup::new(10);
+        for i in 0..1000 {
+            d.seen(&i.to_string());
+        }
+        assert!(d.current.len() + d.previous.len() <= 10);
+        assert!(d.seen("999"), "recent ids are remembered");
+    }
+}
