@@ -12,7 +12,10 @@
 pub mod index;
 pub mod signature;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Reported cluster ids remembered per topic, so a process running for months stays bounded.
+const REPORTED_KEPT: usize = 1024;
 
 use serde::Serialize;
 
@@ -83,8 +86,9 @@ pub struct TrollDetector {
     firing: BTreeMap<ClusterId, Episode>,
     /// Clusters that received a message since the last closed bucket.
     touched: Vec<ClusterId>,
-    /// Every cluster ever reported: one id per burst, so it stays small.
-    reported: Vec<ClusterId>,
+    /// The most recent clusters reported (one id per burst, at most `REPORTED_KEPT`), for
+    /// reports and tests that ask which messages were a campaign's.
+    reported: VecDeque<ClusterId>,
 }
 
 impl TrollDetector {
@@ -93,7 +97,7 @@ impl TrollDetector {
             index: TrollIndex::new(s.index.clone()),
             firing: BTreeMap::new(),
             touched: Vec::new(),
-            reported: Vec::new(),
+            reported: VecDeque::new(),
         }
     }
 
@@ -159,7 +163,10 @@ impl TrollDetector {
                 );
                 alerts.push(build(s, topic, &ep, c, bucket_end, AlertStatus::Firing));
                 self.firing.insert(id, ep);
-                self.reported.push(id);
+                if self.reported.len() == REPORTED_KEPT {
+                    self.reported.pop_front();
+                }
+                self.reported.push_back(id);
             }
         }
         self.touched = touched;
