@@ -1,21 +1,30 @@
-//! `ondata demo`: a simulated click day replayed through the engine at accelerated speed,
-//! with alerts printed as they fire, so a newcomer sees what ondata does in a minute.
+//! `ondata demo`: the whole live path on a machine with nothing installed. An embedded Kafka
+//! (librdkafka's mock cluster) gets a 3-partition topic; the simulator's click day is produced
+//! into it, the ordinary days as fast as they go and the incident day at `--speed`; exactly
+//! the `run` path consumes it, with alerts in the terminal and HTTP on `http.listen`. It ends
+//! by itself when everything produced has been taken, or on Ctrl-C, with a summary.
 
-use std::io::{self, Write};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use rdkafka::config::ClientConfig;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use tokio::sync::watch;
 
-use ondata::alert::{Alert, AlertStatus};
 use ondata::config::Config;
-use ondata::engine::Engine;
 use ondata::event::{format_ts, parse_event};
+use ondata::live::{sinks_from_config, LiveStats, Stop};
 use ondata::simulate::{simulate, Scenario, SimOptions, DEFAULT_START_MS};
 
+use crate::service;
+
 const DAY_MS: i64 = 86_400_000;
+const TOPIC: &str = "comments";
 
 pub fn run(speed: f64, seed: u64) -> Result<()> {
-    let config = Config::default();
     let opts = SimOptions {
         scenario: Scenario::ClickDay,
         seed,
@@ -24,20 +33,17 @@ pub fn run(speed: f64, seed: u64) -> Result<()> {
     let mut stream = Vec::new();
     let summary = simulate(&opts, &mut stream)?;
     let incident_day = DEFAULT_START_MS + i64::from(opts.days) * DAY_MS;
-    let mut out = io::stdout().lock();
-    writeln!(
-        out,
-        "ondata demo: a simulated click day, {} comments over {} days",
+    println!(
+        "ondata demo: a simulated click day, {} comments over {} days, through an embedded Kafka",
         summary.events,
         opts.days + 1
-    )?;
-    writeln!(
-        out,
-        "  learning {} ordinary days at full speed, then the incident day at {speed:.0}x",
-        opts.days
-    )?;
-    writeln!(
-        out,
+    );
+    println!(
+        "  {} learning days as fast as they go, then the incident day at {speed:.0}x (about {:.0} min)",
+        opts.days,
+        DAY_MS as f64 / 1000.0 / speed / 60.0
+    );
+    println!(
         "  planted: {}",
         summary
             .incidents
@@ -45,13 +51,49 @@ pub fn run(speed: f64, seed: u64) -> Result<()> {
             .map(|i| format!("{} on {}", i.kind, i.topic))
             .collect::<Vec<_>>()
             .join(", ")
-    )?;
-    writeln!(out)?;
-    let mut engine = Engine::new(&config);
+    );
+
+    let cluster = MockCluster::new(1).context("cannot start the embedded Kafka")?;
+    cluster
+        .create_topic(TOPIC, 3, 1)
+        .context("cannot create the demo topic")?;
+    let brokers = cluster.bootstrap_servers();
+    let mut config = Config::default();
+    config.kafka.brokers = brokers.clone();
+    config.kafka.topics = vec![TOPIC.into()];
+    config.kafka.group_id = "ondata-demo".into();
+    config.kafka.dead_letter_topic = format!("{TOPIC}.dlq");
+    // The consumer may join after the first messages: read the topic from its start.
+    config
+        .kafka
+        .client
+        .insert("auto.offset.reset".into(), "earliest".into());
+    println!("  embedded Kafka at {brokers}, topic {TOPIC} (3 partitions, keyed by topic)\n");
+
+    let sinks = sinks_from_config(&config, true)?;
+    let stats = Arc::new(LiveStats::default());
+    let (stop, stopped) = watch::channel(Stop::Run);
+    let rt = service::runtime()?;
+    let live = rt.spawn(service::run(
+        config.clone(),
+        sinks,
+        stats.clone(),
+        stop.clone(),
+    ));
+
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("linger.ms", "5")
+        .create()
+        .context("cannot create the demo producer")?;
     let started = Instant::now();
     let mut paced_from: Option<i64> = None;
     let mut next_status = incident_day;
+    let mut produced = 0u64;
     for line in stream.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        if *stopped.borrow() != Stop::Run {
+            break;
+        }
         let Ok(event) = parse_event(line, &config.input) else {
             continue;
         };
@@ -64,51 +106,53 @@ pub fn run(speed: f64, seed: u64) -> Result<()> {
                 std::thread::sleep(due - since);
             }
             if event.ts_ms >= next_status {
-                status(&mut out, &engine, event.ts_ms)?;
+                println!(
+                    "-- {}  {produced} comments produced, {} taken",
+                    &format_ts(event.ts_ms)[..16],
+                    stats.taken.load(Ordering::Relaxed)
+                );
                 next_status += 2 * 3_600_000;
             }
         }
-        for alert in engine.ingest(&event) {
-            print_alert(&mut out, &alert)?;
+        let key = event.topic.as_deref().unwrap_or("").to_string();
+        let mut record = BaseRecord::to(TOPIC).key(key.as_bytes()).payload(line);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+        produced += 1;
+        // Keep the learning days from running far ahead of the consumer.
+        while produced.saturating_sub(stats.taken.load(Ordering::Relaxed)) > 50_000
+            && !(*stopped.borrow() != Stop::Run)
+        {
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
-    for alert in engine.finish() {
-        print_alert(&mut out, &alert)?;
+    producer.flush(Duration::from_secs(10)).ok();
+    // The end: wait (bounded) until everything produced is taken, then stop like SIGTERM.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stats.taken.load(Ordering::Relaxed) < produced
+        && Instant::now() < deadline
+        && !(*stopped.borrow() != Stop::Run)
+    {
+        std::thread::sleep(Duration::from_millis(50));
     }
-    writeln!(out, "\ndemo done. Replay the same stream yourself:\n  ondata simulate --scenario click-day --seed {seed} --out s.ndjson && ondata replay s.ndjson")?;
-    Ok(())
-}
-
-fn status(out: &mut impl Write, engine: &Engine, now_ms: i64) -> io::Result<()> {
-    let topics: Vec<String> = engine
-        .topics()
-        .iter()
-        .filter(|t| t.events > 0)
-        .map(|t| format!("{} {:.0}/min", t.name, t.volume_per_minute))
-        .collect();
-    writeln!(
-        out,
-        "-- {}  {}",
-        &format_ts(now_ms)[..16],
-        topics.join(" | ")
-    )
-}
-
-fn print_alert(out: &mut impl Write, a: &Alert) -> io::Result<()> {
-    let status = match a.status {
-        AlertStatus::Firing => "FIRING  ",
-        AlertStatus::Resolved => "resolved",
-    };
-    writeln!(
-        out,
-        "{}  {status} {:?} {}: {}",
-        &a.at[..16],
-        a.severity,
-        a.kind,
-        a.summary
-    )?;
-    for s in &a.samples {
-        writeln!(out, "        \u{201c}{}\u{201d} ({})", s.text, s.author)?;
-    }
+    let _ = stop.send(Stop::Drain);
+    let summary = rt
+        .block_on(live)
+        .context("the live path stopped abnormally")??;
+    println!(
+        "\ndemo done in {:.0} s: {produced} comments produced. {summary}",
+        started.elapsed().as_secs_f64()
+    );
+    println!("Replay the same stream yourself:\n  ondata simulate --scenario click-day --seed {seed} --out s.ndjson && ondata replay s.ndjson");
+    drop(producer);
+    drop(rt);
+    drop(cluster);
     Ok(())
 }

@@ -26,6 +26,8 @@ pub mod dedup;
 pub mod detect;
 pub mod engine;
 pub mod event;
+pub mod http;
+pub mod live;
 pub mod metrics;
 pub mod replay;
 pub mod simulate;

@@ -17,6 +17,7 @@ use ondata::text::lexicon::Lexicon;
 use ondata::text::sentiment::SentimentScorer;
 
 mod demo;
+mod service;
 
 const DEFAULT_CONFIG: &str = "config/ondata.toml";
 
@@ -84,10 +85,17 @@ enum Command {
         #[arg(long)]
         lang: Option<String>,
     },
-    /// See ondata work: a simulated click day replayed at accelerated speed, alerts as they fire.
+    /// Live: consume Kafka, serve HTTP, deliver alerts, until SIGINT/SIGTERM.
+    Run {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// See ondata work: a simulated click day produced into an embedded Kafka at accelerated
+    /// speed and consumed by exactly the `run` path; alerts as they fire.
     Demo {
-        /// Simulated seconds per real second.
-        #[arg(long, default_value_t = 1800.0)]
+        /// Simulated seconds per real second on the incident day (the learning days before it
+        /// go as fast as they can); the default plays the day in about 3 minutes.
+        #[arg(long, default_value_t = 480.0)]
         speed: f64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -96,9 +104,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let default_filter = match cli.command {
+        Command::Run { .. } => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(io::stderr)
         .init();
@@ -257,6 +270,16 @@ fn run(cli: Cli) -> Result<()> {
                     one(t)?;
                 }
             }
+            Ok(())
+        }
+        Command::Run { config } => {
+            let config = load_config(config.as_deref())?;
+            let sinks = ondata::live::sinks_from_config(&config, false)
+                .map_err(|e| UsageError(format!("{e:#}")))?;
+            let (stop, _) = tokio::sync::watch::channel(ondata::live::Stop::Run);
+            let stats = std::sync::Arc::new(ondata::live::LiveStats::default());
+            let summary = service::runtime()?.block_on(service::run(config, sinks, stats, stop))?;
+            eprintln!("{summary}");
             Ok(())
         }
         Command::Demo { speed, seed } => {

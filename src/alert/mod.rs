@@ -4,3 +4,6 @@ pub mod model;
 pub mod sink;
 
 pub use model::{Alert, AlertKind, AlertStatus, Details, Sample, Severity};
+pub use sink::{
+    file_sink, file_sink_history, stdout_wants_colour, AlertSink, NdjsonSink, TerminalSink,
+};

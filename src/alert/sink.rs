@@ -37,3 +37,93 @@ impl<W: Write> AlertSink for NdjsonSink<W> {
         self.out.flush()
     }
 }
+
+/// Appends NDJSON alerts to a file, creating it if needed; each alert is flushed as written.
+pub fn file_sink(path: &str) -> io::Result<NdjsonSink<std::fs::File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    Ok(NdjsonSink::new(file))
+}
+
+/// (id, status, at) of the alerts an alerts file already holds (its last 8 MB), so a
+/// restarted process does not write them again. A missing or unreadable file holds none.
+pub fn file_sink_history(path: &str) -> Vec<(String, String, String)> {
+    use std::io::{Read, Seek, SeekFrom};
+    const TAIL: u64 = 8 << 20;
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > TAIL && f.seek(SeekFrom::Start(len - TAIL)).is_err() {
+        return Vec::new();
+    }
+    let mut buf = Vec::new();
+    if f.read_to_end(&mut buf).is_err() {
+        return Vec::new();
+    }
+    buf.split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<serde_json::Value>(line).ok())
+        .filter_map(|v| {
+            Some((
+                v.get("id")?.as_str()?.to_string(),
+                v.get("status")?.as_str()?.to_string(),
+                v.get("at")?.as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// Alerts for a person at a terminal: one readable line each, with samples, coloured when
+/// the output is a terminal and `NO_COLOR` is not set.
+pub struct TerminalSink<W: Write> {
+    out: W,
+    colour: bool,
+}
+
+impl<W: Write> TerminalSink<W> {
+    pub fn new(out: W, colour: bool) -> Self {
+        Self { out, colour }
+    }
+}
+
+/// Whether stdout should get colours: a terminal, and `NO_COLOR` unset or empty.
+pub fn stdout_wants_colour() -> bool {
+    use std::io::IsTerminal;
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+impl<W: Write> AlertSink for TerminalSink<W> {
+    fn send(&mut self, a: &Alert) -> io::Result<()> {
+        use super::model::{AlertStatus, Severity};
+        let (status, colour) = match (a.status, a.severity) {
+            (AlertStatus::Resolved, _) => ("resolved", "\x1b[32m"),
+            (AlertStatus::Firing, Severity::Critical) => ("FIRING  ", "\x1b[1;31m"),
+            (AlertStatus::Firing, _) => ("FIRING  ", "\x1b[33m"),
+        };
+        let (on, off, dim) = if self.colour {
+            (colour, "\x1b[0m", "\x1b[2m")
+        } else {
+            ("", "", "")
+        };
+        let at = a.at.get(..16).unwrap_or(&a.at);
+        writeln!(
+            self.out,
+            "{at}  {on}{status} {:?} {}{off}: {}",
+            a.severity, a.kind, a.summary
+        )?;
+        for s in &a.samples {
+            writeln!(
+                self.out,
+                "        {dim}\u{201c}{}\u{201d} ({}){off}",
+                s.text, s.author
+            )?;
+        }
+        self.out.flush()
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}

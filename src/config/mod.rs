@@ -84,7 +84,11 @@ pub struct KafkaConfig {
     pub topics: Vec<String>,
     pub group_id: String,
     pub dead_letter_topic: String,
-    /// Any librdkafka property, passed through unchanged.
+    /// Hours of each partition's history read back into the engine on start and on every
+    /// partition assignment, before going live (0: start empty).
+    pub rebuild_hours: u32,
+    /// Any librdkafka property, passed through unchanged; a value `env:NAME` is read from the
+    /// environment variable NAME (for secrets).
     pub client: BTreeMap<String, String>,
 }
 
@@ -95,6 +99,7 @@ impl Default for KafkaConfig {
             topics: vec!["comments".into()],
             group_id: "ondata".into(),
             dead_letter_topic: "comments.dlq".into(),
+            rebuild_hours: 24,
             client: BTreeMap::new(),
         }
     }

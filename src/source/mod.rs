@@ -1,5 +1,6 @@
 //! Sources of comment events. Recorded files here; Kafka joins in the live path.
 
 pub mod file;
+pub mod kafka;
 
 pub use file::{open_input, InputFile, LineReader, ReadLine};

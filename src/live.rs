@@ -1,0 +1,983 @@
+//! The live path (`ondata run`, `ondata demo`): Kafka → engine → sinks, at least once.
+//!
+//! Two threads of control. The consumer task (tokio, `StreamConsumer`) copies messages out
+//! of librdkafka and sends them through a bounded channel: when the engine falls behind, the
+//! send waits and consumption pauses. The engine thread does all CPU work: parsing, the
+//! event-time merge of partitions, detection, alert delivery, and storing offsets, each only
+//! after the engine has taken that message, in order per partition.
+//!
+//! On every assignment the engine is rebuilt from Kafka itself: each assigned partition's
+//! recent history (`kafka.rebuild_hours`, measured on broker timestamps) is read back up to
+//! where live consumption resumes and fed to a fresh engine without sending its alerts;
+//! conditions still firing at the end are sent once. Alerts are keyed by (id, status, at)
+//! and never sent twice by one process; file sinks remember what an earlier process wrote.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, watch};
+
+use crate::alert::{Alert, AlertSink, AlertStatus};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::event::{parse_event, Event};
+use crate::metrics::Metrics;
+use crate::source::kafka::{
+    self, AssignmentState, DeadLetters, LiveContext, OwnedMessage, Partition, RebuildRange,
+};
+
+/// Messages in flight between the consumer task and the engine thread.
+const CHANNEL_CAPACITY: usize = 4096;
+/// A partition that has sent nothing for this long, and whose end the broker confirms we
+/// have reached (checked at most every `IDLE_RECHECK`), no longer holds back the event-time
+/// merge of the others. One with messages we have not received (its broker slow, down, or
+/// reconnecting) holds it back for up to `STALLED_PARTITION`; after that its events may
+/// come late, and are counted as such.
+const IDLE_PARTITION: Duration = Duration::from_millis(200);
+const IDLE_RECHECK: Duration = Duration::from_secs(1);
+const STALLED_PARTITION: Duration = Duration::from_secs(10);
+/// While reading history every partition has data until its end: wait for each.
+const IDLE_HISTORY: Duration = Duration::from_secs(5);
+/// Events held for the merge at most; beyond, the oldest go through regardless.
+const MAX_BUFFERED: usize = 200_000;
+/// Stored offsets are committed this often (asynchronously), and synchronously on revoke
+/// and on shutdown.
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+/// With no event for this long, event time advances with the wall clock.
+const IDLE_TICK: Duration = Duration::from_secs(1);
+/// Alert keys remembered against duplicates.
+const REMEMBERED_ALERTS: usize = 100_000;
+
+/// What the caller asks of a running live path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Run,
+    /// Graceful: drain what is buffered, flush alerts, commit offsets.
+    Drain,
+    /// As if the process died: nothing more is taken, flushed or committed.
+    Abort,
+}
+
+/// Counters shared with the caller (tests, the demo, `/readyz`).
+#[derive(Debug, Default)]
+pub struct LiveStats {
+    /// Messages the engine has taken (parsed events and dead letters), offsets stored.
+    pub taken: AtomicU64,
+    pub events: AtomicU64,
+    pub dead_lettered: AtomicU64,
+    /// Messages skipped because the rebuild or an earlier take already covered them.
+    pub skipped: AtomicU64,
+    pub rebuilds: AtomicU64,
+    pub rebuilt_events: AtomicU64,
+    pub alerts_sent: AtomicU64,
+    pub alerts_suppressed: AtomicU64,
+    /// Partitions assigned and the rebuild done.
+    pub ready: AtomicBool,
+    /// Produce (broker timestamp) → alert sent, in milliseconds, one per alert sent live.
+    pub alert_latency_ms: Mutex<Vec<i64>>,
+    /// Produce (broker timestamp) → taken by the engine, in milliseconds, sampled.
+    pub event_latency_ms: Mutex<Vec<i64>>,
+}
+
+impl LiveStats {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// What ran, for the closing summary.
+#[derive(Debug, Default)]
+pub struct LiveSummary {
+    pub taken: u64,
+    pub events: u64,
+    pub dead_lettered: u64,
+    pub alerts_sent: u64,
+    pub rebuilds: u64,
+    pub late: u64,
+}
+
+impl std::fmt::Display for LiveSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ondata run: {} messages taken ({} events, {} dead-lettered, {} late), {} alerts sent, {} rebuild(s)",
+            self.taken, self.events, self.dead_lettered, self.late, self.alerts_sent, self.rebuilds
+        )
+    }
+}
+
+enum ToEngine {
+    Assigned(Vec<Partition>),
+    Message(OwnedMessage),
+}
+
+/// Sends each alert transition once: keyed by (id, status, at), remembered in a bounded set,
+/// seeded from what file sinks already hold.
+pub struct Delivery {
+    sinks: Vec<Box<dyn AlertSink + Send>>,
+    seen: HashSet<String>,
+    order: VecDeque<String>,
+}
+
+impl Delivery {
+    pub fn new(sinks: Vec<Box<dyn AlertSink + Send>>) -> Self {
+        Self {
+            sinks,
+            seen: HashSet::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// Remembers an alert as already delivered (by an earlier process).
+    pub fn remember(&mut self, id: &str, status: &str, at: &str) {
+        let key = format!("{id}|{status}|{at}");
+        if self.seen.insert(key.clone()) {
+            self.order.push_back(key);
+            if self.order.len() > REMEMBERED_ALERTS {
+                if let Some(old) = self.order.pop_front() {
+                    self.seen.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Sends to every sink unless already sent; true if sent.
+    pub fn send(&mut self, alert: &Alert) -> bool {
+        let status = match alert.status {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        };
+        let key = format!("{}|{status}|{}", alert.id, alert.at);
+        if self.seen.contains(&key) {
+            return false;
+        }
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.send(alert) {
+                tracing::error!("alert sink failed: {e}");
+            }
+        }
+        self.remember(&alert.id, status, &alert.at);
+        true
+    }
+
+    pub fn flush(&mut self) {
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.flush() {
+                tracing::error!("alert sink flush failed: {e}");
+            }
+        }
+    }
+}
+
+/// One message waiting in the event-time merge.
+struct Pending {
+    offset: i64,
+    kafka_ts_ms: Option<i64>,
+    item: Item,
+}
+
+enum Item {
+    Event(Event<'static>),
+    Poison {
+        payload: Vec<u8>,
+        reason: crate::event::RejectReason,
+        detail: String,
+    },
+}
+
+impl Pending {
+    fn ts(&self) -> Option<i64> {
+        match &self.item {
+            Item::Event(e) => Some(e.ts_ms),
+            Item::Poison { .. } => None,
+        }
+    }
+}
+
+struct Queue {
+    items: VecDeque<Pending>,
+    last_arrival: Instant,
+    /// No more messages will come (history read to its end).
+    done: bool,
+    /// When the broker last confirmed that nothing more is waiting in the partition.
+    at_end: Option<Instant>,
+}
+
+/// Merges partitions by event time: the next event released is the oldest at the head of any
+/// queue, once every partition that may still send something older has a message waiting,
+/// or has been silent for `idle`. Within a partition, Kafka's order is kept, so offsets are
+/// released in order; an unparseable message is released as soon as it reaches the head.
+struct Aligner {
+    queues: BTreeMap<Partition, Queue>,
+    len: usize,
+    idle: Duration,
+    stalled: Duration,
+}
+
+impl Aligner {
+    fn new(idle: Duration, stalled: Duration) -> Self {
+        Self {
+            queues: BTreeMap::new(),
+            len: 0,
+            idle,
+            stalled,
+        }
+    }
+
+    /// Partitions whose silence may mean they are idle, to be confirmed with the broker.
+    fn to_confirm(&self, now: Instant) -> Vec<Partition> {
+        self.queues
+            .iter()
+            .filter(|(_, q)| {
+                q.items.is_empty()
+                    && !q.done
+                    && now.duration_since(q.last_arrival) >= self.idle
+                    && q.at_end
+                        .is_none_or(|t| now.duration_since(t) >= IDLE_RECHECK)
+            })
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    fn confirm_end(&mut self, p: &Partition, at_end: bool, now: Instant) {
+        if let Some(q) = self.queues.get_mut(p) {
+            q.at_end = at_end.then_some(now);
+        }
+    }
+
+    fn ensure(&mut self, p: &Partition, now: Instant) {
+        self.queues.entry(p.clone()).or_insert_with(|| Queue {
+            items: VecDeque::new(),
+            last_arrival: now,
+            done: false,
+            at_end: None,
+        });
+    }
+
+    fn push(&mut self, p: &Partition, pending: Pending, now: Instant) {
+        self.ensure(p, now);
+        if let Some(q) = self.queues.get_mut(p) {
+            q.items.push_back(pending);
+            q.last_arrival = now;
+            q.at_end = None;
+            self.len += 1;
+        }
+    }
+
+    fn retain(&mut self, keep: &BTreeSet<Partition>) {
+        self.queues.retain(|p, _| keep.contains(p));
+        self.len = self.queues.values().map(|q| q.items.len()).sum();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The next message to release, if any may go now; `force` releases regardless of
+    /// silent partitions (shutdown, end of history).
+    fn pop(&mut self, now: Instant, force: bool) -> Option<(Partition, Pending)> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut best: Option<(&Partition, i64)> = None;
+        let mut poison: Option<&Partition> = None;
+        let mut blocked = false;
+        for (p, q) in &self.queues {
+            match q.items.front() {
+                Some(head) => match head.ts() {
+                    None => {
+                        poison = Some(p);
+                        break;
+                    }
+                    Some(ts) => {
+                        if best.is_none_or(|(_, b)| ts < b) {
+                            best = Some((p, ts));
+                        }
+                    }
+                },
+                None => {
+                    let silent = now.duration_since(q.last_arrival);
+                    let idle = silent >= self.idle
+                        && q.at_end
+                            .is_some_and(|t| now.duration_since(t) < IDLE_RECHECK * 2);
+                    if !q.done && !idle && silent < self.stalled {
+                        blocked = true;
+                    }
+                }
+            }
+        }
+        let chosen = match (poison, best) {
+            (Some(p), _) => p.clone(),
+            (None, Some((p, _))) if !blocked || force || self.len > MAX_BUFFERED => p.clone(),
+            _ => return None,
+        };
+        let q = self.queues.get_mut(&chosen)?;
+        let item = q.items.pop_front()?;
+        self.len -= 1;
+        Some((chosen, item))
+    }
+}
+
+/// Parses a message into what the merge holds.
+fn pending_of(m: OwnedMessage, config: &Config) -> (Partition, Pending) {
+    let item = match parse_event(&m.payload, &config.input) {
+        Ok(e) => Item::Event(e.into_owned()),
+        Err(rejection) => Item::Poison {
+            payload: m.payload,
+            reason: rejection.reason,
+            detail: rejection.detail,
+        },
+    };
+    (
+        m.at,
+        Pending {
+            offset: m.offset,
+            kafka_ts_ms: m.kafka_ts_ms,
+            item,
+        },
+    )
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The engine thread's state.
+struct Processor {
+    config: Config,
+    engine: Engine,
+    aligner: Aligner,
+    consumer: Arc<StreamConsumer<LiveContext>>,
+    /// Asks partitions' ends of the broker.
+    watermarks: BaseConsumer,
+    dead: DeadLetters,
+    delivery: Delivery,
+    stats: Arc<LiveStats>,
+    metrics: Option<Arc<Metrics>>,
+    assigned: BTreeSet<Partition>,
+    /// Per partition: the next offset not yet in the engine or the merge. Messages below it
+    /// are duplicates (re-fetched after a rebuild) and skipped.
+    next: BTreeMap<Partition, i64>,
+    /// Per partition: one past the last offset the engine took.
+    taken: BTreeMap<Partition, i64>,
+    reset_to_earliest: bool,
+    alerts: Vec<Alert>,
+    max_ts: Option<i64>,
+    last_release: Instant,
+    last_metrics: Instant,
+    last_commit: Instant,
+    uncommitted: bool,
+    sample: u64,
+}
+
+impl Processor {
+    fn handle(&mut self, msg: ToEngine, shutdown: &watch::Receiver<Stop>) {
+        match msg {
+            ToEngine::Assigned(parts) => self.reassign(parts, shutdown),
+            ToEngine::Message(m) => {
+                if !self.assigned.contains(&m.at) {
+                    // Revoked while in flight: the new owner reads it from the last commit.
+                    tracing::debug!("{}@{} dropped: partition no longer ours", m.at, m.offset);
+                    return;
+                }
+                let next = self.next.get(&m.at).copied().unwrap_or(i64::MIN);
+                if m.offset < next {
+                    LiveStats::add(&self.stats.skipped, 1);
+                    return;
+                }
+                self.next.insert(m.at.clone(), m.offset + 1);
+                let (p, pending) = pending_of(m, &self.config);
+                self.aligner.push(&p, pending, Instant::now());
+            }
+        }
+    }
+
+    /// Asks the broker whether silent partitions have really been read to their end.
+    fn confirm_idle(&mut self) {
+        let now = Instant::now();
+        for p in self.aligner.to_confirm(now) {
+            let next = self.next.get(&p).copied().unwrap_or(0);
+            let at_end = match self.watermarks.fetch_watermarks(
+                &p.topic,
+                p.partition,
+                Duration::from_millis(500),
+            ) {
+                Ok((_, high)) => next >= high,
+                Err(e) => {
+                    tracing::debug!("end of {p} unknown: {e}");
+                    false
+                }
+            };
+            self.aligner.confirm_end(&p, at_end, now);
+        }
+    }
+
+    /// Releases whatever the merge allows into the engine.
+    fn release(&mut self, force: bool) {
+        if !force {
+            self.confirm_idle();
+        }
+        let now = Instant::now();
+        while let Some((p, pending)) = self.aligner.pop(now, force) {
+            self.take(&p, pending);
+        }
+        if !self.alerts.is_empty() {
+            self.delivery.flush();
+        }
+    }
+
+    fn take(&mut self, p: &Partition, pending: Pending) {
+        let offset = pending.offset;
+        let kafka_ts = pending.kafka_ts_ms;
+        match pending.item {
+            Item::Event(event) => {
+                self.alerts.clear();
+                self.engine.ingest_into(&event, &mut self.alerts);
+                self.max_ts = Some(self.max_ts.map_or(event.ts_ms, |m| m.max(event.ts_ms)));
+                self.last_release = Instant::now();
+                LiveStats::add(&self.stats.events, 1);
+                let now_ms = wall_ms();
+                self.sample += 1;
+                if self.sample % 16 == 0 {
+                    if let (Some(ts), Ok(mut v)) = (kafka_ts, self.stats.event_latency_ms.lock()) {
+                        if v.len() < 1_000_000 {
+                            v.push(now_ms - ts);
+                        }
+                    }
+                }
+                let alerts = std::mem::take(&mut self.alerts);
+                for alert in &alerts {
+                    if self.delivery.send(alert) {
+                        LiveStats::add(&self.stats.alerts_sent, 1);
+                        if let (Some(ts), Ok(mut v)) =
+                            (kafka_ts, self.stats.alert_latency_ms.lock())
+                        {
+                            v.push(wall_ms() - ts);
+                        }
+                    } else {
+                        LiveStats::add(&self.stats.alerts_suppressed, 1);
+                    }
+                }
+                self.alerts = alerts;
+            }
+            Item::Poison {
+                payload,
+                reason,
+                detail,
+            } => {
+                let m = OwnedMessage {
+                    at: p.clone(),
+                    offset,
+                    kafka_ts_ms: kafka_ts,
+                    payload,
+                };
+                // A dead letter that cannot be queued keeps its offset unstored: the
+                // message is read again after a restart rather than lost.
+                if let Some(metrics) = &self.metrics {
+                    metrics.rejected(reason);
+                }
+                if let Err(e) = self.dead.send(&m, reason.as_str(), &detail) {
+                    tracing::error!("{e}");
+                    return;
+                }
+                tracing::debug!("dead-lettered {}@{}: {reason}", p, offset);
+                LiveStats::add(&self.stats.dead_lettered, 1);
+            }
+        }
+        // librdkafka stores `offset + 1`, the next message to read.
+        if let Err(e) = self.consumer.store_offset(&p.topic, p.partition, offset) {
+            tracing::debug!("offset {} of {p} not stored: {e}", offset + 1);
+        }
+        self.taken.insert(p.clone(), offset + 1);
+        self.uncommitted = true;
+        LiveStats::add(&self.stats.taken, 1);
+    }
+
+    /// With nothing arriving, event time moves on by the wall time since the last event.
+    fn idle_tick(&mut self) {
+        let now = Instant::now();
+        if self.aligner.is_empty() && now.duration_since(self.last_release) >= IDLE_TICK {
+            if let Some(max) = self.max_ts {
+                let target = max + now.duration_since(self.last_release).as_millis() as i64;
+                let alerts = self.engine.advance_to(target);
+                for alert in &alerts {
+                    if self.delivery.send(alert) {
+                        LiveStats::add(&self.stats.alerts_sent, 1);
+                    }
+                }
+                if !alerts.is_empty() {
+                    self.delivery.flush();
+                }
+            }
+        }
+        if self.uncommitted && now.duration_since(self.last_commit) >= COMMIT_EVERY {
+            self.last_commit = now;
+            self.uncommitted = false;
+            match self.consumer.commit_consumer_state(CommitMode::Async) {
+                Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+                Err(e) => tracing::warn!("offset commit failed: {e} (retried in {COMMIT_EVERY:?})"),
+            }
+        }
+        if now.duration_since(self.last_metrics) >= Duration::from_secs(1) {
+            self.last_metrics = now;
+            tracing::debug!(
+                "merge holds {} message(s): {}",
+                self.aligner.len,
+                self.aligner
+                    .queues
+                    .iter()
+                    .map(|(p, q)| format!(
+                        "{p} {} waiting, silent {:?}, at end {}",
+                        q.items.len(),
+                        now.duration_since(q.last_arrival),
+                        q.at_end.is_some()
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            );
+            if let Some(m) = &self.metrics {
+                m.observe(&self.engine);
+            }
+        }
+    }
+
+    /// A new assignment: keep what is buffered for partitions still ours, rebuild a fresh
+    /// engine from the history of all of them, send what is still firing, go live.
+    fn reassign(&mut self, parts: Vec<Partition>, shutdown: &watch::Receiver<Stop>) {
+        self.stats.ready.store(false, Ordering::SeqCst);
+        let new: BTreeSet<Partition> = parts.into_iter().collect();
+        let kept: BTreeSet<Partition> = self.assigned.intersection(&new).cloned().collect();
+        let added: Vec<Partition> = new.difference(&self.assigned).cloned().collect();
+        self.aligner.retain(&kept);
+        self.next.retain(|p, _| kept.contains(p));
+        self.taken.retain(|p, _| kept.contains(p));
+        self.assigned = new;
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            match self.rebuild(&kept, &added) {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!("rebuild failed: {e:#}; retrying in {backoff:?}");
+                    if *shutdown.borrow() != Stop::Run {
+                        return;
+                    }
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+        let now = Instant::now();
+        for p in &self.assigned {
+            self.aligner.ensure(p, now);
+        }
+        self.stats.ready.store(true, Ordering::SeqCst);
+    }
+
+    fn rebuild(&mut self, kept: &BTreeSet<Partition>, added: &[Partition]) -> Result<()> {
+        let started = Instant::now();
+        // A fresh reader each time: nothing left over from an earlier read can mislead it.
+        let reader = kafka::history_consumer(&self.config.kafka)?;
+        let mut resume: Vec<(Partition, i64)> =
+            kafka::resume_offsets(&*self.consumer, &reader, added, self.reset_to_earliest)
+                .context("reading committed offsets")?;
+        for p in kept {
+            let at = self
+                .taken
+                .get(p)
+                .or_else(|| self.next.get(p))
+                .copied()
+                .unwrap_or(0);
+            resume.push((p.clone(), at));
+        }
+        let ranges = kafka::rebuild_ranges(
+            &self.config.kafka,
+            &reader,
+            &resume,
+            self.config.kafka.rebuild_hours,
+        )
+        .context("finding where history starts")?;
+        for r in &ranges {
+            tracing::debug!("history of {}: offsets {}..{}", r.at, r.start, r.end);
+        }
+        let mut engine = Engine::new(&self.config);
+        let (events, last) = read_history(&reader, &ranges, &self.config, &mut engine)?;
+        self.engine = engine;
+        self.max_ts = last.max_ts;
+        self.last_release = Instant::now();
+        for (p, end) in &resume {
+            if !kept.contains(p) {
+                self.next.insert(p.clone(), *end);
+            }
+        }
+        let mut still_firing = 0;
+        for alert in last.firing.values() {
+            if self.delivery.send(alert) {
+                still_firing += 1;
+                LiveStats::add(&self.stats.alerts_sent, 1);
+            }
+        }
+        self.delivery.flush();
+        LiveStats::add(&self.stats.rebuilds, 1);
+        LiveStats::add(&self.stats.rebuilt_events, events);
+        tracing::info!(
+            "rebuilt from {events} events of history over {} partition(s) in {:.1} s; {} condition(s) still firing, {still_firing} sent",
+            ranges.len(),
+            started.elapsed().as_secs_f64(),
+            last.firing.len(),
+        );
+        Ok(())
+    }
+
+    /// Shutdown: release what waits in the merge, flush alerts and dead letters, commit.
+    fn finish(&mut self) -> LiveSummary {
+        self.release(true);
+        self.delivery.flush();
+        self.dead.flush(Duration::from_secs(5));
+        kafka::commit_stored(&*self.consumer);
+        LiveSummary {
+            taken: LiveStats::get(&self.stats.taken),
+            events: LiveStats::get(&self.stats.events),
+            dead_lettered: LiveStats::get(&self.stats.dead_lettered),
+            alerts_sent: LiveStats::get(&self.stats.alerts_sent),
+            rebuilds: LiveStats::get(&self.stats.rebuilds),
+            late: self.engine.stats().late,
+        }
+    }
+}
+
+/// What the history left behind: its newest event time and the conditions still firing.
+#[derive(Default)]
+struct HistoryEnd {
+    max_ts: Option<i64>,
+    firing: BTreeMap<String, Alert>,
+}
+
+/// Reads `start..end` of every range, merged by event time, into `engine`; alerts are not
+/// sent but followed, so the ones still firing at the end are known.
+fn read_history(
+    reader: &BaseConsumer,
+    ranges: &[RebuildRange],
+    config: &Config,
+    engine: &mut Engine,
+) -> Result<(u64, HistoryEnd)> {
+    let mut end = HistoryEnd::default();
+    let todo: Vec<&RebuildRange> = ranges.iter().filter(|r| r.start < r.end).collect();
+    if todo.is_empty() {
+        return Ok((0, end));
+    }
+    let mut tpl = TopicPartitionList::new();
+    for r in &todo {
+        tpl.add_partition_offset(&r.at.topic, r.at.partition, Offset::Offset(r.start))?;
+    }
+    reader
+        .assign(&tpl)
+        .context("assigning history partitions")?;
+    let ends: BTreeMap<Partition, i64> = todo.iter().map(|r| (r.at.clone(), r.end)).collect();
+    let mut aligner = Aligner::new(IDLE_HISTORY, IDLE_HISTORY);
+    let now = Instant::now();
+    for r in &todo {
+        aligner.ensure(&r.at, now);
+    }
+    let mut topics: BTreeMap<String, Arc<str>> = BTreeMap::new();
+    let mut events = 0u64;
+    let mut alerts = Vec::new();
+    let mut last_progress = Instant::now();
+    let mut open = todo.len();
+    let mut feed = |aligner: &mut Aligner, force: bool, end: &mut HistoryEnd, events: &mut u64| {
+        while let Some((_, pending)) = aligner.pop(Instant::now(), force) {
+            if let Item::Event(e) = pending.item {
+                alerts.clear();
+                engine.ingest_into(&e, &mut alerts);
+                *events += 1;
+                end.max_ts = Some(end.max_ts.map_or(e.ts_ms, |m| m.max(e.ts_ms)));
+                for a in alerts.drain(..) {
+                    match a.status {
+                        AlertStatus::Firing => {
+                            end.firing.insert(a.id.clone(), a);
+                        }
+                        AlertStatus::Resolved => {
+                            end.firing.remove(&a.id);
+                        }
+                    }
+                }
+            }
+        }
+    };
+    while open > 0 {
+        match reader.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                last_progress = Instant::now();
+                let topic = topics
+                    .entry(m.topic().to_string())
+                    .or_insert_with(|| Arc::from(m.topic()))
+                    .clone();
+                let owned = OwnedMessage::from_message(&m, topic);
+                let stop = ends.get(&owned.at).copied().unwrap_or(i64::MIN);
+                let at = owned.at.clone();
+                if owned.offset < stop {
+                    let (p, pending) = pending_of(owned.clone(), config);
+                    aligner.push(&p, pending, Instant::now());
+                }
+                if owned.offset + 1 >= stop {
+                    if let Some(q) = aligner.queues.get_mut(&at) {
+                        if !q.done {
+                            q.done = true;
+                            open -= 1;
+                        }
+                    }
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(part))) => {
+                // Without the topic, an end-of-partition marks each queue of that number whose
+                // end offset the reader has passed; others wait for their messages.
+                let positions = reader.position().ok();
+                for (p, q) in aligner.queues.iter_mut() {
+                    if p.partition == part && !q.done {
+                        let pos = positions
+                            .as_ref()
+                            .and_then(|t| t.find_partition(&p.topic, p.partition))
+                            .and_then(|e| e.offset().to_raw());
+                        if pos.is_some_and(|o| o >= ends.get(p).copied().unwrap_or(0)) {
+                            q.done = true;
+                            open -= 1;
+                        }
+                    }
+                }
+            }
+            Some(Err(e)) => tracing::debug!("reading history: {e}"),
+            None => {}
+        }
+        feed(&mut aligner, false, &mut end, &mut events);
+        if last_progress.elapsed() > kafka::METADATA_TIMEOUT * 3 {
+            anyhow::bail!(
+                "reading history made no progress for 30 s ({open} partition(s) unfinished)"
+            );
+        }
+    }
+    feed(&mut aligner, true, &mut end, &mut events);
+    reader.unassign().ok();
+    Ok((events, end))
+}
+
+/// Runs the live path until `shutdown` turns true; then drains, flushes and commits within
+/// `grace`. `sinks` receive the alerts; `metrics`, if given, are kept up to date.
+pub async fn run(
+    config: Config,
+    sinks: Vec<Box<dyn AlertSink + Send>>,
+    metrics: Option<Arc<Metrics>>,
+    stats: Arc<LiveStats>,
+    mut shutdown: watch::Receiver<Stop>,
+    grace: Duration,
+) -> Result<LiveSummary> {
+    let assignment = Arc::new(AssignmentState::default());
+    let aborting = Arc::new(AtomicBool::new(false));
+    let consumer_cfg = kafka::consumer_config(&config.kafka)?;
+    let reset_to_earliest = matches!(
+        consumer_cfg.get("auto.offset.reset"),
+        Some("earliest" | "smallest" | "beginning")
+    );
+    let consumer: Arc<StreamConsumer<LiveContext>> = Arc::new(
+        consumer_cfg
+            .create_with_context(LiveContext {
+                assignment: assignment.clone(),
+                aborting: aborting.clone(),
+            })
+            .context("cannot create the Kafka consumer (check [kafka] and [kafka.client])")?,
+    );
+    let topics: Vec<&str> = config.kafka.topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topics)
+        .with_context(|| format!("cannot subscribe to {topics:?}"))?;
+    tracing::info!(
+        "consuming {topics:?} from {} as group {}",
+        config.kafka.brokers,
+        config.kafka.group_id
+    );
+    let dead = DeadLetters::new(&config.kafka)?;
+    let watermarks = kafka::history_consumer(&config.kafka)?;
+    let mut delivery = Delivery::new(Vec::new());
+    for sink in &config.alerts.sinks {
+        if let (crate::config::SinkKind::File, Some(path)) = (sink.kind, &sink.path) {
+            for (id, status, at) in crate::alert::file_sink_history(path) {
+                delivery.remember(&id, &status, &at);
+            }
+        }
+    }
+    delivery.sinks = sinks;
+
+    let (tx, mut rx) = mpsc::channel::<ToEngine>(CHANNEL_CAPACITY);
+    let handle = Handle::current();
+    let engine_shutdown = shutdown.clone();
+    let mut processor = Processor {
+        engine: Engine::new(&config),
+        config,
+        aligner: Aligner::new(IDLE_PARTITION, STALLED_PARTITION),
+        consumer: consumer.clone(),
+        watermarks,
+        dead,
+        delivery,
+        stats,
+        metrics,
+        assigned: BTreeSet::new(),
+        next: BTreeMap::new(),
+        taken: BTreeMap::new(),
+        reset_to_earliest,
+        alerts: Vec::new(),
+        max_ts: None,
+        last_release: Instant::now(),
+        last_metrics: Instant::now(),
+        last_commit: Instant::now(),
+        uncommitted: false,
+        sample: 0,
+    };
+    let engine_thread = std::thread::Builder::new()
+        .name("ondata-engine".into())
+        .spawn(move || {
+            let aborted = || *engine_shutdown.borrow() == Stop::Abort;
+            loop {
+                if aborted() {
+                    return None;
+                }
+                let got = handle.block_on(async {
+                    tokio::time::timeout(Duration::from_millis(50), rx.recv()).await
+                });
+                match got {
+                    Ok(Some(msg)) => {
+                        processor.handle(msg, &engine_shutdown);
+                        // Take what else is queued before merging, up to a batch.
+                        for _ in 0..512 {
+                            match rx.try_recv() {
+                                Ok(msg) => processor.handle(msg, &engine_shutdown),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(_) => {}
+                }
+                processor.release(false);
+                processor.idle_tick();
+            }
+            if aborted() {
+                return None;
+            }
+            Some(processor.finish())
+        })
+        .context("cannot start the engine thread")?;
+
+    // The consumer task: copy messages out, report assignment changes in order with them.
+    let mut generation = 0u64;
+    let mut names: BTreeMap<String, Arc<str>> = BTreeMap::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut backoff = Duration::from_millis(100);
+    let closed = loop {
+        let (g, parts) = assignment.snapshot();
+        if g != generation {
+            generation = g;
+            if tx.send(ToEngine::Assigned(parts)).await.is_err() {
+                break true;
+            }
+        }
+        tokio::select! {
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() != Stop::Run {
+                    break false;
+                }
+            }
+            _ = tick.tick() => {}
+            received = consumer.recv() => match received {
+                Ok(m) => {
+                    backoff = Duration::from_millis(100);
+                    let (g, parts) = assignment.snapshot();
+                    if g != generation {
+                        generation = g;
+                        if tx.send(ToEngine::Assigned(parts)).await.is_err() {
+                            break true;
+                        }
+                    }
+                    let topic = names
+                        .entry(m.topic().to_string())
+                        .or_insert_with(|| Arc::from(m.topic()))
+                        .clone();
+                    let owned = OwnedMessage::from_message(&m, topic);
+                    drop(m);
+                    if tx.send(ToEngine::Message(owned)).await.is_err() {
+                        break true;
+                    }
+                }
+                Err(e) => {
+                    // librdkafka reconnects and retries by itself; this only paces the log.
+                    tracing::warn!("kafka: {e}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            },
+        }
+    };
+    if closed {
+        tracing::error!("the engine thread stopped early");
+    }
+    if *shutdown.borrow() == Stop::Abort {
+        aborting.store(true, Ordering::SeqCst);
+    }
+    drop(tx);
+    let joined = tokio::task::spawn_blocking(move || engine_thread.join());
+    let summary = match tokio::time::timeout(grace, joined).await {
+        Ok(Ok(Ok(Some(summary)))) => summary,
+        Ok(Ok(Ok(None))) => LiveSummary::default(),
+        Ok(Ok(Err(_))) => anyhow::bail!("the engine thread panicked"),
+        Ok(Err(e)) => anyhow::bail!("the engine thread could not be joined: {e}"),
+        Err(_) => anyhow::bail!("shutdown took longer than the {grace:?} grace period"),
+    };
+    let closing = tokio::task::spawn_blocking(move || {
+        consumer.unsubscribe();
+        drop(consumer);
+    });
+    if tokio::time::timeout(grace, closing).await.is_err() {
+        tracing::warn!("closing the Kafka consumer took longer than {grace:?}");
+    }
+    Ok(summary)
+}
+
+/// The sinks `[[alerts.sinks]]` asks for. `terminal` prints stdout alerts for a person
+/// (the demo) instead of as NDJSON.
+pub fn sinks_from_config(
+    config: &Config,
+    terminal: bool,
+) -> Result<Vec<Box<dyn AlertSink + Send>>> {
+    use crate::alert::{file_sink, stdout_wants_colour, NdjsonSink, TerminalSink};
+    use crate::config::SinkKind;
+    let mut sinks: Vec<Box<dyn AlertSink + Send>> = Vec::new();
+    for (i, sink) in config.alerts.sinks.iter().enumerate() {
+        match (sink.kind, &sink.path) {
+            (SinkKind::Stdout, _) if terminal => sinks.push(Box::new(TerminalSink::new(
+                std::io::stdout(),
+                stdout_wants_colour(),
+            ))),
+            (SinkKind::Stdout, _) => sinks.push(Box::new(NdjsonSink::new(std::io::stdout()))),
+            (SinkKind::File, Some(path)) => sinks.push(Box::new(
+                file_sink(path)
+                    .with_context(|| format!("alerts.sinks[{i}].path = \"{path}\": cannot open"))?,
+            )),
+            (kind, _) => anyhow::bail!(
+                "alerts.sinks[{i}]: type {kind:?} is not available in this version of the live path (stdout and file are); remove it or use replay's --alerts-out"
+            ),
+        }
+    }
+    Ok(sinks)
+}

@@ -1,0 +1,496 @@
+//! Kafka plumbing for the live path: client configuration, the consumer context that commits
+//! on revoke and reports assignments, owned messages handed to the engine thread, the
+//! history reader that rebuilds state, and the dead-letter producer.
+//!
+//! Nothing here decides anything about comments; `live.rs` drives it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use rdkafka::client::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol,
+};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use crate::config::KafkaConfig;
+
+/// Timeout of the blocking metadata calls (committed offsets, watermarks, offsets for times).
+pub const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One partition of one topic.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Partition {
+    pub topic: Arc<str>,
+    pub partition: i32,
+}
+
+impl std::fmt::Display for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.topic, self.partition)
+    }
+}
+
+/// A message copied out of librdkafka's buffers, so it can cross to the engine thread.
+#[derive(Debug, Clone)]
+pub struct OwnedMessage {
+    pub at: Partition,
+    pub offset: i64,
+    /// The broker's timestamp (create or log-append time), milliseconds since the epoch.
+    pub kafka_ts_ms: Option<i64>,
+    pub payload: Vec<u8>,
+}
+
+impl OwnedMessage {
+    pub fn from_message<M: Message>(m: &M, topic: Arc<str>) -> Self {
+        Self {
+            at: Partition {
+                topic,
+                partition: m.partition(),
+            },
+            offset: m.offset(),
+            kafka_ts_ms: m.timestamp().to_millis(),
+            payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        }
+    }
+}
+
+/// The client properties every ondata client starts from: brokers, then `[kafka.client]`
+/// with `env:NAME` values read from the environment. Errors name the property.
+pub fn base_client_config(kafka: &KafkaConfig) -> Result<ClientConfig> {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", &kafka.brokers)
+        .set("client.id", "ondata")
+        .set_log_level(RDKafkaLogLevel::Warning);
+    for (key, value) in resolved_client_properties(kafka)? {
+        cfg.set(key, value);
+    }
+    Ok(cfg)
+}
+
+/// `[kafka.client]` with secrets resolved.
+fn resolved_client_properties(kafka: &KafkaConfig) -> Result<BTreeMap<String, String>> {
+    kafka
+        .client
+        .iter()
+        .map(|(k, v)| {
+            let value = match v.strip_prefix("env:") {
+                Some(name) => std::env::var(name).with_context(|| {
+                    format!(
+                        "kafka.client.\"{k}\" = \"{v}\": environment variable {name} is not set"
+                    )
+                })?,
+                None => v.clone(),
+            };
+            Ok((k.clone(), value))
+        })
+        .collect()
+}
+
+/// The group consumer's properties: at-least-once offsets (stored by ondata once the engine
+/// has taken a message, committed by ondata every second, on revoke and on shutdown),
+/// cooperative rebalancing, low fetch latency; `[kafka.client]` overrides these.
+pub fn consumer_config(kafka: &KafkaConfig) -> Result<ClientConfig> {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", &kafka.brokers)
+        .set("client.id", "ondata")
+        .set("group.id", &kafka.group_id)
+        .set("enable.auto.offset.store", "false")
+        .set("enable.auto.commit", "false")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("fetch.wait.max.ms", "20")
+        .set_log_level(RDKafkaLogLevel::Warning);
+    for (key, value) in resolved_client_properties(kafka)? {
+        cfg.set(key, value);
+    }
+    if cfg.get("enable.auto.offset.store") != Some("false") {
+        bail!("kafka.client.\"enable.auto.offset.store\" must stay false: ondata stores an offset only after the engine has taken the message (at-least-once)");
+    }
+    Ok(cfg)
+}
+
+/// What the rebalance callbacks tell the consumer task: the current assignment and a
+/// generation number that changes with it.
+#[derive(Default)]
+pub struct AssignmentState {
+    pub generation: AtomicU64,
+    pub partitions: Mutex<Vec<Partition>>,
+}
+
+impl AssignmentState {
+    pub fn snapshot(&self) -> (u64, Vec<Partition>) {
+        let parts = self
+            .partitions
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        (self.generation.load(Ordering::SeqCst), parts)
+    }
+}
+
+/// Consumer context: synchronous commit of stored offsets before partitions are revoked,
+/// assignment changes recorded for the engine, librdkafka's log and errors into tracing.
+pub struct LiveContext {
+    pub assignment: Arc<AssignmentState>,
+    /// Set when the process is to stop as if it died: no commit on the way out.
+    pub aborting: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ClientContext for LiveContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", "{fac}: {log_message}")
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(target: "librdkafka", "{fac}: {log_message}")
+            }
+            _ => tracing::debug!(target: "librdkafka", "{fac}: {log_message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!("kafka: {error}: {reason} (librdkafka retries by itself)");
+    }
+}
+
+impl LiveContext {
+    fn publish(&self, parts: Vec<Partition>) {
+        tracing::info!(
+            "assignment now {} partition(s): {}",
+            parts.len(),
+            parts
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if let Ok(mut p) = self.assignment.partitions.lock() {
+            if *p == parts {
+                return;
+            }
+            *p = parts;
+        }
+        self.assignment.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl ConsumerContext for LiveContext {
+    /// The new assignment is published before librdkafka applies it, so the engine hears of
+    /// a partition before any of its messages (they can be fetched as soon as it is applied).
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let current: Vec<Partition> = self
+            .assignment
+            .partitions
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        match rebalance {
+            Rebalance::Revoke(tpl) => {
+                tracing::info!("partitions revoked: {}", describe(tpl));
+                if !self.aborting.load(Ordering::SeqCst) {
+                    commit_stored(consumer);
+                }
+                let gone = partitions_of(tpl);
+                let left = if cooperative {
+                    current.into_iter().filter(|p| !gone.contains(p)).collect()
+                } else {
+                    Vec::new()
+                };
+                self.publish(left);
+            }
+            Rebalance::Assign(tpl) => {
+                let mut parts = partitions_of(tpl);
+                if cooperative {
+                    parts.extend(current);
+                    parts.sort();
+                    parts.dedup();
+                }
+                self.publish(parts);
+            }
+            Rebalance::Error(_) => {}
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Error(e) = rebalance {
+            tracing::warn!("rebalance error: {e}");
+        }
+        match consumer.assignment() {
+            Ok(tpl) => self.publish(partitions_of(&tpl)),
+            Err(e) => tracing::warn!("cannot read the assignment after a rebalance: {e}"),
+        }
+    }
+}
+
+/// Commits the stored offsets synchronously; "nothing to commit" is not an error.
+pub fn commit_stored<C: ConsumerContext>(consumer: &impl Consumer<C>) {
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) => {}
+        Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+        Err(e) => tracing::warn!(
+            "offset commit failed: {e} (the next owner re-reads from the last commit)"
+        ),
+    }
+}
+
+pub fn partitions_of(tpl: &TopicPartitionList) -> Vec<Partition> {
+    let mut v: Vec<Partition> = tpl
+        .elements()
+        .iter()
+        .map(|e| Partition {
+            topic: Arc::from(e.topic()),
+            partition: e.partition(),
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn describe(tpl: &TopicPartitionList) -> String {
+    partitions_of(tpl)
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where live consumption of each partition starts and where its history begins.
+#[derive(Debug, Clone)]
+pub struct RebuildRange {
+    pub at: Partition,
+    /// First offset of the history to read back.
+    pub start: i64,
+    /// The offset live consumption resumes from: history is `start..end`.
+    pub end: i64,
+}
+
+/// A plain (group-less) consumer for metadata and for reading history back.
+pub fn history_consumer(kafka: &KafkaConfig) -> Result<BaseConsumer> {
+    let mut cfg = base_client_config(kafka)?;
+    cfg.set("group.id", format!("{}.rebuild", kafka.group_id))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest");
+    cfg.create()
+        .context("cannot create the Kafka history reader")
+}
+
+/// The offset live consumption of a newly assigned partition resumes from: the group's
+/// committed offset, or with none the end or the beginning of the partition, as
+/// `auto.offset.reset` says (librdkafka's default: the end).
+pub fn resume_offsets(
+    group: &impl Consumer<LiveContext>,
+    reader: &BaseConsumer,
+    parts: &[Partition],
+    reset_to_earliest: bool,
+) -> KafkaResult<Vec<(Partition, i64)>> {
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tpl = TopicPartitionList::new();
+    for p in parts {
+        tpl.add_partition(&p.topic, p.partition);
+    }
+    let committed = group.committed_offsets(tpl, METADATA_TIMEOUT)?;
+    let mut out = Vec::with_capacity(parts.len());
+    for p in parts {
+        let c = committed
+            .find_partition(&p.topic, p.partition)
+            .map(|e| e.offset());
+        let (low, high) = reader.fetch_watermarks(&p.topic, p.partition, METADATA_TIMEOUT)?;
+        let resume = match c {
+            Some(Offset::Offset(o)) => o.clamp(low, high),
+            _ if reset_to_earliest => low,
+            _ => high,
+        };
+        out.push((p.clone(), resume));
+    }
+    Ok(out)
+}
+
+/// The broker timestamp of the first message at or after `offset` (a fresh reader each
+/// time, so nothing left from an earlier read can answer).
+fn ts_at(kafka: &KafkaConfig, p: &Partition, offset: i64) -> Option<i64> {
+    let reader = history_consumer(kafka).ok()?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(offset))
+        .ok()?;
+    reader.assign(&tpl).ok()?;
+    let deadline = Instant::now() + METADATA_TIMEOUT;
+    while Instant::now() < deadline {
+        match reader.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) if m.offset() >= offset => return m.timestamp().to_millis(),
+            Some(Ok(_)) => {}
+            Some(Err(KafkaError::PartitionEOF(_))) => return None,
+            Some(Err(e)) => tracing::debug!("reading {p}@{offset}: {e}"),
+            None => {}
+        }
+    }
+    None
+}
+
+/// The first offset in `low..end` whose broker timestamp is at least `from`: the broker's
+/// own index (ListOffsets by time) when it answers, else a binary search reading
+/// timestamps (brokers and test clusters without a time index).
+fn offset_for_time(
+    kafka: &KafkaConfig,
+    reader: &BaseConsumer,
+    p: &Partition,
+    low: i64,
+    end: i64,
+    from: i64,
+) -> KafkaResult<i64> {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(from))?;
+    let found = reader.offsets_for_times(tpl, METADATA_TIMEOUT)?;
+    if let Some(Offset::Offset(o)) = found
+        .find_partition(&p.topic, p.partition)
+        .map(|e| e.offset())
+    {
+        return Ok(o.clamp(low, end));
+    }
+    let (mut lo, mut hi) = (low, end);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match ts_at(kafka, p, mid) {
+            Some(ts) if ts >= from => hi = mid,
+            Some(_) => lo = mid + 1,
+            None => break,
+        }
+    }
+    Ok(lo)
+}
+
+/// For each partition, the range of history to read back: `hours` before the broker time of
+/// the last message taken, up to the resume offset. Measured on the broker's timestamps, not
+/// on the wall clock, so old data pushed through Kafka rebuilds as well as live data.
+pub fn rebuild_ranges(
+    kafka: &KafkaConfig,
+    reader: &BaseConsumer,
+    resume: &[(Partition, i64)],
+    hours: u32,
+) -> KafkaResult<Vec<RebuildRange>> {
+    let mut out = Vec::new();
+    for (p, end) in resume {
+        let (low, _) = reader.fetch_watermarks(&p.topic, p.partition, METADATA_TIMEOUT)?;
+        let mut start = *end;
+        if hours > 0 && *end > low {
+            start = match ts_at(kafka, p, end - 1) {
+                Some(ts) => {
+                    let from = ts - i64::from(hours) * 3_600_000;
+                    offset_for_time(kafka, reader, p, low, *end, from)?
+                }
+                None => low,
+            };
+        }
+        out.push(RebuildRange {
+            at: p.clone(),
+            start,
+            end: *end,
+        });
+    }
+    Ok(out)
+}
+
+/// Dead letters: the message as it came, with headers naming why and where from.
+pub struct DeadLetters {
+    producer: ThreadedProducer<DefaultProducerContext>,
+    topic: String,
+}
+
+impl DeadLetters {
+    pub fn new(kafka: &KafkaConfig) -> Result<Self> {
+        let mut cfg = base_client_config(kafka)?;
+        cfg.set("linger.ms", "5");
+        Ok(Self {
+            producer: cfg
+                .create()
+                .context("cannot create the dead-letter producer")?,
+            topic: kafka.dead_letter_topic.clone(),
+        })
+    }
+
+    /// Queues one dead letter; retries while librdkafka's queue is full.
+    pub fn send(&self, m: &OwnedMessage, reason: &str, detail: &str) -> Result<()> {
+        let offset = m.offset.to_string();
+        let partition = m.at.partition.to_string();
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "reason",
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: "detail",
+                value: Some(detail),
+            })
+            .insert(Header {
+                key: "original_topic",
+                value: Some(&*m.at.topic),
+            })
+            .insert(Header {
+                key: "original_partition",
+                value: Some(&partition),
+            })
+            .insert(Header {
+                key: "original_offset",
+                value: Some(&offset),
+            });
+        let mut record: BaseRecord<'_, (), [u8]> = BaseRecord::to(&self.topic)
+            .payload(&m.payload[..])
+            .headers(headers);
+        for _ in 0..100 {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err((e, _)) => bail!("cannot dead-letter {}@{}: {e}", m.at, m.offset),
+            }
+        }
+        bail!(
+            "cannot dead-letter {}@{}: producer queue full",
+            m.at,
+            m.offset
+        )
+    }
+
+    pub fn flush(&self, timeout: Duration) {
+        if let Err(e) = self.producer.flush(timeout) {
+            tracing::warn!("dead letters not all delivered before the timeout: {e}");
+        }
+    }
+}
+
+/// Headers of a message as (key, value) strings, for tests and tools.
+pub fn header_map<M: Message>(m: &M) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let Some(h) = m.headers() {
+        for i in 0..h.count() {
+            let x = h.get(i);
+            out.insert(
+                x.key.to_string(),
+                x.value
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    out
+}

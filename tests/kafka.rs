@@ -1,0 +1,597 @@
+//! The live path against a real Kafka-protocol broker in-process (librdkafka's mock
+//! cluster), with random topic and group names. Each test drives `ondata::live::run`, the
+//! function `ondata run` and `ondata demo` run, and compares its alerts with `replay` of the
+//! same events. Every wait is bounded.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use tokio::sync::watch;
+
+use ondata::alert::{Alert, AlertSink};
+use ondata::config::Config;
+use ondata::event::parse_event;
+use ondata::live::{self, LiveStats, LiveSummary, Stop};
+use ondata::replay::{replay, ReplayOptions};
+use ondata::simulate::{simulate, Scenario, SimOptions};
+use ondata::source::kafka::header_map;
+
+const WAIT: Duration = Duration::from_secs(120);
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Alerts as JSON lines, shared with the test.
+#[derive(Clone, Default)]
+struct Collected(Arc<Mutex<Vec<String>>>);
+
+impl AlertSink for Collected {
+    fn send(&mut self, alert: &Alert) -> std::io::Result<()> {
+        self.0.lock().unwrap().push(alert.to_json_line());
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Collected {
+    fn sorted(&self) -> Vec<String> {
+        let mut v = self.0.lock().unwrap().clone();
+        v.sort();
+        v
+    }
+}
+
+/// A simulated stream, one event per line, ending with one quiet event ten minutes after the
+/// last, so every bucket that holds the incident closes on event time in both paths alike.
+fn stream(scenario: Scenario, days: u32, seed: u64) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let opts = SimOptions {
+        scenario,
+        seed,
+        days,
+        ..SimOptions::default()
+    };
+    simulate(&opts, &mut out).expect("simulate");
+    let mut lines: Vec<Vec<u8>> = out
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    let last = lines
+        .iter()
+        .filter_map(|l| {
+            parse_event(l, &Config::default().input)
+                .ok()
+                .map(|e| e.ts_ms)
+        })
+        .max()
+        .expect("events");
+    let close = (last / 60_000 + 10) * 60_000;
+    lines.push(
+        format!(r#"{{"ts":{close},"text":"fine giornata","author":"test","topic":"zz-end"}}"#)
+            .into_bytes(),
+    );
+    lines
+}
+
+fn key_of(line: &[u8]) -> String {
+    parse_event(line, &Config::default().input)
+        .ok()
+        .and_then(|e| e.topic.map(|t| t.into_owned()))
+        .unwrap_or_default()
+}
+
+/// Produces lines keyed by their topic (as ondata's README asks), then checks that the
+/// topic holds them all.
+fn produce(brokers: &str, topic: &str, lines: &[Vec<u8>]) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "60000")
+        .create()
+        .expect("producer");
+    let before = total_messages(brokers, topic);
+    for line in lines {
+        let key = key_of(line);
+        let mut record = BaseRecord::to(topic).key(key.as_bytes()).payload(&line[..]);
+        let mut tries = 0;
+        while let Err((e, r)) = producer.send(record) {
+            tries += 1;
+            assert!(tries < 10_000, "cannot produce: {e}");
+            record = r;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    producer.flush(Duration::from_secs(60)).expect("flush");
+    wait_until("every message in the topic", || {
+        total_messages(brokers, topic) >= before + lines.len() as i64
+    });
+}
+
+/// Messages in all partitions of `topic` (sum of high watermarks).
+fn total_messages(brokers: &str, topic: &str) -> i64 {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let md = c
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    md.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| {
+            c.fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+                .map(|(_, h)| h)
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+fn replay_alerts(config: &Config, lines: &[Vec<u8>]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.ndjson");
+    let mut f = std::fs::File::create(&path).unwrap();
+    for l in lines {
+        f.write_all(l).unwrap();
+        f.write_all(b"\n").unwrap();
+    }
+    drop(f);
+    let sink = Collected::default();
+    let mut s = sink.clone();
+    replay(
+        config,
+        &ReplayOptions {
+            inputs: vec![path.display().to_string()],
+            progress: false,
+        },
+        &mut s,
+        &mut std::io::sink(),
+    )
+    .expect("replay");
+    sink.sorted()
+}
+
+/// What makes an alert the same alert: its transition, not its evidence.
+fn identity(line: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    [
+        "id",
+        "kind",
+        "status",
+        "topic",
+        "severity",
+        "at",
+        "started_at",
+    ]
+    .iter()
+    .map(|k| v[k].to_string())
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+fn config(brokers: &str, topic: &str, group: &str) -> Config {
+    let mut c = Config::default();
+    c.kafka.brokers = brokers.into();
+    c.kafka.topics = vec![topic.into()];
+    c.kafka.group_id = group.into();
+    c.kafka.dead_letter_topic = format!("{topic}.dlq");
+    // Simulated days are in 2020; history is measured on broker time, which is now.
+    c.kafka.rebuild_hours = 24;
+    c.http.listen = "127.0.0.1:0".into();
+    c.alerts.sinks.clear();
+    c
+}
+
+fn earliest(mut c: Config) -> Config {
+    c.kafka
+        .client
+        .insert("auto.offset.reset".into(), "earliest".into());
+    c
+}
+
+struct Running {
+    rt: tokio::runtime::Runtime,
+    task: tokio::task::JoinHandle<anyhow::Result<LiveSummary>>,
+    stop: watch::Sender<Stop>,
+    stats: Arc<LiveStats>,
+    alerts: Collected,
+}
+
+fn start(config: Config, extra: Vec<Box<dyn AlertSink + Send>>) -> Running {
+    // RUST_LOG=ondata=debug shows what the live path did.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let alerts = Collected::default();
+    let mut sinks: Vec<Box<dyn AlertSink + Send>> = vec![Box::new(alerts.clone())];
+    sinks.extend(extra);
+    let stats = Arc::new(LiveStats::default());
+    let (stop, stopped) = watch::channel(Stop::Run);
+    let task = rt.spawn(live::run(
+        config,
+        sinks,
+        None,
+        stats.clone(),
+        stopped,
+        Duration::from_secs(20),
+    ));
+    Running {
+        rt,
+        task,
+        stop,
+        stats,
+        alerts,
+    }
+}
+
+impl Running {
+    fn taken(&self) -> u64 {
+        LiveStats::get(&self.stats.taken)
+    }
+
+    fn stop(self, how: Stop) -> LiveSummary {
+        self.stop.send(how).unwrap();
+        let summary = self.rt.block_on(self.task).unwrap().expect("live run");
+        self.rt.shutdown_timeout(Duration::from_secs(5));
+        summary
+    }
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Committed offsets of `group` on every partition of `topic`, and the partitions' ends.
+fn committed_and_ends(brokers: &str, topic: &str, group: &str, partitions: i32) -> Vec<(i64, i64)> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let committed = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
+    (0..partitions)
+        .map(|p| {
+            let off = match committed.find_partition(topic, p).unwrap().offset() {
+                Offset::Offset(o) => o,
+                _ => -1,
+            };
+            let (_, high) = c
+                .fetch_watermarks(topic, p, Duration::from_secs(10))
+                .unwrap();
+            (off, high)
+        })
+        .collect()
+}
+
+fn cluster(
+    brokers: i32,
+    topic: &str,
+    partitions: i32,
+) -> MockCluster<'static, DefaultProducerContext> {
+    let c = MockCluster::new(brokers).expect("mock cluster");
+    c.create_topic(topic, partitions, 1).expect("topic");
+    c
+}
+
+#[test]
+fn live_alerts_equal_replay_and_offsets_are_committed() {
+    let topic = unique("comments");
+    let mock = cluster(1, &topic, 3);
+    let brokers = mock.bootstrap_servers();
+    let lines = stream(Scenario::ClickDay, 2, 3);
+    let cfg = earliest(config(&brokers, &topic, &unique("g")));
+    let expected = replay_alerts(&cfg, &lines);
+    assert!(expected.len() >= 4, "the scenario fires: {expected:?}");
+
+    let run = start(cfg, Vec::new());
+    produce(&brokers, &topic, &lines);
+    wait_until("every message taken", || run.taken() >= lines.len() as u64);
+    let alerts = run.alerts.clone();
+    let summary = run.stop(Stop::Drain);
+    assert_eq!(summary.events, lines.len() as u64);
+    assert_eq!(summary.late, 0);
+    assert_eq!(alerts.sorted(), expected);
+    for (committed, end) in committed_and_ends(&brokers, &topic, &unique("unused"), 3) {
+        assert!(committed <= end);
+    }
+}
+
+#[test]
+fn a_consumer_dropped_without_commit_resumes_with_nothing_missing_or_repeated() {
+    let topic = unique("comments");
+    let mock = cluster(1, &topic, 3);
+    let brokers = mock.bootstrap_servers();
+    let lines = stream(Scenario::ClickDay, 2, 5);
+    let group = unique("g");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alerts.ndjson").display().to_string();
+    let mut cfg = earliest(config(&brokers, &topic, &group));
+    cfg.kafka.rebuild_hours = 48;
+    let expected = replay_alerts(&cfg, &lines);
+    produce(&brokers, &topic, &lines);
+
+    // First process: taken about half, then gone without draining or committing on the way
+    // out (the periodic commits before that stand, as after a crash).
+    let first = start(
+        cfg.clone(),
+        vec![Box::new(ondata::alert::file_sink(&file).unwrap())],
+    );
+    let half = lines.len() as u64 / 2;
+    wait_until("half the stream taken", || first.taken() >= half);
+    let first_alerts = first.alerts.sorted();
+    first.stop(Stop::Abort);
+    let after_crash = committed_and_ends(&brokers, &topic, &group, 3);
+    let committed: i64 = after_crash.iter().map(|(c, _)| (*c).max(0)).sum();
+    assert!(
+        committed < lines.len() as i64,
+        "some messages were taken but not committed: {after_crash:?}"
+    );
+
+    // Second process: same group and alert file.
+    let second = start(
+        cfg.clone(),
+        vec![Box::new(ondata::alert::file_sink(&file).unwrap())],
+    );
+    wait_until("the rest taken", || {
+        LiveStats::get(&second.stats.rebuilt_events) + LiveStats::get(&second.stats.events)
+            >= lines.len() as u64
+    });
+    let stats = second.stats.clone();
+    let second_alerts = second.alerts.clone();
+    second.stop(Stop::Drain);
+    // Nothing missing from the windows, nothing counted twice: the rebuilt history and the
+    // live events together are the stream, once.
+    assert_eq!(
+        LiveStats::get(&stats.rebuilt_events) + LiveStats::get(&stats.events),
+        lines.len() as u64
+    );
+    // The alert file holds each alert once, and they are the uninterrupted run's.
+    let written = std::fs::read_to_string(&file).unwrap();
+    let mut in_file: Vec<String> = written.lines().map(str::to_string).collect();
+    let distinct: BTreeSet<&String> = in_file.iter().collect();
+    assert_eq!(distinct.len(), in_file.len(), "an alert was written twice");
+    in_file.sort();
+    assert_eq!(in_file, expected);
+    // What each process sent, together, is the uninterrupted run's.
+    let mut both: Vec<String> = first_alerts;
+    both.extend(second_alerts.sorted());
+    both.sort();
+    both.dedup();
+    assert_eq!(both, expected);
+}
+
+#[test]
+fn poison_messages_are_dead_lettered_with_headers_and_their_offsets_advance() {
+    let topic = unique("comments");
+    let mock = cluster(1, &topic, 1);
+    let brokers = mock.bootstrap_servers();
+    let mut lines = stream(Scenario::Quiet, 0, 2);
+    lines.truncate(2_000);
+    let poison: Vec<Vec<u8>> = vec![
+        b"not json at all".to_vec(),
+        br#"{"text":"no time","author":"x"}"#.to_vec(),
+        br#"{"ts":"yesterday","text":"bad time","author":"x"}"#.to_vec(),
+        Vec::new(),
+        vec![0xff; 4096],
+    ];
+    let mut mixed = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        mixed.push(l.clone());
+        if i % 400 == 7 {
+            mixed.push(poison[(i / 400) % poison.len()].clone());
+        }
+    }
+    let bad = mixed.len() - lines.len();
+    let group = unique("g");
+    let cfg = earliest(config(&brokers, &topic, &group));
+    produce(&brokers, &topic, &mixed);
+    let run = start(cfg, Vec::new());
+    wait_until("every message taken", || run.taken() >= mixed.len() as u64);
+    let summary = run.stop(Stop::Drain);
+    assert_eq!(summary.events, lines.len() as u64);
+    assert_eq!(summary.dead_lettered, bad as u64);
+    assert_eq!(
+        committed_and_ends(&brokers, &topic, &group, 1),
+        vec![(mixed.len() as i64, mixed.len() as i64)],
+        "committed to the end, dead letters included"
+    );
+
+    let dlq: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", unique("dlq"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    dlq.subscribe(&[&format!("{topic}.dlq")]).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while got.len() < bad && Instant::now() < deadline {
+        if let Some(Ok(m)) = dlq.poll(Duration::from_millis(200)) {
+            got.push((m.payload().unwrap_or_default().to_vec(), header_map(&m)));
+        }
+    }
+    assert_eq!(got.len(), bad);
+    let reasons: BTreeSet<String> = got.iter().map(|(_, h)| h["reason"].clone()).collect();
+    assert!(reasons.len() >= 3, "{reasons:?}");
+    for (payload, h) in &got {
+        assert_eq!(h["original_topic"], topic);
+        assert_eq!(h["original_partition"], "0");
+        let offset: usize = h["original_offset"].parse().unwrap();
+        assert_eq!(
+            &mixed[offset], payload,
+            "the dead letter is the message as it came"
+        );
+    }
+}
+
+#[test]
+fn broker_faults_are_survived_without_loss() {
+    let topic = unique("comments");
+    let mock = cluster(3, &topic, 3);
+    let brokers = mock.bootstrap_servers();
+    let lines = stream(Scenario::ClickDay, 2, 7);
+    let cfg = earliest(config(&brokers, &topic, &unique("g")));
+    let expected = replay_alerts(&cfg, &lines);
+    let run = start(cfg, Vec::new());
+    let (first, rest) = lines.split_at(lines.len() / 3);
+    produce(&brokers, &topic, first);
+    wait_until("a third taken", || run.taken() >= first.len() as u64 / 2);
+    // Request errors on fetches and commits, then a broker down and back.
+    let errors = [RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION; 8];
+    mock.request_errors(RDKafkaApiKey::Fetch, &errors);
+    mock.request_errors(
+        RDKafkaApiKey::OffsetCommit,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT; 4],
+    );
+    mock.broker_down(2).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    mock.broker_up(2).unwrap();
+    produce(&brokers, &topic, rest);
+    wait_until("every message taken", || run.taken() >= lines.len() as u64);
+    let alerts = run.alerts.clone();
+    let summary = run.stop(Stop::Drain);
+    assert_eq!(summary.events, lines.len() as u64, "nothing lost");
+    assert_eq!(summary.late, 0, "the stalled partition was waited for");
+    assert_eq!(alerts.sorted(), expected);
+}
+
+#[test]
+fn two_consumers_in_one_group_split_the_partitions_and_together_alert_as_one() {
+    let topic = unique("comments");
+    let mock = cluster(1, &topic, 4);
+    let brokers = mock.bootstrap_servers();
+    let lines = stream(Scenario::ClickDay, 2, 11);
+    let group = unique("g");
+    let mut cfg = earliest(config(&brokers, &topic, &group));
+    // Keyword topics gather comments from every partition; with the partitions split, each
+    // instance would see part of them (README, Scaling out). Events' own topics only here.
+    cfg.topics.rules.clear();
+    // Short group timeouts: the mock coordinator otherwise waits out the 45 s default.
+    for (k, v) in [
+        ("session.timeout.ms", "6000"),
+        ("heartbeat.interval.ms", "500"),
+    ] {
+        cfg.kafka.client.insert(k.into(), v.into());
+    }
+    let expected = replay_alerts(&cfg, &lines);
+    let a = start(cfg.clone(), Vec::new());
+    wait_until("the first consumer ready", || {
+        a.stats.ready.load(Ordering::SeqCst)
+    });
+    let b = start(cfg, Vec::new());
+    wait_until("both consumers ready after the rebalance", || {
+        b.stats.ready.load(Ordering::SeqCst)
+            && a.stats.ready.load(Ordering::SeqCst)
+            && LiveStats::get(&a.stats.rebuilds) >= 2
+    });
+    produce(&brokers, &topic, &lines);
+    wait_until("every message taken by one of them", || {
+        a.taken() + b.taken() >= lines.len() as u64
+    });
+    let (alerts_a, alerts_b) = (a.alerts.clone(), b.alerts.clone());
+    let sa = a.stop(Stop::Drain);
+    let sb = b.stop(Stop::Drain);
+    assert!(sa.events > 0 && sb.events > 0, "both had work: {sa} / {sb}");
+    assert_eq!(sa.events + sb.events, lines.len() as u64);
+    // The same alerts: every transition (id, kind, status, topic, severity, times). Their
+    // details may differ by the few messages that arrived within the allowed lateness,
+    // because each instance's watermark moves with its own partitions.
+    let mut all: Vec<String> = alerts_a.sorted().iter().map(|a| identity(a)).collect();
+    all.extend(alerts_b.sorted().iter().map(|a| identity(a)));
+    all.sort();
+    let want: Vec<String> = expected.iter().map(|a| identity(a)).collect();
+    assert_eq!(all, want);
+}
+
+#[test]
+fn a_consumer_started_after_the_incident_reports_what_is_still_firing_once() {
+    let topic = unique("comments");
+    let mock = cluster(1, &topic, 3);
+    let brokers = mock.bootstrap_servers();
+    // The stream up to the middle of the click-day surge (first alert + 30 min).
+    let full = stream(Scenario::ClickDay, 2, 3);
+    let cfg = config(&brokers, &topic, &unique("g"));
+    let firing_at = |lines: &[Vec<u8>]| -> BTreeMap<String, String> {
+        let mut open = BTreeMap::new();
+        for a in replay_alerts(&cfg, lines) {
+            let v: serde_json::Value = serde_json::from_str(&a).unwrap();
+            let id = v["id"].as_str().unwrap().to_string();
+            if v["status"] == "firing" {
+                open.insert(id, a);
+            } else {
+                open.remove(&id);
+            }
+        }
+        open
+    };
+    let first_alert_ts = {
+        let all = replay_alerts(&cfg, &full);
+        let v: serde_json::Value = serde_json::from_str(&all[0]).unwrap();
+        chrono::DateTime::parse_from_rfc3339(v["at"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    let cut: Vec<Vec<u8>> = full
+        .iter()
+        .filter(|l| {
+            parse_event(l, &cfg.input).is_ok_and(|e| e.ts_ms <= first_alert_ts + 30 * 60_000)
+        })
+        .cloned()
+        .collect();
+    let still_firing = firing_at(&cut);
+    assert!(!still_firing.is_empty(), "the cut ends inside an incident");
+    produce(&brokers, &topic, &cut);
+
+    // A new group, at the end of the topic (librdkafka's default), rebuilds from history.
+    let run = start(cfg.clone(), Vec::new());
+    wait_until("the rebuild", || run.stats.ready.load(Ordering::SeqCst));
+    std::thread::sleep(Duration::from_millis(500));
+    let stats = run.stats.clone();
+    let alerts = run.alerts.clone();
+    run.stop(Stop::Drain);
+    assert_eq!(LiveStats::get(&stats.rebuilt_events), cut.len() as u64);
+    assert_eq!(LiveStats::get(&stats.events), 0, "nothing new was produced");
+    let sent = alerts.sorted();
+    let mut want: Vec<String> = still_firing.into_values().collect();
+    want.sort();
+    assert_eq!(
+        sent, want,
+        "each condition still firing, once; nothing that ended"
+    );
+}
