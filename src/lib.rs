@@ -28,6 +28,7 @@ pub mod engine;
 pub mod event;
 pub mod http;
 pub mod live;
+pub mod merge;
 pub mod metrics;
 pub mod replay;
 pub mod simulate;

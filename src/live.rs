@@ -12,7 +12,7 @@
 //! conditions still firing at the end are sent once. Alerts are keyed by (id, status, at)
 //! and never sent twice by one process; file sinks remember what an earlier process wrote.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,10 +25,11 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
+pub use crate::alert::delivery::Delivery;
 use crate::alert::{Alert, AlertSink, AlertStatus};
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::event::{parse_event, Event};
+use crate::merge::{pending_of, Aligner, Item, Pending};
 use crate::metrics::Metrics;
 use crate::source::kafka::{
     self, AssignmentState, DeadLetters, LiveContext, OwnedMessage, Partition, RebuildRange,
@@ -37,24 +38,19 @@ use crate::source::kafka::{
 /// Messages in flight between the consumer task and the engine thread.
 const CHANNEL_CAPACITY: usize = 4096;
 /// A partition that has sent nothing for this long, and whose end the broker confirms we
-/// have reached (checked at most every `IDLE_RECHECK`), no longer holds back the event-time
+/// have reached (checked at most every `merge::IDLE_RECHECK`), no longer holds back the event-time
 /// merge of the others. One with messages we have not received (its broker slow, down, or
 /// reconnecting) holds it back for up to `STALLED_PARTITION`; after that its events may
 /// come late, and are counted as such.
 const IDLE_PARTITION: Duration = Duration::from_millis(200);
-const IDLE_RECHECK: Duration = Duration::from_secs(1);
 const STALLED_PARTITION: Duration = Duration::from_secs(10);
 /// While reading history every partition has data until its end: wait for each.
 const IDLE_HISTORY: Duration = Duration::from_secs(5);
-/// Events held for the merge at most; beyond, the oldest go through regardless.
-const MAX_BUFFERED: usize = 200_000;
 /// Stored offsets are committed this often (asynchronously), and synchronously on revoke
 /// and on shutdown.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// With no event for this long, event time advances with the wall clock.
 const IDLE_TICK: Duration = Duration::from_secs(1);
-/// Alert keys remembered against duplicates.
-const REMEMBERED_ALERTS: usize = 100_000;
 
 /// What the caller asks of a running live path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,233 +117,6 @@ impl std::fmt::Display for LiveSummary {
 enum ToEngine {
     Assigned(Vec<Partition>),
     Message(OwnedMessage),
-}
-
-/// Sends each alert transition once: keyed by (id, status, at), remembered in a bounded set,
-/// seeded from what file sinks already hold.
-pub struct Delivery {
-    sinks: Vec<Box<dyn AlertSink + Send>>,
-    seen: HashSet<String>,
-    order: VecDeque<String>,
-}
-
-impl Delivery {
-    pub fn new(sinks: Vec<Box<dyn AlertSink + Send>>) -> Self {
-        Self {
-            sinks,
-            seen: HashSet::new(),
-            order: VecDeque::new(),
-        }
-    }
-
-    /// Remembers an alert as already delivered (by an earlier process).
-    pub fn remember(&mut self, id: &str, status: &str, at: &str) {
-        let key = format!("{id}|{status}|{at}");
-        if self.seen.insert(key.clone()) {
-            self.order.push_back(key);
-            if self.order.len() > REMEMBERED_ALERTS {
-                if let Some(old) = self.order.pop_front() {
-                    self.seen.remove(&old);
-                }
-            }
-        }
-    }
-
-    /// Sends to every sink unless already sent; true if sent.
-    pub fn send(&mut self, alert: &Alert) -> bool {
-        let status = match alert.status {
-            AlertStatus::Firing => "firing",
-            AlertStatus::Resolved => "resolved",
-        };
-        let key = format!("{}|{status}|{}", alert.id, alert.at);
-        if self.seen.contains(&key) {
-            return false;
-        }
-        for sink in &mut self.sinks {
-            if let Err(e) = sink.send(alert) {
-                tracing::error!("alert sink failed: {e}");
-            }
-        }
-        self.remember(&alert.id, status, &alert.at);
-        true
-    }
-
-    pub fn flush(&mut self) {
-        for sink in &mut self.sinks {
-            if let Err(e) = sink.flush() {
-                tracing::error!("alert sink flush failed: {e}");
-            }
-        }
-    }
-}
-
-/// One message waiting in the event-time merge.
-struct Pending {
-    offset: i64,
-    kafka_ts_ms: Option<i64>,
-    item: Item,
-}
-
-enum Item {
-    Event(Event<'static>),
-    Poison {
-        payload: Vec<u8>,
-        reason: crate::event::RejectReason,
-        detail: String,
-    },
-}
-
-impl Pending {
-    fn ts(&self) -> Option<i64> {
-        match &self.item {
-            Item::Event(e) => Some(e.ts_ms),
-            Item::Poison { .. } => None,
-        }
-    }
-}
-
-struct Queue {
-    items: VecDeque<Pending>,
-    last_arrival: Instant,
-    /// No more messages will come (history read to its end).
-    done: bool,
-    /// When the broker last confirmed that nothing more is waiting in the partition.
-    at_end: Option<Instant>,
-}
-
-/// Merges partitions by event time: the next event released is the oldest at the head of any
-/// queue, once every partition that may still send something older has a message waiting,
-/// or has been silent for `idle`. Within a partition, Kafka's order is kept, so offsets are
-/// released in order; an unparseable message is released as soon as it reaches the head.
-struct Aligner {
-    queues: BTreeMap<Partition, Queue>,
-    len: usize,
-    idle: Duration,
-    stalled: Duration,
-}
-
-impl Aligner {
-    fn new(idle: Duration, stalled: Duration) -> Self {
-        Self {
-            queues: BTreeMap::new(),
-            len: 0,
-            idle,
-            stalled,
-        }
-    }
-
-    /// Partitions whose silence may mean they are idle, to be confirmed with the broker.
-    fn to_confirm(&self, now: Instant) -> Vec<Partition> {
-        self.queues
-            .iter()
-            .filter(|(_, q)| {
-                q.items.is_empty()
-                    && !q.done
-                    && now.duration_since(q.last_arrival) >= self.idle
-                    && q.at_end
-                        .is_none_or(|t| now.duration_since(t) >= IDLE_RECHECK)
-            })
-            .map(|(p, _)| p.clone())
-            .collect()
-    }
-
-    fn confirm_end(&mut self, p: &Partition, at_end: bool, now: Instant) {
-        if let Some(q) = self.queues.get_mut(p) {
-            q.at_end = at_end.then_some(now);
-        }
-    }
-
-    fn ensure(&mut self, p: &Partition, now: Instant) {
-        self.queues.entry(p.clone()).or_insert_with(|| Queue {
-            items: VecDeque::new(),
-            last_arrival: now,
-            done: false,
-            at_end: None,
-        });
-    }
-
-    fn push(&mut self, p: &Partition, pending: Pending, now: Instant) {
-        self.ensure(p, now);
-        if let Some(q) = self.queues.get_mut(p) {
-            q.items.push_back(pending);
-            q.last_arrival = now;
-            q.at_end = None;
-            self.len += 1;
-        }
-    }
-
-    fn retain(&mut self, keep: &BTreeSet<Partition>) {
-        self.queues.retain(|p, _| keep.contains(p));
-        self.len = self.queues.values().map(|q| q.items.len()).sum();
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// The next message to release, if any may go now; `force` releases regardless of
-    /// silent partitions (shutdown, end of history).
-    fn pop(&mut self, now: Instant, force: bool) -> Option<(Partition, Pending)> {
-        if self.len == 0 {
-            return None;
-        }
-        let mut best: Option<(&Partition, i64)> = None;
-        let mut poison: Option<&Partition> = None;
-        let mut blocked = false;
-        for (p, q) in &self.queues {
-            match q.items.front() {
-                Some(head) => match head.ts() {
-                    None => {
-                        poison = Some(p);
-                        break;
-                    }
-                    Some(ts) => {
-                        if best.is_none_or(|(_, b)| ts < b) {
-                            best = Some((p, ts));
-                        }
-                    }
-                },
-                None => {
-                    let silent = now.duration_since(q.last_arrival);
-                    let idle = silent >= self.idle
-                        && q.at_end
-                            .is_some_and(|t| now.duration_since(t) < IDLE_RECHECK * 2);
-                    if !q.done && !idle && silent < self.stalled {
-                        blocked = true;
-                    }
-                }
-            }
-        }
-        let chosen = match (poison, best) {
-            (Some(p), _) => p.clone(),
-            (None, Some((p, _))) if !blocked || force || self.len > MAX_BUFFERED => p.clone(),
-            _ => return None,
-        };
-        let q = self.queues.get_mut(&chosen)?;
-        let item = q.items.pop_front()?;
-        self.len -= 1;
-        Some((chosen, item))
-    }
-}
-
-/// Parses a message into what the merge holds.
-fn pending_of(m: OwnedMessage, config: &Config) -> (Partition, Pending) {
-    let item = match parse_event(&m.payload, &config.input) {
-        Ok(e) => Item::Event(e.into_owned()),
-        Err(rejection) => Item::Poison {
-            payload: m.payload,
-            reason: rejection.reason,
-            detail: rejection.detail,
-        },
-    };
-    (
-        m.at,
-        Pending {
-            offset: m.offset,
-            kafka_ts_ms: m.kafka_ts_ms,
-            item,
-        },
-    )
 }
 
 fn wall_ms() -> i64 {
@@ -818,7 +587,7 @@ pub async fn run(
             }
         }
     }
-    delivery.sinks = sinks;
+    delivery.set_sinks(sinks);
 
     let (tx, mut rx) = mpsc::channel::<ToEngine>(CHANNEL_CAPACITY);
     let handle = Handle::current();

@@ -1,5 +1,6 @@
 //! Alerts: the model every sink receives (DESIGN §3), and the sinks of the replay path.
 
+pub mod delivery;
 pub mod model;
 pub mod sink;
 
