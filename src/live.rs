@@ -41,9 +41,10 @@ const CHANNEL_CAPACITY: usize = 4096;
 /// have reached (checked at most every `merge::IDLE_RECHECK`), no longer holds back the event-time
 /// merge of the others. One with messages we have not received (its broker slow, down, or
 /// reconnecting) holds it back for up to `STALLED_PARTITION`; after that its events may
-/// come late, and are counted as such.
+/// come late, and are counted as such. 30 s: librdkafka reconnects within 10 s, and at real
+/// speed 30 s of wall time is the allowed lateness.
 const IDLE_PARTITION: Duration = Duration::from_millis(200);
-const STALLED_PARTITION: Duration = Duration::from_secs(10);
+const STALLED_PARTITION: Duration = Duration::from_secs(30);
 /// While reading history every partition has data until its end: wait for each.
 const IDLE_HISTORY: Duration = Duration::from_secs(5);
 /// Stored offsets are committed this often (asynchronously), and synchronously on revoke
