@@ -30,6 +30,7 @@ pub mod http;
 pub mod live;
 pub mod merge;
 pub mod metrics;
+pub mod rebuild;
 pub mod replay;
 pub mod simulate;
 pub mod source;

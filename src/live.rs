@@ -14,25 +14,25 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
 pub use crate::alert::delivery::Delivery;
-use crate::alert::{Alert, AlertSink, AlertStatus};
+use crate::alert::{Alert, AlertSink};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::merge::{pending_of, Aligner, Item, Pending};
 use crate::metrics::Metrics;
+use crate::rebuild::read_history;
 use crate::source::kafka::{
-    self, AssignmentState, DeadLetters, LiveContext, OwnedMessage, Partition, RebuildRange,
+    self, AssignmentState, DeadLetters, LiveContext, OwnedMessage, Partition,
 };
 
 /// Messages in flight between the consumer task and the engine thread.
@@ -45,8 +45,6 @@ const CHANNEL_CAPACITY: usize = 4096;
 /// speed 30 s of wall time is the allowed lateness.
 const IDLE_PARTITION: Duration = Duration::from_millis(200);
 const STALLED_PARTITION: Duration = Duration::from_secs(30);
-/// While reading history every partition has data until its end: wait for each.
-const IDLE_HISTORY: Duration = Duration::from_secs(5);
 /// Stored offsets are committed this often (asynchronously), and synchronously on revoke
 /// and on shutdown.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
@@ -78,10 +76,6 @@ pub struct LiveStats {
     pub alerts_suppressed: AtomicU64,
     /// Partitions assigned and the rebuild done.
     pub ready: AtomicBool,
-    /// Produce (broker timestamp) → alert sent, in milliseconds, one per alert sent live.
-    pub alert_latency_ms: Mutex<Vec<i64>>,
-    /// Produce (broker timestamp) → taken by the engine, in milliseconds, sampled.
-    pub event_latency_ms: Mutex<Vec<i64>>,
 }
 
 impl LiveStats {
@@ -120,13 +114,6 @@ enum ToEngine {
     Message(OwnedMessage),
 }
 
-fn wall_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// The engine thread's state.
 struct Processor {
     config: Config,
@@ -152,7 +139,6 @@ struct Processor {
     last_metrics: Instant,
     last_commit: Instant,
     uncommitted: bool,
-    sample: u64,
 }
 
 impl Processor {
@@ -221,24 +207,10 @@ impl Processor {
                 self.max_ts = Some(self.max_ts.map_or(event.ts_ms, |m| m.max(event.ts_ms)));
                 self.last_release = Instant::now();
                 LiveStats::add(&self.stats.events, 1);
-                let now_ms = wall_ms();
-                self.sample += 1;
-                if self.sample % 16 == 0 {
-                    if let (Some(ts), Ok(mut v)) = (kafka_ts, self.stats.event_latency_ms.lock()) {
-                        if v.len() < 1_000_000 {
-                            v.push(now_ms - ts);
-                        }
-                    }
-                }
                 let alerts = std::mem::take(&mut self.alerts);
                 for alert in &alerts {
                     if self.delivery.send(alert) {
                         LiveStats::add(&self.stats.alerts_sent, 1);
-                        if let (Some(ts), Ok(mut v)) =
-                            (kafka_ts, self.stats.alert_latency_ms.lock())
-                        {
-                            v.push(wall_ms() - ts);
-                        }
                     } else {
                         LiveStats::add(&self.stats.alerts_suppressed, 1);
                     }
@@ -430,120 +402,6 @@ impl Processor {
     }
 }
 
-/// What the history left behind: its newest event time and the conditions still firing.
-#[derive(Default)]
-struct HistoryEnd {
-    max_ts: Option<i64>,
-    firing: BTreeMap<String, Alert>,
-}
-
-/// Reads `start..end` of every range, merged by event time, into `engine`; alerts are not
-/// sent but followed, so the ones still firing at the end are known.
-fn read_history(
-    reader: &BaseConsumer,
-    ranges: &[RebuildRange],
-    config: &Config,
-    engine: &mut Engine,
-) -> Result<(u64, HistoryEnd)> {
-    let mut end = HistoryEnd::default();
-    let todo: Vec<&RebuildRange> = ranges.iter().filter(|r| r.start < r.end).collect();
-    if todo.is_empty() {
-        return Ok((0, end));
-    }
-    let mut tpl = TopicPartitionList::new();
-    for r in &todo {
-        tpl.add_partition_offset(&r.at.topic, r.at.partition, Offset::Offset(r.start))?;
-    }
-    reader
-        .assign(&tpl)
-        .context("assigning history partitions")?;
-    let ends: BTreeMap<Partition, i64> = todo.iter().map(|r| (r.at.clone(), r.end)).collect();
-    let mut aligner = Aligner::new(IDLE_HISTORY, IDLE_HISTORY);
-    let now = Instant::now();
-    for r in &todo {
-        aligner.ensure(&r.at, now);
-    }
-    let mut topics: BTreeMap<String, Arc<str>> = BTreeMap::new();
-    let mut events = 0u64;
-    let mut alerts = Vec::new();
-    let mut last_progress = Instant::now();
-    let mut open = todo.len();
-    let mut feed = |aligner: &mut Aligner, force: bool, end: &mut HistoryEnd, events: &mut u64| {
-        while let Some((_, pending)) = aligner.pop(Instant::now(), force) {
-            if let Item::Event(e) = pending.item {
-                alerts.clear();
-                engine.ingest_into(&e, &mut alerts);
-                *events += 1;
-                end.max_ts = Some(end.max_ts.map_or(e.ts_ms, |m| m.max(e.ts_ms)));
-                for a in alerts.drain(..) {
-                    match a.status {
-                        AlertStatus::Firing => {
-                            end.firing.insert(a.id.clone(), a);
-                        }
-                        AlertStatus::Resolved => {
-                            end.firing.remove(&a.id);
-                        }
-                    }
-                }
-            }
-        }
-    };
-    while open > 0 {
-        match reader.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                last_progress = Instant::now();
-                let topic = topics
-                    .entry(m.topic().to_string())
-                    .or_insert_with(|| Arc::from(m.topic()))
-                    .clone();
-                let owned = OwnedMessage::from_message(&m, topic);
-                let stop = ends.get(&owned.at).copied().unwrap_or(i64::MIN);
-                let at = owned.at.clone();
-                if owned.offset < stop {
-                    let (p, pending) = pending_of(owned.clone(), config);
-                    aligner.push(&p, pending, Instant::now());
-                }
-                if owned.offset + 1 >= stop {
-                    if let Some(q) = aligner.queues.get_mut(&at) {
-                        if !q.done {
-                            q.done = true;
-                            open -= 1;
-                        }
-                    }
-                }
-            }
-            Some(Err(KafkaError::PartitionEOF(part))) => {
-                // Without the topic, an end-of-partition marks each queue of that number whose
-                // end offset the reader has passed; others wait for their messages.
-                let positions = reader.position().ok();
-                for (p, q) in aligner.queues.iter_mut() {
-                    if p.partition == part && !q.done {
-                        let pos = positions
-                            .as_ref()
-                            .and_then(|t| t.find_partition(&p.topic, p.partition))
-                            .and_then(|e| e.offset().to_raw());
-                        if pos.is_some_and(|o| o >= ends.get(p).copied().unwrap_or(0)) {
-                            q.done = true;
-                            open -= 1;
-                        }
-                    }
-                }
-            }
-            Some(Err(e)) => tracing::debug!("reading history: {e}"),
-            None => {}
-        }
-        feed(&mut aligner, false, &mut end, &mut events);
-        if last_progress.elapsed() > kafka::METADATA_TIMEOUT * 3 {
-            anyhow::bail!(
-                "reading history made no progress for 30 s ({open} partition(s) unfinished)"
-            );
-        }
-    }
-    feed(&mut aligner, true, &mut end, &mut events);
-    reader.unassign().ok();
-    Ok((events, end))
-}
-
 /// Runs the live path until `shutdown` turns true; then drains, flushes and commits within
 /// `grace`. `sinks` receive the alerts; `metrics`, if given, are kept up to date.
 pub async fn run(
@@ -613,7 +471,6 @@ pub async fn run(
         last_metrics: Instant::now(),
         last_commit: Instant::now(),
         uncommitted: false,
-        sample: 0,
     };
     let engine_thread = std::thread::Builder::new()
         .name("ondata-engine".into())

@@ -1,0 +1,135 @@
+//! State rebuild: reading partitions' recent history back into a fresh engine, merged by
+//! event time, without sending the alerts it raises.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use crate::alert::{Alert, AlertStatus};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::merge::{pending_of, Aligner, Item};
+use crate::source::kafka::{self, OwnedMessage, Partition, RebuildRange};
+
+/// While reading history every partition has data until its end: wait for each.
+const IDLE_HISTORY: Duration = Duration::from_secs(5);
+
+/// What the history left behind: its newest event time and the conditions still firing.
+#[derive(Default)]
+pub struct HistoryEnd {
+    pub max_ts: Option<i64>,
+    pub firing: BTreeMap<String, Alert>,
+}
+
+/// Reads `start..end` of every range, merged by event time, into `engine`; alerts are not
+/// sent but followed, so the ones still firing at the end are known.
+pub fn read_history(
+    reader: &BaseConsumer,
+    ranges: &[RebuildRange],
+    config: &Config,
+    engine: &mut Engine,
+) -> Result<(u64, HistoryEnd)> {
+    let mut end = HistoryEnd::default();
+    let todo: Vec<&RebuildRange> = ranges.iter().filter(|r| r.start < r.end).collect();
+    if todo.is_empty() {
+        return Ok((0, end));
+    }
+    let mut tpl = TopicPartitionList::new();
+    for r in &todo {
+        tpl.add_partition_offset(&r.at.topic, r.at.partition, Offset::Offset(r.start))?;
+    }
+    reader
+        .assign(&tpl)
+        .context("assigning history partitions")?;
+    let ends: BTreeMap<Partition, i64> = todo.iter().map(|r| (r.at.clone(), r.end)).collect();
+    let mut aligner = Aligner::new(IDLE_HISTORY, IDLE_HISTORY);
+    let now = Instant::now();
+    for r in &todo {
+        aligner.ensure(&r.at, now);
+    }
+    let mut topics: BTreeMap<String, Arc<str>> = BTreeMap::new();
+    let mut events = 0u64;
+    let mut alerts = Vec::new();
+    let mut last_progress = Instant::now();
+    let mut open = todo.len();
+    let mut feed = |aligner: &mut Aligner, force: bool, end: &mut HistoryEnd, events: &mut u64| {
+        while let Some((_, pending)) = aligner.pop(Instant::now(), force) {
+            if let Item::Event(e) = pending.item {
+                alerts.clear();
+                engine.ingest_into(&e, &mut alerts);
+                *events += 1;
+                end.max_ts = Some(end.max_ts.map_or(e.ts_ms, |m| m.max(e.ts_ms)));
+                for a in alerts.drain(..) {
+                    match a.status {
+                        AlertStatus::Firing => {
+                            end.firing.insert(a.id.clone(), a);
+                        }
+                        AlertStatus::Resolved => {
+                            end.firing.remove(&a.id);
+                        }
+                    }
+                }
+            }
+        }
+    };
+    while open > 0 {
+        match reader.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                last_progress = Instant::now();
+                let topic = topics
+                    .entry(m.topic().to_string())
+                    .or_insert_with(|| Arc::from(m.topic()))
+                    .clone();
+                let owned = OwnedMessage::from_message(&m, topic);
+                let stop = ends.get(&owned.at).copied().unwrap_or(i64::MIN);
+                let at = owned.at.clone();
+                if owned.offset < stop {
+                    let (p, pending) = pending_of(owned.clone(), config);
+                    aligner.push(&p, pending, Instant::now());
+                }
+                if owned.offset + 1 >= stop {
+                    if let Some(q) = aligner.queues.get_mut(&at) {
+                        if !q.done {
+                            q.done = true;
+                            open -= 1;
+                        }
+                    }
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(part))) => {
+                // Without the topic, an end-of-partition marks each queue of that number whose
+                // end offset the reader has passed; others wait for their messages.
+                let positions = reader.position().ok();
+                for (p, q) in aligner.queues.iter_mut() {
+                    if p.partition == part && !q.done {
+                        let pos = positions
+                            .as_ref()
+                            .and_then(|t| t.find_partition(&p.topic, p.partition))
+                            .and_then(|e| e.offset().to_raw());
+                        if pos.is_some_and(|o| o >= ends.get(p).copied().unwrap_or(0)) {
+                            q.done = true;
+                            open -= 1;
+                        }
+                    }
+                }
+            }
+            Some(Err(e)) => tracing::debug!("reading history: {e}"),
+            None => {}
+        }
+        feed(&mut aligner, false, &mut end, &mut events);
+        if last_progress.elapsed() > kafka::METADATA_TIMEOUT * 3 {
+            anyhow::bail!(
+                "reading history made no progress for 30 s ({open} partition(s) unfinished)"
+            );
+        }
+    }
+    feed(&mut aligner, true, &mut end, &mut events);
+    reader.unassign().ok();
+    Ok((events, end))
+}
