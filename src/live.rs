@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use tokio::runtime::Handle;
@@ -72,6 +72,8 @@ pub struct LiveStats {
     pub skipped: AtomicU64,
     pub rebuilds: AtomicU64,
     pub rebuilt_events: AtomicU64,
+    /// Wall time spent rebuilding, over all rebuilds.
+    pub rebuild_ms: AtomicU64,
     pub alerts_sent: AtomicU64,
     pub alerts_suppressed: AtomicU64,
     /// Partitions assigned and the rebuild done.
@@ -121,7 +123,7 @@ struct Processor {
     aligner: Aligner,
     consumer: Arc<StreamConsumer<LiveContext>>,
     /// Asks partitions' ends of the broker.
-    watermarks: BaseConsumer,
+    watermarks: kafka::HistoryReader,
     dead: DeadLetters,
     delivery: Delivery,
     stats: Arc<LiveStats>,
@@ -356,6 +358,7 @@ impl Processor {
         for r in &ranges {
             tracing::debug!("history of {}: offsets {}..{}", r.at, r.start, r.end);
         }
+        let found = started.elapsed();
         let mut engine = Engine::new(&self.config);
         let (events, last) = read_history(&reader, &ranges, &self.config, &mut engine)?;
         self.engine = engine;
@@ -376,10 +379,12 @@ impl Processor {
         self.delivery.flush();
         LiveStats::add(&self.stats.rebuilds, 1);
         LiveStats::add(&self.stats.rebuilt_events, events);
+        LiveStats::add(&self.stats.rebuild_ms, started.elapsed().as_millis() as u64);
         tracing::info!(
-            "rebuilt from {events} events of history over {} partition(s) in {:.1} s; {} condition(s) still firing, {still_firing} sent",
+            "rebuilt from {events} events of history over {} partition(s) in {:.1} s ({:.1} s finding where it starts); {} condition(s) still firing, {still_firing} sent",
             ranges.len(),
             started.elapsed().as_secs_f64(),
+            found.as_secs_f64(),
             last.firing.len(),
         );
         Ok(())

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -15,7 +15,7 @@ use crate::alert::{Alert, AlertStatus};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::merge::{pending_of, Aligner, Item};
-use crate::source::kafka::{self, OwnedMessage, Partition, RebuildRange};
+use crate::source::kafka::{self, HistoryReader, OwnedMessage, Partition, RebuildRange};
 
 /// While reading history every partition has data until its end: wait for each.
 const IDLE_HISTORY: Duration = Duration::from_secs(5);
@@ -30,7 +30,7 @@ pub struct HistoryEnd {
 /// Reads `start..end` of every range, merged by event time, into `engine`; alerts are not
 /// sent but followed, so the ones still firing at the end are known.
 pub fn read_history(
-    reader: &BaseConsumer,
+    reader: &HistoryReader,
     ranges: &[RebuildRange],
     config: &Config,
     engine: &mut Engine,

@@ -143,20 +143,25 @@ pub struct LiveContext {
     pub aborting: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// librdkafka's own log lines, at their level, under the `librdkafka` target.
+fn log_librdkafka(level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => {
+            tracing::error!(target: "librdkafka", "{fac}: {log_message}")
+        }
+        RDKafkaLogLevel::Warning => {
+            tracing::warn!(target: "librdkafka", "{fac}: {log_message}")
+        }
+        _ => tracing::debug!(target: "librdkafka", "{fac}: {log_message}"),
+    }
+}
+
 impl ClientContext for LiveContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        match level {
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => {
-                tracing::error!(target: "librdkafka", "{fac}: {log_message}")
-            }
-            RDKafkaLogLevel::Warning => {
-                tracing::warn!(target: "librdkafka", "{fac}: {log_message}")
-            }
-            _ => tracing::debug!(target: "librdkafka", "{fac}: {log_message}"),
-        }
+        log_librdkafka(level, fac, log_message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
@@ -280,14 +285,37 @@ pub struct RebuildRange {
 }
 
 /// A plain (group-less) consumer for metadata and for reading history back.
-pub fn history_consumer(kafka: &KafkaConfig) -> Result<BaseConsumer> {
+/// The context of history readers: reaching a partition's end is what they are for, not an
+/// error (librdkafka reports ends it delivers after the reader stopped polling as errors).
+pub struct HistoryContext;
+
+impl ClientContext for HistoryContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        log_librdkafka(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
+            tracing::debug!("history: {error}: {reason}");
+        } else {
+            tracing::warn!("kafka (history reader): {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for HistoryContext {}
+
+/// A consumer outside the group that reads partitions' history and asks their ends.
+pub type HistoryReader = BaseConsumer<HistoryContext>;
+
+pub fn history_consumer(kafka: &KafkaConfig) -> Result<HistoryReader> {
     let mut cfg = base_client_config(kafka)?;
     cfg.set("group.id", format!("{}.rebuild", kafka.group_id))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest");
-    cfg.create()
+    cfg.create_with_context(HistoryContext)
         .context("cannot create the Kafka history reader")
 }
 
@@ -296,7 +324,7 @@ pub fn history_consumer(kafka: &KafkaConfig) -> Result<BaseConsumer> {
 /// `auto.offset.reset` says (librdkafka's default: the end).
 pub fn resume_offsets(
     group: &impl Consumer<LiveContext>,
-    reader: &BaseConsumer,
+    reader: &HistoryReader,
     parts: &[Partition],
     reset_to_earliest: bool,
 ) -> KafkaResult<Vec<(Partition, i64)>> {
@@ -350,7 +378,7 @@ fn ts_at(kafka: &KafkaConfig, p: &Partition, offset: i64) -> Option<i64> {
 /// timestamps (brokers and test clusters without a time index).
 fn offset_for_time(
     kafka: &KafkaConfig,
-    reader: &BaseConsumer,
+    reader: &HistoryReader,
     p: &Partition,
     low: i64,
     end: i64,
@@ -364,6 +392,11 @@ fn offset_for_time(
         .map(|e| e.offset())
     {
         return Ok(o.clamp(low, end));
+    }
+    // Without a time index (or with a broker that does not answer by time), search by
+    // reading. Usually the whole retained log is recent enough: one read settles it.
+    if ts_at(kafka, p, low).is_some_and(|ts| ts >= from) {
+        return Ok(low);
     }
     let (mut lo, mut hi) = (low, end);
     while lo < hi {
@@ -382,7 +415,7 @@ fn offset_for_time(
 /// on the wall clock, so old data pushed through Kafka rebuilds as well as live data.
 pub fn rebuild_ranges(
     kafka: &KafkaConfig,
-    reader: &BaseConsumer,
+    reader: &HistoryReader,
     resume: &[(Partition, i64)],
     hours: u32,
 ) -> KafkaResult<Vec<RebuildRange>> {
@@ -408,6 +441,50 @@ pub fn rebuild_ranges(
     Ok(out)
 }
 
+/// librdkafka properties a producer does not take (CONFIGURATION.md, scope C).
+const CONSUMER_ONLY: &[&str] = &[
+    "group.id",
+    "group.instance.id",
+    "partition.assignment.strategy",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "group.protocol.type",
+    "group.protocol",
+    "group.remote.assignor",
+    "coordinator.query.interval.ms",
+    "max.poll.interval.ms",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "enable.auto.offset.store",
+    "queued.min.messages",
+    "queued.max.messages.kbytes",
+    "fetch.wait.max.ms",
+    "fetch.queue.backoff.ms",
+    "fetch.message.max.bytes",
+    "max.partition.fetch.bytes",
+    "fetch.max.bytes",
+    "fetch.min.bytes",
+    "fetch.error.backoff.ms",
+    "isolation.level",
+    "enable.partition.eof",
+    "check.crcs",
+    "allow.auto.create.topics",
+    "auto.offset.reset",
+    "offset.store.method",
+    "consume.callback.max.messages",
+];
+
+/// The dead-letter producer's configuration: `[kafka.client]` is mostly for the consumer,
+/// and a producer warns of each consumer property it is given, so those are left out.
+fn producer_config(kafka: &KafkaConfig) -> Result<ClientConfig> {
+    let mut cfg = base_client_config(kafka)?;
+    for key in CONSUMER_ONLY {
+        cfg.remove(key);
+    }
+    cfg.set("linger.ms", "5");
+    Ok(cfg)
+}
+
 /// Dead letters: the message as it came, with headers naming why and where from.
 pub struct DeadLetters {
     producer: ThreadedProducer<DefaultProducerContext>,
@@ -416,10 +493,8 @@ pub struct DeadLetters {
 
 impl DeadLetters {
     pub fn new(kafka: &KafkaConfig) -> Result<Self> {
-        let mut cfg = base_client_config(kafka)?;
-        cfg.set("linger.ms", "5");
         Ok(Self {
-            producer: cfg
+            producer: producer_config(kafka)?
                 .create()
                 .context("cannot create the dead-letter producer")?,
             topic: kafka.dead_letter_topic.clone(),
@@ -493,4 +568,53 @@ pub fn header_map<M: Message>(m: &M) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kafka(client: &[(&str, &str)]) -> KafkaConfig {
+        let mut k = crate::config::Config::default().kafka;
+        for (key, value) in client {
+            k.client.insert((*key).into(), (*value).into());
+        }
+        k
+    }
+
+    #[test]
+    fn the_consumer_keeps_offsets_stored_by_hand() {
+        let cfg = consumer_config(&kafka(&[("security.protocol", "ssl")])).unwrap();
+        assert_eq!(cfg.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(cfg.get("security.protocol"), Some("ssl"));
+        let err = consumer_config(&kafka(&[("enable.auto.offset.store", "true")])).unwrap_err();
+        assert!(err.to_string().contains("at-least-once"), "{err}");
+    }
+
+    #[test]
+    fn the_dead_letter_producer_gets_no_consumer_properties() {
+        let k = kafka(&[
+            ("auto.offset.reset", "earliest"),
+            ("session.timeout.ms", "6000"),
+            ("security.protocol", "sasl_ssl"),
+        ]);
+        let cfg = producer_config(&k).unwrap();
+        assert_eq!(cfg.get("auto.offset.reset"), None);
+        assert_eq!(cfg.get("session.timeout.ms"), None);
+        assert_eq!(cfg.get("security.protocol"), Some("sasl_ssl"));
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment() {
+        let err = base_client_config(&kafka(&[(
+            "sasl.password",
+            "env:ONDATA_TEST_SURELY_UNSET_VARIABLE",
+        )]))
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("ONDATA_TEST_SURELY_UNSET_VARIABLE"),
+            "{err}"
+        );
+    }
 }
