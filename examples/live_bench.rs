@@ -134,6 +134,7 @@ fn start(rt: &tokio::runtime::Runtime, config: &Config, sink: &Timed) -> Running
         config.clone(),
         vec![Box::new(sink.clone())],
         Some(Arc::new(Metrics::new())),
+        None,
         stats.clone(),
         stopped,
         Duration::from_secs(30),

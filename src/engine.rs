@@ -51,6 +51,16 @@ pub struct EngineStats {
     pub alerts: BTreeMap<(AlertKind, &'static str), u64>,
 }
 
+/// One closed bucket of a topic, for charts.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct SeriesPoint {
+    /// Bucket start, event time in ms.
+    pub t_ms: i64,
+    pub volume_per_minute: f64,
+    /// Negative share over the negativity window ending with this bucket.
+    pub negativity_ratio: Option<f64>,
+}
+
 /// State of one topic.
 struct Topic {
     name: String,
@@ -385,6 +395,32 @@ impl Engine {
                     troll_clusters_active: t.troll.active_count(),
                     troll_clusters_indexed: t.troll.index.len(),
                     troll_clusters_evicted: t.troll.index.evicted,
+                }
+            })
+            .collect()
+    }
+
+    /// The closed buckets of topic `index` (as in [`Engine::topics`]) that start after
+    /// `after_ms`, oldest first, each with its volume and the negative share over the
+    /// negativity window ending there: what the status page draws.
+    pub fn series_after(&self, index: usize, after_ms: i64) -> Vec<SeriesPoint> {
+        let Some(t) = self.topics.get(index) else {
+            return Vec::new();
+        };
+        let per_min = 60_000.0 / self.bucket_ms as f64;
+        let window = self.negativity.max_window().max(1);
+        let closed = &t.window.closed;
+        let first = closed.partition_point(|b| b.start_ms <= after_ms);
+        (first..closed.len())
+            .map(|i| {
+                let b = &closed[i];
+                let (c, n) = closed
+                    .range(i + 1 - window.min(i + 1)..=i)
+                    .fold((0u32, 0u32), |(c, n), b| (c + b.count, n + b.negative));
+                SeriesPoint {
+                    t_ms: b.start_ms,
+                    volume_per_minute: f64::from(b.count) * per_min,
+                    negativity_ratio: (c > 0).then(|| f64::from(n) / f64::from(c)),
                 }
             })
             .collect()

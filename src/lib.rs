@@ -13,6 +13,9 @@
 //! - [`dedup`]: bounded memory of recent event ids, to drop redeliveries.
 //! - [`engine`]: watermark, topic routing, deduplication; drives the detectors.
 //! - [`metrics`]: Prometheus metrics, the registry passed as a value.
+//! - [`status`]: what the HTTP API and the status page show.
+//! - [`http`]: `/metrics`, health, `/api/...` and the status page (axum).
+//! - [`live`], [`merge`], [`rebuild`]: the live Kafka path.
 //! - [`alert`]: the alert record and the sinks used by replay.
 //! - [`source`]: recorded files (NDJSON, gzip, zstd, stdin), merged in event-time order.
 //! - [`replay`]: the replay pipeline: source → engine → alerts, dead letter, summary.
@@ -34,6 +37,7 @@ pub mod rebuild;
 pub mod replay;
 pub mod simulate;
 pub mod source;
+pub mod status;
 pub mod text;
 pub mod window;
 

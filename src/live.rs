@@ -34,6 +34,7 @@ use crate::rebuild::read_history;
 use crate::source::kafka::{
     self, AssignmentState, DeadLetters, LiveContext, OwnedMessage, Partition,
 };
+use crate::status::{Board, StreamStatus};
 
 /// Messages in flight between the consumer task and the engine thread.
 const CHANNEL_CAPACITY: usize = 4096;
@@ -50,6 +51,13 @@ const STALLED_PARTITION: Duration = Duration::from_secs(30);
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// With no event for this long, event time advances with the wall clock.
 const IDLE_TICK: Duration = Duration::from_secs(1);
+
+/// Milliseconds since the Unix epoch, for the event delay.
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
 
 /// What the caller asks of a running live path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +136,7 @@ struct Processor {
     delivery: Delivery,
     stats: Arc<LiveStats>,
     metrics: Option<Arc<Metrics>>,
+    board: Option<Arc<Board>>,
     assigned: BTreeSet<Partition>,
     /// Per partition: the next offset not yet in the engine or the merge. Messages below it
     /// are duplicates (re-fetched after a rebuild) and skipped.
@@ -205,7 +214,14 @@ impl Processor {
         match pending.item {
             Item::Event(event) => {
                 self.alerts.clear();
-                self.engine.ingest_into(&event, &mut self.alerts);
+                if let Some(m) = &self.metrics {
+                    m.event_delay((wall_ms() - event.ts_ms) as f64 / 1000.0);
+                    let started = Instant::now();
+                    self.engine.ingest_into(&event, &mut self.alerts);
+                    m.processing(started.elapsed().as_secs_f64());
+                } else {
+                    self.engine.ingest_into(&event, &mut self.alerts);
+                }
                 self.max_ts = Some(self.max_ts.map_or(event.ts_ms, |m| m.max(event.ts_ms)));
                 self.last_release = Instant::now();
                 LiveStats::add(&self.stats.events, 1);
@@ -234,6 +250,7 @@ impl Processor {
                 // message is read again after a restart rather than lost.
                 if let Some(metrics) = &self.metrics {
                     metrics.rejected(reason);
+                    metrics.dead_lettered();
                 }
                 if let Err(e) = self.dead.send(&m, reason.as_str(), &detail) {
                     tracing::error!("{e}");
@@ -294,9 +311,29 @@ impl Processor {
                     .collect::<Vec<_>>()
                     .join("; ")
             );
-            if let Some(m) = &self.metrics {
-                m.observe(&self.engine);
-            }
+            self.publish();
+        }
+    }
+
+    /// Copies the engine's state into the metrics and the status board.
+    fn publish(&self) {
+        if let Some(m) = &self.metrics {
+            m.observe(&self.engine);
+        }
+        if let Some(b) = &self.board {
+            b.update(
+                &self.engine,
+                StreamStatus {
+                    mode: "live",
+                    ready: self.stats.ready.load(Ordering::SeqCst),
+                    taken: LiveStats::get(&self.stats.taken),
+                    rejected: LiveStats::get(&self.stats.dead_lettered),
+                    dead_lettered: LiveStats::get(&self.stats.dead_lettered),
+                    late: self.engine.stats().late,
+                    consumer_lag: self.metrics.as_ref().and_then(|m| m.lag_total()),
+                    alerts_sent: LiveStats::get(&self.stats.alerts_sent),
+                },
+            );
         }
     }
 
@@ -362,6 +399,12 @@ impl Processor {
         let mut engine = Engine::new(&self.config);
         let (events, last) = read_history(&reader, &ranges, &self.config, &mut engine)?;
         self.engine = engine;
+        if let Some(m) = &self.metrics {
+            m.rebase(&self.engine);
+        }
+        if let Some(b) = &self.board {
+            b.reset_series();
+        }
         self.max_ts = last.max_ts;
         self.last_release = Instant::now();
         for (p, end) in &resume {
@@ -394,6 +437,7 @@ impl Processor {
     fn finish(&mut self) -> LiveSummary {
         self.release(true);
         self.delivery.flush();
+        self.publish();
         self.dead.flush(Duration::from_secs(5));
         kafka::commit_stored(&*self.consumer);
         LiveSummary {
@@ -413,6 +457,7 @@ pub async fn run(
     config: Config,
     sinks: Vec<Box<dyn AlertSink + Send>>,
     metrics: Option<Arc<Metrics>>,
+    board: Option<Arc<Board>>,
     stats: Arc<LiveStats>,
     mut shutdown: watch::Receiver<Stop>,
     grace: Duration,
@@ -429,6 +474,7 @@ pub async fn run(
             .create_with_context(LiveContext {
                 assignment: assignment.clone(),
                 aborting: aborting.clone(),
+                metrics: metrics.clone(),
             })
             .context("cannot create the Kafka consumer (check [kafka] and [kafka.client])")?,
     );
@@ -443,7 +489,7 @@ pub async fn run(
     );
     let dead = DeadLetters::new(&config.kafka)?;
     let watermarks = kafka::history_consumer(&config.kafka)?;
-    let mut delivery = Delivery::new(Vec::new());
+    let mut delivery = Delivery::new(Vec::new()).observed(metrics.clone(), board.clone());
     for sink in &config.alerts.sinks {
         if let (crate::config::SinkKind::File, Some(path)) = (sink.kind, &sink.path) {
             for (id, status, at) in crate::alert::file_sink_history(path) {
@@ -466,6 +512,7 @@ pub async fn run(
         delivery,
         stats,
         metrics,
+        board,
         assigned: BTreeSet::new(),
         next: BTreeMap::new(),
         taken: BTreeMap::new(),

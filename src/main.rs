@@ -50,6 +50,10 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Serve the status page, /metrics and /api on `http.listen` while replaying, and
+        /// keep serving after the replay ends (until Ctrl-C).
+        #[arg(long)]
+        serve: bool,
     },
     /// Write a synthetic stream: ordinary days, then the scenario's incidents.
     Simulate {
@@ -145,8 +149,14 @@ fn run(cli: Cli) -> Result<()> {
             alerts_out,
             dead_letter,
             quiet,
+            serve,
         } => {
             let config = load_config(config.as_deref())?;
+            let served = if serve {
+                Some(service::serve_replay(&config)?)
+            } else {
+                None
+            };
             let out: Box<dyn Write> = match &alerts_out {
                 Some(p) => Box::new(BufWriter::new(
                     File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
@@ -163,11 +173,16 @@ fn run(cli: Cli) -> Result<()> {
             let opts = ReplayOptions {
                 inputs: files,
                 progress: !quiet,
+                observe: served.as_ref().map(|s| s.observe.clone()),
             };
             let summary = replay(&config, &opts, &mut sink, &mut *dead)?;
+            drop(sink);
             eprintln!("{summary}");
             if summary.rejected_total() > 0 && dead_letter.is_none() {
                 eprintln!("  (rejected lines were not kept: add --dead-letter FILE to keep them with their reasons)");
+            }
+            if let Some(served) = served {
+                served.until_interrupted()?;
             }
             Ok(())
         }

@@ -1,10 +1,21 @@
 //! Prometheus metrics (DESIGN §7). The registry is a value owned by whoever runs the engine
-//! (not a global), so tests can read what was exported. Engine state is copied in with
-//! [`Metrics::observe`]; counters that only grow are set from the engine's own totals, so
-//! observing twice never double-counts.
+//! (not a global), so tests can read what was exported.
+//!
+//! Engine state is copied in with [`Metrics::observe`]. Counters advance by what the engine
+//! counted since the last observation, so observing twice never double-counts; after the
+//! live path rebuilds a fresh engine from history, [`Metrics::rebase`] takes its totals as
+//! the new starting point (history already counted is not counted again). Topic labels are
+//! the engine's topics, which are bounded: configured rules, at most `topics.max_dynamic`
+//! names taken from events, and `other` for the rest.
 
-use prometheus::{GaugeVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
+use prometheus::{
+    GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
+
+use crate::alert::{Alert, AlertStatus};
 use crate::engine::Engine;
 use crate::event::RejectReason;
 
@@ -21,6 +32,24 @@ pub struct Metrics {
     troll_active: IntGaugeVec,
     troll_indexed: IntGaugeVec,
     troll_evicted: IntCounterVec,
+    alerts: IntCounterVec,
+    firing: IntGaugeVec,
+    deliveries: IntCounterVec,
+    lag: IntGaugeVec,
+    event_delay: Histogram,
+    processing: Histogram,
+    dead_lettered: IntCounter,
+    state: Mutex<State>,
+}
+
+/// What the counters were last advanced to, per (counter, topic); and what is firing.
+#[derive(Default)]
+struct State {
+    seen: HashMap<(&'static str, String), u64>,
+    /// Firing alert id → (kind, topic), for `ondata_alerts_firing`.
+    firing: HashMap<String, (String, String)>,
+    /// Consumer lag per (topic, partition).
+    lags: HashMap<(String, i32), i64>,
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: T) -> T {
@@ -37,6 +66,16 @@ impl Default for Metrics {
     }
 }
 
+/// Wall clock minus event time: sub-second for a healthy live stream, up to days for old
+/// data pushed through Kafka.
+const DELAY_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0,
+];
+/// Engine time for one comment: a few microseconds.
+const PROCESSING_BUCKETS: &[f64] = &[
+    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2,
+];
+
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
@@ -52,20 +91,44 @@ impl Metrics {
                 GaugeVec::new(Opts::new(name, help), &["topic"]).expect("valid metric"),
             )
         };
-        let int_gauge = |name: &str, help: &str| {
+        let int_gauge = |name: &str, help: &str, labels: &[&str]| {
             register(
                 &registry,
-                IntGaugeVec::new(Opts::new(name, help), &["topic"]).expect("valid metric"),
+                IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"),
             )
         };
+        let histogram = |name: &str, help: &str, buckets: &[f64]| {
+            register(
+                &registry,
+                Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
+                    .expect("valid metric"),
+            )
+        };
+        let rejected = counter(
+            "ondata_events_rejected_total",
+            "Input lines rejected, by reason.",
+            &["reason"],
+        );
+        // Every reason visible at zero from the start: a ratio over them has data at once.
+        for reason in RejectReason::ALL {
+            rejected.with_label_values(&[reason.as_str()]);
+        }
         Self {
+            rejected,
             events: counter("ondata_events_total", "Comments accepted, by topic.", &["topic"]),
             negative: counter("ondata_negative_events_total", "Negative comments, by topic.", &["topic"]),
-            rejected: counter("ondata_events_rejected_total", "Input lines rejected, by reason.", &["reason"]),
             late: register(
                 &registry,
                 IntCounter::new("ondata_events_late_total", "Comments older than the watermark, not merged.")
                     .expect("valid metric"),
+            ),
+            dead_lettered: register(
+                &registry,
+                IntCounter::new(
+                    "ondata_events_dead_lettered_total",
+                    "Kafka messages sent to the dead-letter topic.",
+                )
+                .expect("valid metric"),
             ),
             volume: gauge("ondata_topic_volume_per_minute", "Comments per minute in the last closed bucket."),
             baseline: gauge("ondata_topic_baseline_per_minute", "Expected comments per minute (recent level)."),
@@ -74,27 +137,83 @@ impl Metrics {
                 "ondata_topic_negativity_ratio_adjusted",
                 "Negative share over the negativity window without comments of active troll clusters.",
             ),
-            troll_active: int_gauge("ondata_troll_clusters_active", "Troll clusters currently reported."),
-            troll_indexed: int_gauge("ondata_troll_clusters_indexed", "Clusters held in the near-duplicate index."),
+            troll_active: int_gauge("ondata_troll_clusters_active", "Troll clusters currently reported.", &["topic"]),
+            troll_indexed: int_gauge("ondata_troll_clusters_indexed", "Clusters held in the near-duplicate index.", &["topic"]),
             troll_evicted: counter(
                 "ondata_troll_clusters_evicted_total",
                 "Clusters evicted early because the index reached detect.troll.max_clusters.",
                 &["topic"],
             ),
+            alerts: counter("ondata_alerts_total", "Alerts raised (firing transitions, escalations included).", &["kind", "severity"]),
+            firing: int_gauge("ondata_alerts_firing", "Alerts currently firing.", &["kind", "topic"]),
+            deliveries: counter(
+                "ondata_alert_deliveries_total",
+                "Alert records handed to each sink, by outcome (ok, error).",
+                &["sink", "outcome"],
+            ),
+            lag: int_gauge(
+                "ondata_kafka_consumer_lag",
+                "Messages behind the partition's end, from librdkafka's statistics.",
+                &["kafka_topic", "partition"],
+            ),
+            event_delay: histogram(
+                "ondata_event_delay_seconds",
+                "Wall clock minus event time when the engine takes a comment.",
+                DELAY_BUCKETS,
+            ),
+            processing: histogram(
+                "ondata_processing_seconds",
+                "Engine time per comment (parse excluded).",
+                PROCESSING_BUCKETS,
+            ),
+            state: Mutex::new(State::default()),
             registry,
         }
     }
 
     /// Copies the engine's counters and per-topic state into the metrics.
     pub fn observe(&self, engine: &Engine) {
-        let stats = engine.stats();
-        set_counter(&self.late, stats.late);
+        self.copy(engine, true);
+    }
+
+    /// Takes the totals of a freshly rebuilt engine as the starting point of the counters
+    /// (its history was counted when it was live), and its state into the gauges.
+    pub fn rebase(&self, engine: &Engine) {
+        self.copy(engine, false);
+    }
+
+    fn copy(&self, engine: &Engine, count: bool) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut advance = |counter: &IntCounter, name: &'static str, key: &str, total: u64| {
+            let last = state.seen.insert((name, key.to_string()), total);
+            if count {
+                // A total below the last seen one means a new engine: all of it is new.
+                let delta = match last {
+                    Some(l) if total >= l => total - l,
+                    _ => total,
+                };
+                counter.inc_by(delta);
+            }
+        };
+        advance(&self.late, "late", "", engine.stats().late);
         for t in engine.topics() {
             let topic = [t.name.as_str()];
-            set_counter(&self.events.with_label_values(&topic), t.events);
-            set_counter(&self.negative.with_label_values(&topic), t.negative);
-            set_counter(
+            advance(
+                &self.events.with_label_values(&topic),
+                "events",
+                &t.name,
+                t.events,
+            );
+            advance(
+                &self.negative.with_label_values(&topic),
+                "negative",
+                &t.name,
+                t.negative,
+            );
+            advance(
                 &self.troll_evicted.with_label_values(&topic),
+                "evicted",
+                &t.name,
                 t.troll_clusters_evicted,
             );
             self.volume
@@ -123,6 +242,78 @@ impl Metrics {
         self.rejected.with_label_values(&[reason.as_str()]).inc();
     }
 
+    pub fn dead_lettered(&self) {
+        self.dead_lettered.inc();
+    }
+
+    /// An alert record sent: counts raised alerts and keeps the firing gauge.
+    pub fn alert(&self, alert: &Alert) {
+        let kind = alert.kind.as_str();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match alert.status {
+            AlertStatus::Firing => {
+                self.alerts
+                    .with_label_values(&[kind, alert.severity.as_str()])
+                    .inc();
+                let key = (kind.to_string(), alert.topic.clone());
+                if state.firing.insert(alert.id.clone(), key).is_none() {
+                    self.firing.with_label_values(&[kind, &alert.topic]).inc();
+                }
+            }
+            AlertStatus::Resolved => {
+                if let Some((kind, topic)) = state.firing.remove(&alert.id) {
+                    self.firing.with_label_values(&[&kind, &topic]).dec();
+                }
+            }
+        }
+    }
+
+    /// Makes both outcomes of a sink visible (at zero) before anything is delivered, so
+    /// rates and alert rules over them have data from the start.
+    pub fn sink(&self, name: &str) {
+        for outcome in ["ok", "error"] {
+            self.deliveries.with_label_values(&[name, outcome]);
+        }
+    }
+
+    /// One alert record handed to a sink.
+    pub fn delivery(&self, sink: &str, ok: bool) {
+        self.deliveries
+            .with_label_values(&[sink, if ok { "ok" } else { "error" }])
+            .inc();
+    }
+
+    /// Consumer lag of one partition; `None` forgets the partition (revoked, or unknown).
+    pub fn lag(&self, topic: &str, partition: i32, lag: Option<i64>) {
+        let p = partition.to_string();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match lag {
+            Some(l) => {
+                self.lag.with_label_values(&[topic, &p]).set(l);
+                state.lags.insert((topic.to_string(), partition), l);
+            }
+            None => {
+                if state.lags.remove(&(topic.to_string(), partition)).is_some() {
+                    let _ = self.lag.remove_label_values(&[topic, &p]);
+                }
+            }
+        }
+    }
+
+    /// Total consumer lag over the partitions librdkafka reported, if any.
+    pub fn lag_total(&self) -> Option<i64> {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (!state.lags.is_empty()).then(|| state.lags.values().sum())
+    }
+
+    pub fn event_delay(&self, seconds: f64) {
+        self.event_delay.observe(seconds);
+    }
+
+    pub fn processing(&self, seconds: f64) {
+        self.processing.observe(seconds);
+    }
+
     /// The text exposition format, as `/metrics` serves it.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -131,14 +322,6 @@ impl Metrics {
             out = format!("# cannot encode metrics: {e}\n");
         }
         out
-    }
-}
-
-/// Raises a counter to `total` (counters only go up; the engine's totals never go down).
-fn set_counter(counter: &IntCounter, total: u64) {
-    let current = counter.get();
-    if total > current {
-        counter.inc_by(total - current);
     }
 }
 
@@ -209,6 +392,117 @@ mod tests {
             once,
             value(&metrics.render(), "ondata_events_total", campaign.topic)
         );
+    }
+
+    #[test]
+    fn topic_labels_stay_bounded_with_thousands_of_topics() {
+        let config = Config::default();
+        let mut engine = Engine::new(&config);
+        let metrics = Metrics::new();
+        for i in 0..5000i64 {
+            let line = format!(
+                r#"{{"ts":{},"text":"commento {i}","author":"a{i}","topic":"argomento-{i}"}}"#,
+                1_585_720_800_000 + i * 100
+            );
+            engine.ingest(&parse_event(line.as_bytes(), &config.input).unwrap());
+            if i % 1000 == 0 {
+                metrics.observe(&engine);
+            }
+        }
+        metrics.observe(&engine);
+        let text = metrics.render();
+        let topics: std::collections::BTreeSet<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("ondata_events_total{"))
+            .filter_map(|l| l.split("topic=\"").nth(1)?.split('"').next())
+            .collect();
+        let cap = config.topics.rules.len() + config.topics.max_dynamic + 1;
+        assert!(
+            topics.len() <= cap,
+            "{} topic labels, cap {cap}",
+            topics.len()
+        );
+        assert!(topics.len() > config.topics.max_dynamic, "{}", topics.len());
+        assert!(topics.contains("other"));
+        assert!(topics.contains("argomento-0"));
+        assert!(!topics.contains("argomento-4999"));
+        // What folded is counted under `other`, nothing lost.
+        let total: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("ondata_events_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        assert!(total >= 5000.0, "{total}");
+    }
+
+    #[test]
+    fn a_rebuilt_engine_is_not_counted_twice() {
+        let config = Config::default();
+        let line = |i: i64| {
+            format!(
+                r#"{{"ts":{},"text":"commento {i}","author":"a{i}","topic":"t"}}"#,
+                1_585_720_800_000 + i * 1000
+            )
+        };
+        let metrics = Metrics::new();
+        let mut live = Engine::new(&config);
+        for i in 0..100 {
+            live.ingest(&parse_event(line(i).as_bytes(), &config.input).unwrap());
+        }
+        metrics.observe(&live);
+        // A rebuild reads the same 100 back into a fresh engine, then 10 new ones come.
+        let mut rebuilt = Engine::new(&config);
+        for i in 0..100 {
+            rebuilt.ingest(&parse_event(line(i).as_bytes(), &config.input).unwrap());
+        }
+        metrics.rebase(&rebuilt);
+        for i in 100..110 {
+            rebuilt.ingest(&parse_event(line(i).as_bytes(), &config.input).unwrap());
+        }
+        metrics.observe(&rebuilt);
+        assert_eq!(
+            value(&metrics.render(), "ondata_events_total", "t"),
+            Some(110.0)
+        );
+    }
+
+    #[test]
+    fn firing_gauge_follows_transitions() {
+        let metrics = Metrics::new();
+        let mut stream = Vec::new();
+        let opts = SimOptions {
+            scenario: Scenario::TrollWave,
+            seed: 1,
+            days: 0,
+            ..SimOptions::default()
+        };
+        simulate(&opts, &mut stream).unwrap();
+        let config = Config::default();
+        let mut engine = Engine::new(&config);
+        let mut alerts = Vec::new();
+        let mut firing_seen = 0.0f64;
+        for line in stream.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            alerts.clear();
+            engine.ingest_into(&parse_event(line, &config.input).unwrap(), &mut alerts);
+            for a in &alerts {
+                metrics.alert(a);
+            }
+            let text = metrics.render();
+            let now: f64 = text
+                .lines()
+                .filter(|l| l.starts_with("ondata_alerts_firing{"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum();
+            assert!(now >= 0.0);
+            firing_seen = firing_seen.max(now);
+        }
+        for a in engine.finish() {
+            metrics.alert(&a);
+        }
+        assert!(firing_seen >= 1.0);
+        assert!(metrics
+            .render()
+            .contains("ondata_alerts_total{kind=\"troll_burst\""));
     }
 
     #[test]

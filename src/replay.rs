@@ -21,7 +21,9 @@ use crate::alert::{Alert, AlertKind};
 use crate::config::Config;
 use crate::engine::{Engine, EngineStats};
 use crate::event::{parse_event, Event, RejectReason, Rejection};
+use crate::metrics::Metrics;
 use crate::source::{open_input, LineReader, ReadLine};
+use crate::status::{Board, StreamStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -42,6 +44,21 @@ pub struct ReplayOptions {
     pub inputs: Vec<String>,
     /// Show a progress bar (only drawn when stderr is a terminal).
     pub progress: bool,
+    /// Keep metrics and the status board up to date (`replay --serve`).
+    pub observe: Option<Observe>,
+}
+
+/// Where a served replay shows what it does.
+#[derive(Clone)]
+pub struct Observe {
+    pub metrics: Arc<Metrics>,
+    pub board: Arc<Board>,
+}
+
+impl fmt::Debug for Observe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Observe")
+    }
 }
 
 /// What a replay did, printed at the end.
@@ -144,7 +161,13 @@ struct Pipeline<'a> {
     alerts: Vec<Alert>,
     summary: ReplaySummary,
     firing: BTreeMap<String, bool>,
+    observe: Option<Observe>,
+    last_publish: Instant,
+    published_event_ms: i64,
 }
+
+/// Event time between two publications of a served replay.
+const PUBLISH_EVENT_MS: i64 = 5 * 60_000;
 
 impl Pipeline<'_> {
     fn reject(
@@ -156,6 +179,9 @@ impl Pipeline<'_> {
         full_len: Option<u64>,
     ) -> io::Result<()> {
         *self.summary.rejected.entry(rejection.reason).or_default() += 1;
+        if let Some(o) = &self.observe {
+            o.metrics.rejected(rejection.reason);
+        }
         let record = DeadLetter {
             reason: rejection.reason,
             detail: &rejection.detail,
@@ -170,7 +196,41 @@ impl Pipeline<'_> {
 
     fn event(&mut self, event: &Event<'_>) -> io::Result<()> {
         self.engine.ingest_into(event, &mut self.alerts);
+        // Published each second of wall time, and every few minutes of event time so the
+        // status page's series have no gaps however fast the replay runs.
+        if self.observe.is_some() && self.summary.lines % 64 == 0 {
+            let event_ms = self.engine.watermark_ms().unwrap_or(i64::MIN);
+            if self.last_publish.elapsed() >= Duration::from_secs(1)
+                || event_ms >= self.published_event_ms.saturating_add(PUBLISH_EVENT_MS)
+            {
+                self.published_event_ms = event_ms;
+                self.publish();
+            }
+        }
         self.emit()
+    }
+
+    /// Copies the engine's state into the metrics and the status board.
+    fn publish(&mut self) {
+        self.last_publish = Instant::now();
+        let Some(o) = &self.observe else {
+            return;
+        };
+        o.metrics.observe(&self.engine);
+        let rejected = self.summary.rejected_total();
+        o.board.update(
+            &self.engine,
+            StreamStatus {
+                mode: "replay",
+                ready: true,
+                taken: self.summary.lines,
+                rejected,
+                dead_lettered: rejected,
+                late: self.engine.stats().late,
+                consumer_lag: None,
+                alerts_sent: self.summary.alerts_written,
+            },
+        );
     }
 
     fn emit(&mut self) -> io::Result<()> {
@@ -179,7 +239,13 @@ impl Pipeline<'_> {
                 alert.id.clone(),
                 alert.status == crate::alert::AlertStatus::Firing,
             );
-            self.sink.send(&alert)?;
+            let sent = self.sink.send(&alert);
+            if let Some(o) = &self.observe {
+                o.metrics.delivery(self.sink.name(), sent.is_ok());
+                o.metrics.alert(&alert);
+                o.board.alert(&alert);
+            }
+            sent?;
             self.summary.alerts_written += 1;
         }
         Ok(())
@@ -256,7 +322,13 @@ pub fn replay(
         alerts: Vec::new(),
         summary: ReplaySummary::default(),
         firing: BTreeMap::new(),
+        observe: opts.observe.clone(),
+        last_publish: Instant::now(),
+        published_event_ms: i64::MIN,
     };
+    if let Some(o) = &p.observe {
+        o.metrics.sink(p.sink.name());
+    }
     let mut buf = Vec::with_capacity(4096);
     let read_err = |name: &str, r: &LineReader, source| ReplayError::Read {
         path: name.to_string(),
@@ -334,6 +406,7 @@ pub fn replay(
     p.sink.flush()?;
     p.dead_letter.flush()?;
     progress.finish();
+    p.publish();
     p.summary.engine = p.engine.stats().clone();
     p.summary.still_firing = p.firing.values().filter(|f| **f).count() as u64;
     p.summary.elapsed = started.elapsed();

@@ -10,6 +10,8 @@ use ondata::alert::AlertSink;
 use ondata::config::Config;
 use ondata::live::{self, LiveStats, LiveSummary, Stop};
 use ondata::metrics::Metrics;
+use ondata::replay::Observe;
+use ondata::status::Board;
 
 /// Time allowed after a stop signal to drain, flush alerts and commit offsets.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -54,13 +56,29 @@ pub async fn run(
     stop: watch::Sender<Stop>,
 ) -> Result<LiveSummary> {
     let metrics = Arc::new(Metrics::new());
+    let board = Arc::new(Board::new());
     let stopped = stop.subscribe();
     let listen = config.http.listen.clone();
-    let (addr, http) =
-        ondata::http::serve(&listen, metrics.clone(), stats.clone(), stopped.clone()).await?;
-    eprintln!("ondata: metrics on http://{addr}/metrics, health on /healthz and /readyz");
+    let (addr, http) = ondata::http::serve(
+        &listen,
+        metrics.clone(),
+        board.clone(),
+        stats.clone(),
+        stopped.clone(),
+    )
+    .await?;
+    eprintln!("ondata: status page on http://{addr}/ (metrics on /metrics, API on /api/...)");
     handle_signals(stop.clone());
-    let summary = live::run(config, sinks, Some(metrics), stats, stopped, SHUTDOWN_GRACE).await;
+    let summary = live::run(
+        config,
+        sinks,
+        Some(metrics),
+        Some(board),
+        stats,
+        stopped,
+        SHUTDOWN_GRACE,
+    )
+    .await;
     let _ = stop.send(Stop::Drain);
     let _ = http.await;
     summary
@@ -71,4 +89,59 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()?)
+}
+
+/// The HTTP server of `replay --serve`, on its own runtime beside the replay.
+pub struct ServedReplay {
+    pub observe: Observe,
+    addr: std::net::SocketAddr,
+    stop: watch::Sender<Stop>,
+    rt: tokio::runtime::Runtime,
+}
+
+/// Starts serving `http.listen` for a replay: the status page, `/metrics` and `/api`.
+pub fn serve_replay(config: &Config) -> Result<ServedReplay> {
+    let rt = runtime()?;
+    let observe = Observe {
+        metrics: Arc::new(Metrics::new()),
+        board: Arc::new(Board::new()),
+    };
+    let stats = Arc::new(LiveStats::default());
+    stats.ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (stop, stopped) = watch::channel(Stop::Run);
+    let (addr, _http) = rt.block_on(ondata::http::serve(
+        &config.http.listen,
+        observe.metrics.clone(),
+        observe.board.clone(),
+        stats,
+        stopped,
+    ))?;
+    eprintln!("ondata: status page on http://{addr}/ (metrics on /metrics, API on /api/...)");
+    Ok(ServedReplay {
+        observe,
+        addr,
+        stop,
+        rt,
+    })
+}
+
+impl ServedReplay {
+    /// After the replay: keeps serving until SIGINT/SIGTERM.
+    pub fn until_interrupted(self) -> Result<()> {
+        eprintln!(
+            "ondata: replay done; still serving on http://{}/ (Ctrl-C to stop)",
+            self.addr
+        );
+        self.rt.block_on(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r?,
+                _ = term.recv() => {}
+            }
+            anyhow::Ok(())
+        })?;
+        let _ = self.stop.send(Stop::Drain);
+        Ok(())
+    }
 }

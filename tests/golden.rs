@@ -14,6 +14,7 @@ fn replay_to_bytes(input: &Path) -> Vec<u8> {
     let opts = ReplayOptions {
         inputs: vec![input.to_str().unwrap().to_string()],
         progress: false,
+        observe: None,
     };
     let mut sink = NdjsonSink::new(Vec::new());
     let mut dead = Vec::new();

@@ -165,6 +165,7 @@ fn replay_alerts(config: &Config, lines: &[Vec<u8>]) -> Vec<String> {
         &ReplayOptions {
             inputs: vec![path.display().to_string()],
             progress: false,
+            observe: None,
         },
         &mut s,
         &mut std::io::sink(),
@@ -238,6 +239,7 @@ fn start(config: Config, extra: Vec<Box<dyn AlertSink + Send>>) -> Running {
     let task = rt.spawn(live::run(
         config,
         sinks,
+        None,
         None,
         stats.clone(),
         stopped,

@@ -1,8 +1,11 @@
 //! Alert delivery for the live path: each alert transition sent once to every sink.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 use super::{Alert, AlertSink, AlertStatus};
+use crate::metrics::Metrics;
+use crate::status::Board;
 
 /// Alert keys remembered against duplicates.
 const REMEMBERED_ALERTS: usize = 100_000;
@@ -13,6 +16,8 @@ pub struct Delivery {
     sinks: Vec<Box<dyn AlertSink + Send>>,
     seen: HashSet<String>,
     order: VecDeque<String>,
+    metrics: Option<Arc<Metrics>>,
+    board: Option<Arc<Board>>,
 }
 
 impl Delivery {
@@ -21,6 +26,24 @@ impl Delivery {
             sinks,
             seen: HashSet::new(),
             order: VecDeque::new(),
+            metrics: None,
+            board: None,
+        }
+    }
+
+    /// Counts what is sent and delivered in `metrics`, and shows it on `board`.
+    pub fn observed(mut self, metrics: Option<Arc<Metrics>>, board: Option<Arc<Board>>) -> Self {
+        self.metrics = metrics;
+        self.board = board;
+        self.announce_sinks();
+        self
+    }
+
+    fn announce_sinks(&self) {
+        if let Some(m) = &self.metrics {
+            for sink in &self.sinks {
+                m.sink(sink.name());
+            }
         }
     }
 
@@ -48,9 +71,19 @@ impl Delivery {
             return false;
         }
         for sink in &mut self.sinks {
-            if let Err(e) = sink.send(alert) {
-                tracing::error!("alert sink failed: {e}");
+            let sent = sink.send(alert);
+            if let Err(e) = &sent {
+                tracing::error!("alert sink {} failed: {e}", sink.name());
             }
+            if let Some(m) = &self.metrics {
+                m.delivery(sink.name(), sent.is_ok());
+            }
+        }
+        if let Some(m) = &self.metrics {
+            m.alert(alert);
+        }
+        if let Some(b) = &self.board {
+            b.alert(alert);
         }
         self.remember(&alert.id, status, &alert.at);
         true
@@ -59,6 +92,7 @@ impl Delivery {
     /// Replaces the sinks (keeping what was remembered).
     pub fn set_sinks(&mut self, sinks: Vec<Box<dyn AlertSink + Send>>) {
         self.sinks = sinks;
+        self.announce_sinks();
     }
 
     pub fn flush(&mut self) {

@@ -44,6 +44,24 @@ pub enum Severity {
     Critical,
 }
 
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 /// An example comment attached to an alert.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {

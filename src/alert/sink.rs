@@ -8,17 +8,30 @@ use super::Alert;
 pub trait AlertSink {
     fn send(&mut self, alert: &Alert) -> io::Result<()>;
     fn flush(&mut self) -> io::Result<()>;
+    /// The `sink` label of `ondata_alert_deliveries_total`.
+    fn name(&self) -> &str {
+        "custom"
+    }
 }
 
 /// One JSON object per line, flushed per alert so a reader tailing the output sees each
 /// alert as soon as it is decided.
 pub struct NdjsonSink<W: Write> {
     out: W,
+    name: &'static str,
 }
 
 impl<W: Write> NdjsonSink<W> {
     pub fn new(out: W) -> Self {
-        Self { out }
+        Self {
+            out,
+            name: "stdout",
+        }
+    }
+
+    /// The same, reported under another sink name (`file`).
+    pub fn named(out: W, name: &'static str) -> Self {
+        Self { out, name }
     }
 
     pub fn into_inner(self) -> W {
@@ -36,6 +49,10 @@ impl<W: Write> AlertSink for NdjsonSink<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+
+    fn name(&self) -> &str {
+        self.name
+    }
 }
 
 /// Appends NDJSON alerts to a file, creating it if needed; each alert is flushed as written.
@@ -44,7 +61,7 @@ pub fn file_sink(path: &str) -> io::Result<NdjsonSink<std::fs::File>> {
         .create(true)
         .append(true)
         .open(path)?;
-    Ok(NdjsonSink::new(file))
+    Ok(NdjsonSink::named(file, "file"))
 }
 
 /// (id, status, at) of the alerts an alerts file already holds (its last 8 MB), so a
@@ -125,5 +142,9 @@ impl<W: Write> AlertSink for TerminalSink<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
+    }
+
+    fn name(&self) -> &str {
+        "stdout"
     }
 }

@@ -106,6 +106,8 @@ pub fn consumer_config(kafka: &KafkaConfig) -> Result<ClientConfig> {
         .set("enable.auto.commit", "false")
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("fetch.wait.max.ms", "20")
+        // Consumer lag for /metrics comes from librdkafka's statistics.
+        .set("statistics.interval.ms", "5000")
         .set_log_level(RDKafkaLogLevel::Warning);
     for (key, value) in resolved_client_properties(kafka)? {
         cfg.set(key, value);
@@ -141,6 +143,8 @@ pub struct LiveContext {
     pub assignment: Arc<AssignmentState>,
     /// Set when the process is to stop as if it died: no commit on the way out.
     pub aborting: Arc<std::sync::atomic::AtomicBool>,
+    /// Receives consumer lag from librdkafka's statistics (`statistics.interval.ms`).
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// librdkafka's own log lines, at their level, under the `librdkafka` target.
@@ -166,6 +170,22 @@ impl ClientContext for LiveContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!("kafka: {error}: {reason} (librdkafka retries by itself)");
+    }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Some(metrics) = &self.metrics else {
+            return;
+        };
+        for (topic, t) in &statistics.topics {
+            for (&partition, p) in &t.partitions {
+                if partition < 0 {
+                    continue; // librdkafka's internal "unassigned" partition
+                }
+                // -1 (unknown) for partitions not assigned or not yet fetched.
+                let lag = (p.consumer_lag >= 0).then_some(p.consumer_lag);
+                metrics.lag(topic, partition, lag);
+            }
+        }
     }
 }
 

@@ -1,0 +1,595 @@
+//! ondata in its monitoring stack, against the real servers and tools: the HTTP API with a
+//! real client, the shipped Prometheus rules and Grafana dashboard evaluated by the real
+//! Prometheus scraping a live ondata, `promtool check metrics`, and the status page drawn by
+//! headless Chromium.
+//!
+//! Prometheus and Chromium come from Debian's packages (`prometheus`, `chromium`), which
+//! `.ci/run` installs. Without them these tests say so and pass, unless
+//! `ONDATA_REQUIRE_TOOLS=1` (set by `.ci/run`), where a missing tool fails them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use tokio::sync::watch;
+
+use ondata::alert::NdjsonSink;
+use ondata::config::Config;
+use ondata::event::parse_event;
+use ondata::live::{self, LiveStats, Stop};
+use ondata::metrics::Metrics;
+use ondata::replay::{replay, Observe, ReplayOptions};
+use ondata::simulate::{simulate, Scenario, SimOptions};
+use ondata::status::Board;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// The path of `name`, or `None` (the test is skipped) unless tools are required.
+fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let required = std::env::var("ONDATA_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "{name} is not installed (apt-get install prometheus chromium)"
+        );
+        eprintln!("SKIPPED: {name} is not installed (apt-get install prometheus chromium)");
+    }
+    found
+}
+
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn get(url: &str) -> (u16, String) {
+    let mut r = agent().get(url).call().expect("request");
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_to_string().unwrap_or_default())
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn lines_of(stream: &[u8]) -> Vec<Vec<u8>> {
+    stream
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// A replay of `lines` served on a loopback port, as `replay --serve` does; the server
+/// stops when the returned guard is dropped.
+struct Served {
+    base: String,
+    stop: watch::Sender<Stop>,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.stop.send(Stop::Drain);
+    }
+}
+
+fn served_replay(lines: &[Vec<u8>]) -> Served {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let observe = Observe {
+        metrics: Arc::new(Metrics::new()),
+        board: Arc::new(Board::new()),
+    };
+    let stats = Arc::new(LiveStats::default());
+    stats.ready.store(true, Ordering::SeqCst);
+    let (stop, stopped) = watch::channel(Stop::Run);
+    let (addr, _) = rt
+        .block_on(ondata::http::serve(
+            "127.0.0.1:0",
+            observe.metrics.clone(),
+            observe.board.clone(),
+            stats,
+            stopped,
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.ndjson");
+    let mut f = std::fs::File::create(&path).unwrap();
+    for l in lines {
+        f.write_all(l).unwrap();
+        f.write_all(b"\n").unwrap();
+    }
+    drop(f);
+    let config = Config::default();
+    let mut sink = NdjsonSink::new(Vec::new());
+    replay(
+        &config,
+        &ReplayOptions {
+            inputs: vec![path.display().to_string()],
+            progress: false,
+            observe: Some(observe),
+        },
+        &mut sink,
+        &mut std::io::sink(),
+    )
+    .unwrap();
+    Served {
+        base: format!("http://{addr}"),
+        stop,
+        _rt: rt,
+    }
+}
+
+/// The click day cut a few minutes into the troll campaign, so alerts are firing.
+fn click_day_until_campaign() -> Vec<Vec<u8>> {
+    let mut stream = Vec::new();
+    let opts = SimOptions {
+        scenario: Scenario::ClickDay,
+        seed: 1,
+        days: 2,
+        ..SimOptions::default()
+    };
+    let summary = simulate(&opts, &mut stream).unwrap();
+    let campaign = summary
+        .incidents
+        .iter()
+        .find(|i| i.kind == "troll_burst")
+        .unwrap();
+    let cut = campaign.start_ms + 6 * 60_000;
+    lines_of(&stream)
+        .into_iter()
+        .filter(|l| parse_event(l, &Config::default().input).is_ok_and(|e| e.ts_ms < cut))
+        .collect()
+}
+
+#[test]
+fn http_endpoints_answer_with_a_real_client_and_refuse_bad_requests() {
+    let served = served_replay(&click_day_until_campaign());
+    let base = &served.base;
+
+    let (status, body) = get(&format!("{base}/api/stream"));
+    assert_eq!(status, 200, "{body}");
+    let stream: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(stream["mode"], "replay");
+    assert!(stream["taken"].as_u64().unwrap() > 10_000);
+
+    let (status, body) = get(&format!("{base}/api/alerts"));
+    assert_eq!(status, 200);
+    let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let firing = alerts["firing"].as_array().unwrap();
+    let troll = firing
+        .iter()
+        .find(|a| a["kind"] == "troll_burst")
+        .expect("the campaign fires a troll burst");
+    assert!(troll["details"]["messages"].as_u64().unwrap() >= 10);
+    assert!(!troll["samples"].as_array().unwrap().is_empty());
+
+    let (status, body) = get(&format!("{base}/api/topics?limit=2&points=30"));
+    assert_eq!(status, 200);
+    let topics: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let topics = topics["topics"].as_array().unwrap();
+    assert_eq!(topics.len(), 2);
+    let series = topics[0]["series"].as_array().unwrap();
+    assert_eq!(series.len(), 30, "a served replay keeps the series whole");
+    let topic = troll["topic"].as_str().unwrap();
+    let (status, body) = get(&format!("{base}/api/topics?topic={topic}"));
+    assert_eq!(status, 200);
+    let one: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(one["topics"][0]["name"], topic);
+    assert_eq!(
+        one["topics"][0]["troll_bursts_firing"][0], troll["id"],
+        "{body}"
+    );
+
+    let (status, body) = get(&format!("{base}/metrics"));
+    assert_eq!(status, 200);
+    assert!(body.contains("ondata_alerts_firing{kind=\"troll_burst\""));
+    assert_eq!(get(&format!("{base}/healthz")).0, 200);
+    assert_eq!(get(&format!("{base}/readyz")).0, 200);
+    let (status, page) = get(&format!("{base}/"));
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<svg") || page.contains("chart("),
+        "the status page"
+    );
+
+    // Bad requests: a 4xx with a reason, and the server carries on.
+    for (path, code, reason) in [
+        (
+            "/api/topics?limit=abc",
+            400,
+            "`limit` must be a whole number",
+        ),
+        ("/api/topics?limit=0", 400, "`limit` must be a whole number"),
+        ("/api/topics?points=99999999", 400, "`points`"),
+        ("/api/topics?colour=blue", 400, "unknown parameter `colour`"),
+        ("/api/alerts?limit=-1", 400, "`limit`"),
+        ("/api/stream?x=1", 400, "unknown parameter `x`"),
+        ("/api/topics?limit=%ZZ", 400, "bad request"),
+        (
+            "/api/topics?topic=no-such-topic",
+            404,
+            "no topic named `no-such-topic`",
+        ),
+        ("/api/nothing", 404, "not found: /api/nothing"),
+        ("/../../etc/passwd", 404, "not found"),
+    ] {
+        let (status, body) = get(&format!("{base}{path}"));
+        assert_eq!(status, code, "{path}: {body}");
+        assert!(body.contains(reason), "{path}: {body}");
+    }
+    let mut r = agent()
+        .post(&format!("{base}/api/topics"))
+        .send("{}")
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert!(r.body_mut().read_to_string().unwrap().contains("read-only"));
+    assert_eq!(get(&format!("{base}/healthz")).0, 200, "still serving");
+}
+
+#[test]
+fn the_status_page_draws_charts_and_alerts_in_headless_chromium() {
+    let Some(chromium) = tool("chromium") else {
+        return;
+    };
+    let served = served_replay(&click_day_until_campaign());
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("{}/", served.base))
+        .stderr(Stdio::null())
+        .output()
+        .expect("chromium runs");
+    assert!(out.status.success(), "chromium exited with {}", out.status);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("data-loaded=\"yes\""),
+        "the page loaded its data"
+    );
+    // Volume and negativity drawn for the topics: paths with real coordinates.
+    let drawn = |class: &str| {
+        dom.split(&format!("class=\"{class}\" d=\"M"))
+            .skip(1)
+            .filter(|rest| {
+                rest.split('"')
+                    .next()
+                    .is_some_and(|d| d.matches('L').count() >= 10)
+            })
+            .count()
+    };
+    assert!(drawn("volume") >= 5, "volume charts: {}", drawn("volume"));
+    assert!(drawn("negativity") >= 5, "negativity charts");
+    assert!(dom.contains("class=\"baseline\""));
+    // The firing troll burst, with its evidence.
+    assert!(
+        dom.contains("card alert warning firing") || dom.contains("card alert critical firing")
+    );
+    assert!(
+        dom.contains("near-identical messages from"),
+        "troll evidence"
+    );
+    assert!(dom.contains("TROLL BURST"));
+    assert!(
+        dom.contains("id=\"error\"></span>"),
+        "the page reports an error"
+    );
+}
+
+/// Every PromQL expression of the dashboard and of the rules file, ready to evaluate:
+/// Grafana's variables replaced, and each alert's threshold comparison left out (its
+/// left-hand side must have data; the comparison is what a healthy ondata keeps empty).
+fn shipped_expressions(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("dashboards/ondata.json")).unwrap(),
+    )
+    .unwrap();
+    let grafana = |e: &str| {
+        e.replace("$__rate_interval", "1m")
+            .replace("$__range", "5m")
+            .replace("$topic", ".*")
+    };
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            out.push((
+                format!("dashboard panel \"{}\"", panel["title"].as_str().unwrap()),
+                grafana(expr),
+            ));
+        }
+    }
+    for var in dashboard["templating"]["list"].as_array().unwrap() {
+        if let Some(q) = var["query"]["query"].as_str() {
+            // label_values(metric, label) is Grafana's; Prometheus answers the same with:
+            let inner = q
+                .strip_prefix("label_values(")
+                .and_then(|r| r.strip_suffix(')'))
+                .unwrap();
+            let (metric, label) = inner.split_once(',').unwrap();
+            out.push((
+                format!("dashboard variable {}", var["name"]),
+                format!("group by ({}) ({})", label.trim(), metric.trim()),
+            ));
+        }
+    }
+    let rules = std::fs::read_to_string(root.join("prometheus/rules.yml")).unwrap();
+    let mut kind = "";
+    let mut name = String::new();
+    let mut lines = rules.lines().peekable();
+    while let Some(line) = lines.next() {
+        let t = line.trim();
+        if let Some(n) = t.strip_prefix("- record: ") {
+            kind = "record";
+            name = n.to_string();
+        } else if let Some(n) = t.strip_prefix("- alert: ") {
+            kind = "alert";
+            name = n.to_string();
+        } else if let Some(e) = t.strip_prefix("expr:") {
+            let mut expr = e.trim().to_string();
+            if expr == ">" {
+                // A folded block: the lines indented deeper than `expr:`.
+                expr.clear();
+                let indent = line.len() - line.trim_start().len();
+                while let Some(next) = lines.peek() {
+                    if next.len() - next.trim_start().len() <= indent || next.trim().is_empty() {
+                        break;
+                    }
+                    expr.push(' ');
+                    expr.push_str(next.trim());
+                    lines.next();
+                }
+            }
+            if kind == "alert" {
+                let cut = [" == ", " > ", " < ", " >= ", " <= ", " != "]
+                    .iter()
+                    .filter_map(|op| expr.find(op))
+                    .min()
+                    .unwrap();
+                expr.truncate(cut);
+            }
+            out.push((format!("rule {name}"), expr.trim().to_string()));
+        }
+    }
+    out
+}
+
+#[test]
+fn prometheus_evaluates_every_dashboard_and_rule_expression_against_live_ondata() {
+    let (Some(prometheus), Some(promtool)) = (tool("prometheus"), tool("promtool")) else {
+        return;
+    };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let exprs = shipped_expressions(&root);
+    assert!(exprs.len() >= 30, "{} expressions found", exprs.len());
+
+    // A live ondata on the mock cluster, today's events (so the delay histogram is real).
+    let topic = unique("comments");
+    let mock = MockCluster::new(1).unwrap();
+    mock.create_topic(&topic, 3, 1).unwrap();
+    let brokers = mock.bootstrap_servers();
+    let mut config = Config::default();
+    config.kafka.brokers = brokers.clone();
+    config.kafka.topics = vec![topic.clone()];
+    config.kafka.group_id = unique("g");
+    config.kafka.dead_letter_topic = format!("{topic}.dlq");
+    config.kafka.rebuild_hours = 0;
+    for (k, v) in [
+        ("auto.offset.reset", "earliest"),
+        ("statistics.interval.ms", "1000"),
+    ] {
+        config.kafka.client.insert(k.into(), v.into());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let alerts_file = dir.path().join("alerts.ndjson").display().to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let board = Arc::new(Board::new());
+    let stats = Arc::new(LiveStats::default());
+    let (stop, stopped) = watch::channel(Stop::Run);
+    let (addr, _) = rt
+        .block_on(ondata::http::serve(
+            "127.0.0.1:0",
+            metrics.clone(),
+            board.clone(),
+            stats.clone(),
+            stopped.clone(),
+        ))
+        .unwrap();
+    let task = rt.spawn(live::run(
+        config.clone(),
+        vec![Box::new(ondata::alert::file_sink(&alerts_file).unwrap())],
+        Some(metrics),
+        Some(board),
+        stats.clone(),
+        stopped,
+        Duration::from_secs(20),
+    ));
+
+    // Prometheus scraping it every second, with the shipped rules.
+    let prom_port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}\nscrape_configs:\n  - job_name: ondata\n    static_configs:\n      - targets: [\"{addr}\"]\n",
+            root.join("prometheus/rules.yml").display()
+        ),
+    )
+    .unwrap();
+    let _prom = Killed(
+        Command::new(prometheus)
+            .arg(format!("--config.file={}", prom_config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus starts"),
+    );
+    let prom = format!("http://127.0.0.1:{prom_port}");
+
+    // Two days and the incident day, produced over about 15 s while Prometheus scrapes.
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        / DAY_MS
+        * DAY_MS;
+    let mut raw = Vec::new();
+    simulate(
+        &SimOptions {
+            scenario: Scenario::ClickDay,
+            seed: 3,
+            days: 2,
+            start_ms: today - 2 * DAY_MS,
+            ..SimOptions::default()
+        },
+        &mut raw,
+    )
+    .unwrap();
+    let mut lines = lines_of(&raw);
+    lines.push(b"{\"this is\": \"not an event\"}".to_vec());
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    let chunks = 30;
+    let per_chunk = lines.len().div_ceil(chunks);
+    for chunk in lines.chunks(per_chunk) {
+        for line in chunk {
+            let key = parse_event(line, &config.input)
+                .ok()
+                .and_then(|e| e.topic.map(|t| t.into_owned()))
+                .unwrap_or_default();
+            let mut record = BaseRecord::to(&topic)
+                .key(key.as_bytes())
+                .payload(&line[..]);
+            let mut tries = 0;
+            while let Err((e, r)) = producer.send(record) {
+                tries += 1;
+                assert!(tries < 10_000, "cannot produce: {e}");
+                record = r;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while LiveStats::get(&stats.taken) < lines.len() as u64 {
+        assert!(Instant::now() < deadline, "the stream was not taken");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // promtool lints the exposition ondata serves.
+    let (_, exposition) = get(&format!("http://{addr}/metrics"));
+    let mut lint = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    lint.stdin
+        .take()
+        .unwrap()
+        .write_all(exposition.as_bytes())
+        .unwrap();
+    let lint = lint.wait_with_output().unwrap();
+    assert!(
+        lint.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+
+    // Every expression returns data (rates need a few scrapes: retried for up to 60 s).
+    let mut missing = exprs.clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !missing.is_empty() && Instant::now() < deadline {
+        missing.retain(|(_, expr)| {
+            let mut r = match agent()
+                .get(&format!("{prom}/api/v1/query"))
+                .query("query", expr)
+                .call()
+            {
+                Ok(r) => r,
+                Err(_) => return true,
+            };
+            let body = r.body_mut().read_to_string().unwrap_or_default();
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if v["status"] == "error" {
+                panic!("Prometheus refuses `{expr}`: {}", v["error"]);
+            }
+            v["data"]["result"].as_array().is_none_or(Vec::is_empty)
+        });
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let _ = stop.send(Stop::Drain);
+    rt.block_on(task).unwrap().unwrap();
+    assert!(
+        missing.is_empty(),
+        "no data from Prometheus for: {:#?}",
+        missing
+    );
+}
