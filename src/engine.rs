@@ -74,7 +74,7 @@ struct Topic {
 }
 
 /// A snapshot of one topic for metrics, APIs and reports.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct TopicSnapshot {
     pub name: String,
     pub events: u64,

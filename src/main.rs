@@ -289,7 +289,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Run { config } => {
             let config = load_config(config.as_deref())?;
-            let sinks = ondata::live::sinks_from_config(&config, false)
+            let sinks = ondata::alert::sinks_from_config(&config, false)
                 .map_err(|e| UsageError(format!("{e:#}")))?;
             let (stop, _) = tokio::sync::watch::channel(ondata::live::Stop::Run);
             let stats = std::sync::Arc::new(ondata::live::LiveStats::default());

@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::alert::{Alert, AlertStatus};
-use crate::engine::{Engine, SeriesPoint};
+use crate::engine::{Engine, SeriesPoint, TopicSnapshot};
 use crate::event::format_ts;
 
 /// Points kept per topic: 12 hours of one-minute buckets.
@@ -34,20 +34,12 @@ pub struct StreamStatus {
     pub alerts_sent: u64,
 }
 
+/// A topic as `/api/topics` shows it: the engine's snapshot, its firing troll bursts (their
+/// evidence is in `/api/alerts`) and its recent series.
 #[derive(Debug, Clone, Serialize)]
 pub struct TopicStatus {
-    pub name: String,
-    pub events: u64,
-    pub negative: u64,
-    pub volume_per_minute: f64,
-    pub baseline_per_minute: f64,
-    pub negativity_ratio: Option<f64>,
-    pub negativity_ratio_adjusted: Option<f64>,
-    pub surge_firing: bool,
-    pub negativity_firing: bool,
-    pub troll_clusters_active: usize,
-    pub troll_clusters_indexed: usize,
-    /// Firing troll bursts on this topic: their evidence is in `/api/alerts`.
+    #[serde(flatten)]
+    pub topic: TopicSnapshot,
     pub troll_bursts_firing: Vec<String>,
     pub series: Vec<SeriesPoint>,
 }
@@ -121,17 +113,7 @@ impl Board {
                 .map(|a| a.id.clone())
                 .collect();
             topics.push(TopicStatus {
-                name: t.name,
-                events: t.events,
-                negative: t.negative,
-                volume_per_minute: t.volume_per_minute,
-                baseline_per_minute: t.baseline_per_minute,
-                negativity_ratio: t.negativity_ratio,
-                negativity_ratio_adjusted: t.negativity_ratio_adjusted,
-                surge_firing: t.surge_firing,
-                negativity_firing: t.negativity_firing,
-                troll_clusters_active: t.troll_clusters_active,
-                troll_clusters_indexed: t.troll_clusters_indexed,
+                topic: t,
                 troll_bursts_firing,
                 series: Vec::new(),
             });
@@ -179,10 +161,11 @@ impl Board {
         let mut out: Vec<TopicStatus> = state
             .topics
             .iter()
-            .filter(|t| topic.is_none_or(|name| t.name == name))
+            .filter(|t| topic.is_none_or(|name| t.topic.name == name))
             .cloned()
             .collect();
         out.sort_by(|a, b| {
+            let (a, b) = (&a.topic, &b.topic);
             b.volume_per_minute
                 .total_cmp(&a.volume_per_minute)
                 .then(b.events.cmp(&a.events))
@@ -190,7 +173,7 @@ impl Board {
         });
         out.truncate(limit);
         for t in &mut out {
-            if let Some(s) = state.series.get(&t.name) {
+            if let Some(s) = state.series.get(&t.topic.name) {
                 t.series = s
                     .iter()
                     .skip(s.len().saturating_sub(points))
@@ -202,7 +185,7 @@ impl Board {
     }
 
     pub fn knows_topic(&self, name: &str) -> bool {
-        self.lock().topics.iter().any(|t| t.name == name)
+        self.lock().topics.iter().any(|t| t.topic.name == name)
     }
 
     /// Firing alerts (newest first) and the most recent others (newest first).

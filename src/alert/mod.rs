@@ -6,5 +6,6 @@ pub mod sink;
 
 pub use model::{Alert, AlertKind, AlertStatus, Details, Sample, Severity};
 pub use sink::{
-    file_sink, file_sink_history, stdout_wants_colour, AlertSink, NdjsonSink, TerminalSink,
+    file_sink, file_sink_history, sinks_from_config, stdout_wants_colour, AlertSink, NdjsonSink,
+    TerminalSink,
 };

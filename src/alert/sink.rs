@@ -148,3 +148,31 @@ impl<W: Write> AlertSink for TerminalSink<W> {
         "stdout"
     }
 }
+
+/// The sinks `[[alerts.sinks]]` asks for. `terminal` prints stdout alerts for a person
+/// (the demo) instead of as NDJSON.
+pub fn sinks_from_config(
+    config: &crate::config::Config,
+    terminal: bool,
+) -> anyhow::Result<Vec<Box<dyn AlertSink + Send>>> {
+    use crate::config::SinkKind;
+    use anyhow::Context as _;
+    let mut sinks: Vec<Box<dyn AlertSink + Send>> = Vec::new();
+    for (i, sink) in config.alerts.sinks.iter().enumerate() {
+        match (sink.kind, &sink.path) {
+            (SinkKind::Stdout, _) if terminal => sinks.push(Box::new(TerminalSink::new(
+                std::io::stdout(),
+                stdout_wants_colour(),
+            ))),
+            (SinkKind::Stdout, _) => sinks.push(Box::new(NdjsonSink::new(std::io::stdout()))),
+            (SinkKind::File, Some(path)) => sinks.push(Box::new(
+                file_sink(path)
+                    .with_context(|| format!("alerts.sinks[{i}].path = \"{path}\": cannot open"))?,
+            )),
+            (kind, _) => anyhow::bail!(
+                "alerts.sinks[{i}]: type {kind:?} is not available in this version of the live path (stdout and file are); remove it or use replay's --alerts-out"
+            ),
+        }
+    }
+    Ok(sinks)
+}
