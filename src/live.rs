@@ -489,15 +489,8 @@ pub async fn run(
     );
     let dead = DeadLetters::new(&config.kafka)?;
     let watermarks = kafka::history_consumer(&config.kafka)?;
-    let mut delivery = Delivery::new(Vec::new()).observed(metrics.clone(), board.clone());
-    for sink in &config.alerts.sinks {
-        if let (crate::config::SinkKind::File, Some(path)) = (sink.kind, &sink.path) {
-            for (id, status, at) in crate::alert::file_sink_history(path) {
-                delivery.remember(&id, &status, &at);
-            }
-        }
-    }
-    delivery.set_sinks(sinks);
+    // Sinks that remember what an earlier process delivered (files) seed the duplicate check.
+    let delivery = Delivery::new(sinks).observed(metrics.clone(), board.clone());
 
     let (tx, mut rx) = mpsc::channel::<ToEngine>(CHANNEL_CAPACITY);
     let handle = Handle::current();

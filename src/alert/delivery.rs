@@ -22,13 +22,15 @@ pub struct Delivery {
 
 impl Delivery {
     pub fn new(sinks: Vec<Box<dyn AlertSink + Send>>) -> Self {
-        Self {
-            sinks,
+        let mut d = Self {
+            sinks: Vec::new(),
             seen: HashSet::new(),
             order: VecDeque::new(),
             metrics: None,
             board: None,
-        }
+        };
+        d.set_sinks(sinks);
+        d
     }
 
     /// Counts what is sent and delivered in `metrics`, and shows it on `board`.
@@ -39,10 +41,11 @@ impl Delivery {
         self
     }
 
-    fn announce_sinks(&self) {
+    fn announce_sinks(&mut self) {
         if let Some(m) = &self.metrics {
-            for sink in &self.sinks {
+            for sink in &mut self.sinks {
                 m.sink(sink.name());
+                sink.attach_metrics(m.clone());
             }
         }
     }
@@ -76,7 +79,9 @@ impl Delivery {
                 tracing::error!("alert sink {} failed: {e}", sink.name());
             }
             if let Some(m) = &self.metrics {
-                m.delivery(sink.name(), sent.is_ok());
+                if !sink.reports_outcomes() || sent.is_err() {
+                    m.delivery(sink.name(), sent.is_ok());
+                }
             }
         }
         if let Some(m) = &self.metrics {
@@ -90,7 +95,12 @@ impl Delivery {
     }
 
     /// Replaces the sinks (keeping what was remembered).
-    pub fn set_sinks(&mut self, sinks: Vec<Box<dyn AlertSink + Send>>) {
+    pub fn set_sinks(&mut self, mut sinks: Vec<Box<dyn AlertSink + Send>>) {
+        for sink in &mut sinks {
+            for (id, status, at) in sink.take_delivered() {
+                self.remember(&id, &status, &at);
+            }
+        }
         self.sinks = sinks;
         self.announce_sinks();
     }
@@ -101,5 +111,49 @@ impl Delivery {
                 tracing::error!("alert sink flush failed: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::{simulate, Scenario, SimOptions};
+    use crate::{parse_event, Config, Engine};
+
+    fn some_alerts() -> Vec<Alert> {
+        let mut stream = Vec::new();
+        let opts = SimOptions {
+            scenario: Scenario::TrollWave,
+            seed: 2,
+            days: 0,
+            ..SimOptions::default()
+        };
+        simulate(&opts, &mut stream).unwrap();
+        let config = Config::default();
+        let mut engine = Engine::new(&config);
+        let mut out = Vec::new();
+        for line in stream.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            engine.ingest_into(&parse_event(line, &config.input).unwrap(), &mut out);
+        }
+        out
+    }
+
+    /// Regression: a file sink handed to the live path directly (not named in the config)
+    /// was not consulted, so a restarted process wrote again what the file held.
+    #[test]
+    fn a_file_sink_remembers_what_an_earlier_process_wrote() {
+        let alerts = some_alerts();
+        assert!(alerts.len() >= 2);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alerts.ndjson").display().to_string();
+        let mut first = Delivery::new(vec![Box::new(crate::alert::file_sink(&path).unwrap())]);
+        assert!(first.send(&alerts[0]));
+        assert!(!first.send(&alerts[0]), "not twice in one process");
+        drop(first);
+        let mut second = Delivery::new(vec![Box::new(crate::alert::file_sink(&path).unwrap())]);
+        assert!(!second.send(&alerts[0]), "not again after a restart");
+        assert!(second.send(&alerts[1]));
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(written.lines().count(), 2);
     }
 }

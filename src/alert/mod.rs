@@ -1,8 +1,11 @@
 //! Alerts: the model every sink receives (DESIGN §3), and the sinks of the replay path.
 
 pub mod delivery;
+pub mod format;
 pub mod model;
+pub mod remote;
 pub mod sink;
+pub mod worker;
 
 pub use model::{Alert, AlertKind, AlertStatus, Details, Sample, Severity};
 pub use sink::{

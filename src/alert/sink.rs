@@ -12,6 +12,17 @@ pub trait AlertSink {
     fn name(&self) -> &str {
         "custom"
     }
+    /// True for sinks that deliver later (on a worker) and count their own outcomes.
+    fn reports_outcomes(&self) -> bool {
+        false
+    }
+    /// Where such a sink counts its outcomes.
+    fn attach_metrics(&mut self, _metrics: std::sync::Arc<crate::metrics::Metrics>) {}
+    /// (id, status, at) of alerts an earlier process already delivered here (a file keeps
+    /// them), handed over once so they are not delivered again.
+    fn take_delivered(&mut self) -> Vec<(String, String, String)> {
+        Vec::new()
+    }
 }
 
 /// One JSON object per line, flushed per alert so a reader tailing the output sees each
@@ -19,19 +30,21 @@ pub trait AlertSink {
 pub struct NdjsonSink<W: Write> {
     out: W,
     name: &'static str,
+    delivered: Vec<(String, String, String)>,
 }
 
 impl<W: Write> NdjsonSink<W> {
     pub fn new(out: W) -> Self {
-        Self {
-            out,
-            name: "stdout",
-        }
+        Self::named(out, "stdout")
     }
 
     /// The same, reported under another sink name (`file`).
     pub fn named(out: W, name: &'static str) -> Self {
-        Self { out, name }
+        Self {
+            out,
+            name,
+            delivered: Vec::new(),
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -53,15 +66,23 @@ impl<W: Write> AlertSink for NdjsonSink<W> {
     fn name(&self) -> &str {
         self.name
     }
+
+    fn take_delivered(&mut self) -> Vec<(String, String, String)> {
+        std::mem::take(&mut self.delivered)
+    }
 }
 
 /// Appends NDJSON alerts to a file, creating it if needed; each alert is flushed as written.
+/// The alerts the file already holds are remembered against writing them again.
 pub fn file_sink(path: &str) -> io::Result<NdjsonSink<std::fs::File>> {
+    let delivered = file_sink_history(path);
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)?;
-    Ok(NdjsonSink::named(file, "file"))
+    let mut sink = NdjsonSink::named(file, "file");
+    sink.delivered = delivered;
+    Ok(sink)
 }
 
 /// (id, status, at) of the alerts an alerts file already holds (its last 8 MB), so a
@@ -155,23 +176,58 @@ pub fn sinks_from_config(
     config: &crate::config::Config,
     terminal: bool,
 ) -> anyhow::Result<Vec<Box<dyn AlertSink + Send>>> {
+    use super::remote::{Alertmanager, KafkaAlerts, Webhook, DEFAULT_TIMEOUT};
+    use super::worker::WorkerSink;
     use crate::config::SinkKind;
     use anyhow::Context as _;
     let mut sinks: Vec<Box<dyn AlertSink + Send>> = Vec::new();
+    let mut seen: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for (i, sink) in config.alerts.sinks.iter().enumerate() {
+        let timeout = sink
+            .timeout_ms
+            .map_or(DEFAULT_TIMEOUT, std::time::Duration::from_millis);
+        // The metric's `sink` label: the type, numbered from the second of a kind.
+        let mut named = |kind: &'static str| {
+            let n = seen.entry(kind).or_default();
+            *n += 1;
+            if *n == 1 {
+                kind.to_string()
+            } else {
+                format!("{kind}-{n}")
+            }
+        };
         match (sink.kind, &sink.path) {
             (SinkKind::Stdout, _) if terminal => sinks.push(Box::new(TerminalSink::new(
                 std::io::stdout(),
                 stdout_wants_colour(),
             ))),
             (SinkKind::Stdout, _) => sinks.push(Box::new(NdjsonSink::new(std::io::stdout()))),
-            (SinkKind::File, Some(path)) => sinks.push(Box::new(
-                file_sink(path)
-                    .with_context(|| format!("alerts.sinks[{i}].path = \"{path}\": cannot open"))?,
-            )),
-            (kind, _) => anyhow::bail!(
-                "alerts.sinks[{i}]: type {kind:?} is not available in this version of the live path (stdout and file are); remove it or use replay's --alerts-out"
-            ),
+            (SinkKind::File, Some(path)) => sinks
+                .push(Box::new(file_sink(path).with_context(|| {
+                    format!("alerts.sinks[{i}].path = \"{path}\": cannot open")
+                })?)),
+            (SinkKind::Webhook, _) => {
+                let url = sink.url.as_deref().unwrap_or_default();
+                sinks.push(Box::new(WorkerSink::start(
+                    &named("webhook"),
+                    Webhook::new(url, sink.format.unwrap_or_default(), timeout),
+                )));
+            }
+            (SinkKind::Alertmanager, _) => {
+                let url = sink.url.as_deref().unwrap_or_default();
+                sinks.push(Box::new(WorkerSink::start(
+                    &named("alertmanager"),
+                    Alertmanager::new(url, timeout),
+                )));
+            }
+            (SinkKind::Kafka, _) => {
+                let topic = sink.topic.as_deref().unwrap_or_default();
+                let transport = KafkaAlerts::new(&config.kafka, topic).with_context(|| {
+                    format!("alerts.sinks[{i}]: cannot create the Kafka producer")
+                })?;
+                sinks.push(Box::new(WorkerSink::start(&named("kafka"), transport)));
+            }
+            (SinkKind::File, None) => anyhow::bail!("alerts.sinks[{i}]: a file sink needs `path`"),
         }
     }
     Ok(sinks)

@@ -133,6 +133,8 @@ impl Default for AlertsConfig {
                 path: None,
                 url: None,
                 topic: None,
+                format: None,
+                timeout_ms: None,
             }],
         }
     }
@@ -159,6 +161,21 @@ pub struct SinkConfig {
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// Webhook body: `generic` (the alert record), `slack` or `teams`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<WebhookFormat>,
+    /// Per request, for webhook and alertmanager (default 5000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    #[default]
+    Generic,
+    Slack,
+    Teams,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -337,6 +354,26 @@ impl Config {
                     ))
                 }
                 _ => {}
+            }
+            if let Some(url) = &sink.url {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(invalid(
+                        &format!("{key}.url"),
+                        "an http:// or https:// URL, e.g. \"http://alertmanager:9093\"",
+                    ));
+                }
+            }
+            if sink.format.is_some() && sink.kind != SinkKind::Webhook {
+                return Err(invalid(
+                    &format!("{key}.format"),
+                    "only a webhook sink has a format",
+                ));
+            }
+            if sink.timeout_ms == Some(0) {
+                return Err(invalid(
+                    &format!("{key}.timeout_ms"),
+                    "a positive number of milliseconds",
+                ));
             }
         }
         let mut seen = std::collections::BTreeSet::new();

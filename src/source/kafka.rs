@@ -494,9 +494,9 @@ const CONSUMER_ONLY: &[&str] = &[
     "consume.callback.max.messages",
 ];
 
-/// The dead-letter producer's configuration: `[kafka.client]` is mostly for the consumer,
+/// A producer's configuration (dead letters, the kafka alert sink): `[kafka.client]` is mostly for the consumer,
 /// and a producer warns of each consumer property it is given, so those are left out.
-fn producer_config(kafka: &KafkaConfig) -> Result<ClientConfig> {
+pub fn producer_config(kafka: &KafkaConfig) -> Result<ClientConfig> {
     let mut cfg = base_client_config(kafka)?;
     for key in CONSUMER_ONLY {
         cfg.remove(key);

@@ -1,0 +1,370 @@
+//! Remote alert sinks against real receivers: a local HTTP server (webhook bodies, retries),
+//! librdkafka's mock cluster (Kafka sink), and the real Alertmanager (Debian's
+//! `prometheus-alertmanager`; skipped when missing unless `ONDATA_REQUIRE_TOOLS=1`).
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::routing::post;
+use axum::Router;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::Message;
+use serde_json::Value;
+
+use ondata::alert::remote::{Alertmanager, KafkaAlerts, Webhook};
+use ondata::alert::worker::WorkerSink;
+use ondata::alert::{Alert, AlertKind, AlertSink, AlertStatus};
+use ondata::config::{Config, WebhookFormat};
+use ondata::metrics::Metrics;
+use ondata::simulate::{simulate, Scenario, SimOptions};
+use ondata::{parse_event, Engine};
+
+/// The troll-wave day's alerts, in order: real records with details and samples.
+fn alerts() -> Vec<Alert> {
+    let mut stream = Vec::new();
+    simulate(
+        &SimOptions {
+            scenario: Scenario::TrollWave,
+            seed: 1,
+            days: 0,
+            ..SimOptions::default()
+        },
+        &mut stream,
+    )
+    .unwrap();
+    let config = Config::default();
+    let mut engine = Engine::new(&config);
+    let mut out = Vec::new();
+    for line in stream.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        engine.ingest_into(&parse_event(line, &config.input).unwrap(), &mut out);
+    }
+    out.extend(engine.finish());
+    out
+}
+
+/// The first firing record of a troll burst and its resolved record (whose severity is the
+/// episode's peak: the burst may have escalated in between).
+fn troll_pair() -> (Alert, Alert) {
+    let all = alerts();
+    let firing = all
+        .iter()
+        .find(|a| a.kind == AlertKind::TrollBurst && a.status == AlertStatus::Firing)
+        .expect("a troll burst fires")
+        .clone();
+    let resolved = all
+        .iter()
+        .find(|a| a.id == firing.id && a.status == AlertStatus::Resolved)
+        .expect("and resolves")
+        .clone();
+    (firing, resolved)
+}
+
+/// A receiver on a loopback port: records what it is sent; answers 500 to the first
+/// `fail_first` requests.
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<(String, Value)>>>,
+    requests: Arc<AtomicUsize>,
+    fail_first: Arc<AtomicUsize>,
+}
+
+async fn receive(State(r): State<Receiver>, uri: Uri, body: String) -> StatusCode {
+    let n = r.requests.fetch_add(1, Ordering::SeqCst);
+    if n < r.fail_first.load(Ordering::SeqCst) {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    r.got.lock().unwrap().push((uri.path().to_string(), v));
+    StatusCode::OK
+}
+
+fn start_receiver(rt: &tokio::runtime::Runtime, r: &Receiver) -> SocketAddr {
+    let app = Router::new()
+        .route("/{*path}", post(receive))
+        .with_state(r.clone());
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn webhook_bodies_for_generic_slack_and_teams() {
+    let rt = runtime();
+    let r = Receiver::default();
+    let addr = start_receiver(&rt, &r);
+    let (firing, resolved) = troll_pair();
+    for (path, format) in [
+        ("generic", WebhookFormat::Generic),
+        ("slack", WebhookFormat::Slack),
+        ("teams", WebhookFormat::Teams),
+    ] {
+        let mut sink = WorkerSink::start(
+            path,
+            Webhook::new(
+                &format!("http://{addr}/{path}"),
+                format,
+                Duration::from_secs(5),
+            ),
+        );
+        sink.send(&firing).unwrap();
+        sink.send(&resolved).unwrap();
+        assert!(sink.wait_delivered(Duration::from_secs(10)));
+    }
+    let got = r.got.lock().unwrap().clone();
+    let of = |p: &str| -> Vec<Value> {
+        got.iter()
+            .filter(|(path, _)| path == &format!("/{p}"))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let generic = of("generic");
+    assert_eq!(generic.len(), 2);
+    assert_eq!(generic[0]["id"], firing.id.as_str());
+    assert_eq!(generic[0]["status"], "firing");
+    assert_eq!(generic[1]["status"], "resolved");
+    assert!(generic[0]["details"]["messages"].as_u64().unwrap() > 0);
+
+    let slack = of("slack");
+    assert_eq!(slack.len(), 2);
+    let text = slack[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("troll burst on") && text.contains(&firing.topic),
+        "{text}"
+    );
+    let blocks = slack[0]["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    assert!(blocks.iter().any(|b| b["text"]["text"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("> "))));
+    assert!(slack[1]["text"].as_str().unwrap().contains("RESOLVED"));
+
+    let teams = of("teams");
+    assert_eq!(teams.len(), 2);
+    let card = &teams[0]["attachments"][0];
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(card["content"]["type"], "AdaptiveCard");
+    let facts = card["content"]["body"][2]["facts"].as_array().unwrap();
+    assert!(facts
+        .iter()
+        .any(|f| f["title"] == "Id" && f["value"] == firing.id.as_str()));
+}
+
+#[test]
+fn a_failing_receiver_is_retried_and_the_alert_delivered_once() {
+    let rt = runtime();
+    let r = Receiver::default();
+    r.fail_first.store(2, Ordering::SeqCst);
+    let addr = start_receiver(&rt, &r);
+    let (firing, _) = troll_pair();
+    let metrics = Arc::new(Metrics::new());
+    let mut sink = WorkerSink::start(
+        "webhook",
+        Webhook::new(
+            &format!("http://{addr}/hook"),
+            WebhookFormat::Generic,
+            Duration::from_secs(5),
+        ),
+    );
+    sink.attach_metrics(metrics.clone());
+    sink.send(&firing).unwrap();
+    assert!(sink.wait_delivered(Duration::from_secs(20)));
+    assert_eq!(r.requests.load(Ordering::SeqCst), 3, "two 500s, then 200");
+    assert_eq!(r.got.lock().unwrap().len(), 1, "delivered once");
+    let text = metrics.render();
+    assert!(text.contains(r#"ondata_alert_deliveries_total{outcome="error",sink="webhook"} 2"#));
+    assert!(text.contains(r#"ondata_alert_deliveries_total{outcome="ok",sink="webhook"} 1"#));
+
+    // A receiver that is down (nothing listening) is retried until it is up.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut sink = WorkerSink::start(
+        "late",
+        Webhook::new(
+            &format!("http://127.0.0.1:{port}/hook"),
+            WebhookFormat::Generic,
+            Duration::from_secs(2),
+        ),
+    );
+    sink.send(&firing).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let late = Receiver::default();
+    let app = Router::new()
+        .route("/{*path}", post(receive))
+        .with_state(late.clone());
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
+        .unwrap();
+    rt.spawn(async move { axum::serve(listener, app).await });
+    assert!(sink.wait_delivered(Duration::from_secs(30)));
+    assert_eq!(late.got.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn kafka_sink_writes_one_message_per_status_keyed_by_id() {
+    let mock = MockCluster::new(1).unwrap();
+    let topic = format!("alerts-{}", std::process::id());
+    mock.create_topic(&topic, 3, 1).unwrap();
+    let mut config = Config::default();
+    config.kafka.brokers = mock.bootstrap_servers();
+    let (firing, resolved) = troll_pair();
+    let mut sink = WorkerSink::start("kafka", KafkaAlerts::new(&config.kafka, &topic).unwrap());
+    sink.send(&firing).unwrap();
+    sink.send(&resolved).unwrap();
+    assert!(sink.wait_delivered(Duration::from_secs(20)));
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", mock.bootstrap_servers())
+        .set("group.id", format!("check-{}", std::process::id()))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&topic]).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while got.len() < 2 && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            let key = String::from_utf8_lossy(m.key().unwrap()).to_string();
+            let value: Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+            got.push((m.partition(), key, value));
+        }
+    }
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got
+        .iter()
+        .all(|(_, k, v)| k == &firing.id && v["id"] == firing.id.as_str()));
+    assert_eq!(got[0].0, got[1].0, "one alert's records share a partition");
+    assert_eq!(got[0].2["status"], "firing");
+    assert_eq!(got[1].2["status"], "resolved");
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_real_alertmanager_shows_the_alert_firing_then_resolved() {
+    let Some(bin) = ["prometheus-alertmanager", "alertmanager"]
+        .iter()
+        .map(|b| std::path::Path::new("/usr/bin").join(b))
+        .find(|p| p.is_file())
+    else {
+        let required = std::env::var("ONDATA_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "Alertmanager is not installed (apt-get install prometheus-alertmanager)"
+        );
+        eprintln!(
+            "SKIPPED: Alertmanager is not installed (apt-get install prometheus-alertmanager)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("am.yml");
+    std::fs::write(
+        &config,
+        "route:\n  receiver: none\nreceivers:\n  - name: none\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _am = Killed(
+        Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", dir.path().display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("alertmanager starts"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
+    let ours = |id: &str| -> Option<Value> {
+        let mut r = agent.get(&format!("{base}/api/v2/alerts")).call().ok()?;
+        let list: Value = serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()?;
+        list.as_array()?
+            .iter()
+            .find(|a| a["labels"]["ondata_id"] == id)
+            .cloned()
+    };
+    wait_until("alertmanager ready", Duration::from_secs(30), || {
+        agent
+            .get(&format!("{base}/-/ready"))
+            .call()
+            .is_ok_and(|r| r.status() == 200)
+    });
+
+    let (firing, resolved) = troll_pair();
+    let mut sink = WorkerSink::start(
+        "alertmanager",
+        Alertmanager::new(&base, Duration::from_secs(5)),
+    );
+    sink.send(&firing).unwrap();
+    assert!(sink.wait_delivered(Duration::from_secs(20)));
+    let shown = ours(&firing.id).expect("Alertmanager lists the alert");
+    assert_eq!(shown["status"]["state"], "active");
+    assert_eq!(shown["labels"]["alertname"], "ondata_troll_burst");
+    assert_eq!(shown["labels"]["topic"], firing.topic.as_str());
+    assert_eq!(shown["annotations"]["summary"], firing.summary.as_str());
+
+    sink.send(&resolved).unwrap();
+    assert!(sink.wait_delivered(Duration::from_secs(20)));
+    // Resolved: its end is now, and Alertmanager stops listing it as active.
+    wait_until(
+        "the alert resolved in Alertmanager",
+        Duration::from_secs(30),
+        || match ours(&firing.id) {
+            None => true,
+            Some(a) => {
+                let ends = chrono::DateTime::parse_from_rfc3339(a["endsAt"].as_str().unwrap_or(""));
+                a["status"]["state"] != "active"
+                    || ends.is_ok_and(|t| t <= chrono::Utc::now() + chrono::Duration::seconds(1))
+            }
+        },
+    );
+}
