@@ -71,7 +71,8 @@ pub fn run(speed: f64, seed: u64) -> Result<()> {
         .insert("auto.offset.reset".into(), "earliest".into());
     println!("  embedded Kafka at {brokers}, topic {TOPIC} (3 partitions, keyed by topic)\n");
 
-    let sinks = sinks_from_config(&config, true)?;
+    let silences = service::silences(&config);
+    let sinks = sinks_from_config(&config, true, Some(silences.clone()))?;
     let stats = Arc::new(LiveStats::default());
     let (stop, stopped) = watch::channel(Stop::Run);
     let rt = service::runtime()?;
@@ -80,6 +81,7 @@ pub fn run(speed: f64, seed: u64) -> Result<()> {
         sinks,
         stats.clone(),
         stop.clone(),
+        silences,
     ));
 
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()

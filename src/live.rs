@@ -490,7 +490,9 @@ pub async fn run(
     let dead = DeadLetters::new(&config.kafka)?;
     let watermarks = kafka::history_consumer(&config.kafka)?;
     // Sinks that remember what an earlier process delivered (files) seed the duplicate check.
-    let delivery = Delivery::new(sinks).observed(metrics.clone(), board.clone());
+    let delivery = Delivery::new(sinks)
+        .routed(crate::alert::delivery::Router::from_config(&config.alerts))
+        .observed(metrics.clone(), board.clone());
 
     let (tx, mut rx) = mpsc::channel::<ToEngine>(CHANNEL_CAPACITY);
     let handle = Handle::current();

@@ -289,11 +289,13 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Run { config } => {
             let config = load_config(config.as_deref())?;
-            let sinks = ondata::alert::sinks_from_config(&config, false)
+            let silences = service::silences(&config);
+            let sinks = ondata::alert::sinks_from_config(&config, false, Some(silences.clone()))
                 .map_err(|e| UsageError(format!("{e:#}")))?;
             let (stop, _) = tokio::sync::watch::channel(ondata::live::Stop::Run);
             let stats = std::sync::Arc::new(ondata::live::LiveStats::default());
-            let summary = service::runtime()?.block_on(service::run(config, sinks, stats, stop))?;
+            let summary =
+                service::runtime()?.block_on(service::run(config, sinks, stats, stop, silences))?;
             eprintln!("{summary}");
             Ok(())
         }

@@ -35,6 +35,8 @@ pub struct Metrics {
     alerts: IntCounterVec,
     firing: IntGaugeVec,
     deliveries: IntCounterVec,
+    suppressed: IntCounterVec,
+    outbox: IntGaugeVec,
     lag: IntGaugeVec,
     event_delay: Histogram,
     processing: Histogram,
@@ -150,6 +152,16 @@ impl Metrics {
                 "ondata_alert_deliveries_total",
                 "Alert records handed to each sink, by outcome (ok, error).",
                 &["sink", "outcome"],
+            ),
+            suppressed: counter(
+                "ondata_alert_notifications_suppressed_total",
+                "Alerts a notifying sink did not send on their own, by reason (silenced, repeat, rate_limited: listed in an overflow summary instead).",
+                &["sink", "reason"],
+            ),
+            outbox: int_gauge(
+                "ondata_alert_outbox_pending",
+                "Alerts in a sink's on-disk outbox not delivered yet.",
+                &["sink"],
             ),
             lag: int_gauge(
                 "ondata_kafka_consumer_lag",
@@ -274,6 +286,19 @@ impl Metrics {
         for outcome in ["ok", "error"] {
             self.deliveries.with_label_values(&[name, outcome]);
         }
+        for reason in ["silenced", "repeat", "rate_limited"] {
+            self.suppressed.with_label_values(&[name, reason]);
+        }
+    }
+
+    /// An alert a notifying sink did not send on its own.
+    pub fn suppressed(&self, sink: &str, reason: &str) {
+        self.suppressed.with_label_values(&[sink, reason]).inc();
+    }
+
+    /// Alerts waiting in a sink's outbox.
+    pub fn outbox(&self, sink: &str, pending: usize) {
+        self.outbox.with_label_values(&[sink]).set(pending as i64);
     }
 
     /// One alert record handed to a sink.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::sync::watch;
 
+use ondata::alert::silence::Silences;
 use ondata::alert::AlertSink;
 use ondata::config::Config;
 use ondata::live::{self, LiveStats, LiveSummary, Stop};
@@ -54,6 +55,7 @@ pub async fn run(
     sinks: Vec<Box<dyn AlertSink + Send>>,
     stats: Arc<LiveStats>,
     stop: watch::Sender<Stop>,
+    silences: Arc<Silences>,
 ) -> Result<LiveSummary> {
     let metrics = Arc::new(Metrics::new());
     let board = Arc::new(Board::new());
@@ -64,6 +66,7 @@ pub async fn run(
         metrics.clone(),
         board.clone(),
         stats.clone(),
+        ondata::http::Admin::from_env(silences),
         stopped.clone(),
     )
     .await?;
@@ -114,6 +117,7 @@ pub fn serve_replay(config: &Config) -> Result<ServedReplay> {
         observe.metrics.clone(),
         observe.board.clone(),
         stats,
+        ondata::http::Admin::disabled(),
         stopped,
     ))?;
     eprintln!("ondata: status page on http://{addr}/ (metrics on /metrics, API on /api/...)");
@@ -144,4 +148,12 @@ impl ServedReplay {
         let _ = self.stop.send(Stop::Drain);
         Ok(())
     }
+}
+
+/// Silences kept beside the outboxes, on the system clock.
+pub fn silences(config: &Config) -> Arc<Silences> {
+    Arc::new(Silences::open(
+        std::path::Path::new(&config.alerts.outbox_dir),
+        ondata::alert::clock::Clock::system(),
+    ))
 }

@@ -134,6 +134,7 @@ fn served_replay(lines: &[Vec<u8>]) -> Served {
             observe.metrics.clone(),
             observe.board.clone(),
             stats,
+            ondata::http::Admin::disabled(),
             stopped,
         ))
         .unwrap();
@@ -448,6 +449,7 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_against_live_ondata(
             metrics.clone(),
             board.clone(),
             stats.clone(),
+            ondata::http::Admin::disabled(),
             stopped.clone(),
         ))
         .unwrap();

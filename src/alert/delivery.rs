@@ -3,27 +3,103 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use super::{Alert, AlertSink, AlertStatus};
+use super::notify::Group;
+use super::{Alert, AlertSink};
+use crate::config::{AlertsConfig, RouteConfig};
 use crate::metrics::Metrics;
 use crate::status::Board;
 
 /// Alert keys remembered against duplicates.
 const REMEMBERED_ALERTS: usize = 100_000;
 
-/// Sends each alert transition once: keyed by (id, status, at), remembered in a bounded set,
-/// seeded from what file sinks already hold.
+/// Where an alert goes: the routes of `[alerts]`, checked in order, then the default route.
+#[derive(Debug, Clone, Default)]
+pub struct Router {
+    routes: Vec<(RouteConfig, Group)>,
+    default: (Vec<String>, Group),
+}
+
+impl Router {
+    /// Every alert to every sink, at once.
+    pub fn everything() -> Self {
+        Self::from_config(&AlertsConfig {
+            routes: Vec::new(),
+            default_route: Default::default(),
+            ..AlertsConfig::default()
+        })
+    }
+
+    pub fn from_config(alerts: &AlertsConfig) -> Self {
+        let routes = alerts
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                let group = Group {
+                    route: r.name.clone().unwrap_or_else(|| format!("route-{}", n + 1)),
+                    wait_secs: r.group_wait_secs,
+                };
+                (r.clone(), group)
+            })
+            .collect();
+        let default = Group {
+            route: "default".into(),
+            wait_secs: alerts.default_route.group_wait_secs,
+        };
+        Self {
+            routes,
+            default: (alerts.default_route.sinks.clone(), default),
+        }
+    }
+
+    /// For each sink name, the route that sends the alert there (first match wins); a `None`
+    /// name list means every sink.
+    fn targets(&self, alert: &Alert) -> Vec<(Option<&[String]>, &Group)> {
+        let any = |list: &[String], value: &str| list.is_empty() || list.iter().any(|v| v == value);
+        let mut out = Vec::new();
+        for (r, group) in &self.routes {
+            if any(&r.kinds, alert.kind.as_str())
+                && any(&r.severities, alert.severity.as_str())
+                && any(&r.topics, &alert.topic)
+            {
+                out.push((Some(r.sinks.as_slice()), group));
+                if !r.continue_matching {
+                    return out;
+                }
+            }
+        }
+        if out.is_empty() {
+            let (sinks, group) = &self.default;
+            out.push(((!sinks.is_empty()).then_some(sinks.as_slice()), group));
+        }
+        out
+    }
+}
+
+/// Sends each alert transition once to each sink its route names: keyed by (id, status, at),
+/// remembered in a bounded set; a sink that already holds an alert (an earlier process wrote
+/// it, or it waits in the sink's outbox) does not get it again.
 pub struct Delivery {
     sinks: Vec<Box<dyn AlertSink + Send>>,
+    /// Per sink, what it held when it was handed over.
+    held: Vec<HashSet<String>>,
+    router: Router,
     seen: HashSet<String>,
     order: VecDeque<String>,
     metrics: Option<Arc<Metrics>>,
     board: Option<Arc<Board>>,
 }
 
+fn key(id: &str, status: &str, at: &str) -> String {
+    format!("{id}|{status}|{at}")
+}
+
 impl Delivery {
     pub fn new(sinks: Vec<Box<dyn AlertSink + Send>>) -> Self {
         let mut d = Self {
             sinks: Vec::new(),
+            held: Vec::new(),
+            router: Router::everything(),
             seen: HashSet::new(),
             order: VecDeque::new(),
             metrics: None,
@@ -31,6 +107,12 @@ impl Delivery {
         };
         d.set_sinks(sinks);
         d
+    }
+
+    /// Routes alerts by `router` instead of sending each to every sink.
+    pub fn routed(mut self, router: Router) -> Self {
+        self.router = router;
+        self
     }
 
     /// Counts what is sent and delivered in `metrics`, and shows it on `board`.
@@ -52,7 +134,7 @@ impl Delivery {
 
     /// Remembers an alert as already delivered (by an earlier process).
     pub fn remember(&mut self, id: &str, status: &str, at: &str) {
-        let key = format!("{id}|{status}|{at}");
+        let key = key(id, status, at);
         if self.seen.insert(key.clone()) {
             self.order.push_back(key);
             if self.order.len() > REMEMBERED_ALERTS {
@@ -63,26 +145,40 @@ impl Delivery {
         }
     }
 
-    /// Sends to every sink unless already sent; true if sent.
+    /// Sends to the sinks its route names, unless already sent; true if sent anywhere.
     pub fn send(&mut self, alert: &Alert) -> bool {
-        let status = match alert.status {
-            AlertStatus::Firing => "firing",
-            AlertStatus::Resolved => "resolved",
-        };
-        let key = format!("{}|{status}|{}", alert.id, alert.at);
+        let status = alert.status.as_str();
+        let key = key(&alert.id, status, &alert.at);
         if self.seen.contains(&key) {
             return false;
         }
-        for sink in &mut self.sinks {
-            let sent = sink.send(alert);
-            if let Err(e) = &sent {
-                tracing::error!("alert sink {} failed: {e}", sink.name());
-            }
-            if let Some(m) = &self.metrics {
-                if !sink.reports_outcomes() || sent.is_err() {
-                    m.delivery(sink.name(), sent.is_ok());
+        let targets = self.router.targets(alert);
+        let mut sent_any = false;
+        let mut done = vec![false; self.sinks.len()];
+        for (names, group) in targets {
+            for (i, sink) in self.sinks.iter_mut().enumerate() {
+                if done[i] || names.is_some_and(|n| !n.iter().any(|n| n == sink.name())) {
+                    continue;
+                }
+                done[i] = true;
+                if self.held[i].contains(&key) {
+                    continue;
+                }
+                sent_any = true;
+                let sent = sink.send_routed(alert, Some(group));
+                if let Err(e) = &sent {
+                    tracing::error!("alert sink {} failed: {e}", sink.name());
+                }
+                if let Some(m) = &self.metrics {
+                    if !sink.reports_outcomes() || sent.is_err() {
+                        m.delivery(sink.name(), sent.is_ok());
+                    }
                 }
             }
+        }
+        self.remember(&alert.id, status, &alert.at);
+        if !sent_any && done.iter().any(|d| *d) {
+            return false; // every sink it goes to already held it
         }
         if let Some(m) = &self.metrics {
             m.alert(alert);
@@ -90,17 +186,20 @@ impl Delivery {
         if let Some(b) = &self.board {
             b.alert(alert);
         }
-        self.remember(&alert.id, status, &alert.at);
         true
     }
 
     /// Replaces the sinks (keeping what was remembered).
     pub fn set_sinks(&mut self, mut sinks: Vec<Box<dyn AlertSink + Send>>) {
-        for sink in &mut sinks {
-            for (id, status, at) in sink.take_delivered() {
-                self.remember(&id, &status, &at);
-            }
-        }
+        self.held = sinks
+            .iter_mut()
+            .map(|sink| {
+                sink.take_delivered()
+                    .into_iter()
+                    .map(|(id, status, at)| key(&id, &status, &at))
+                    .collect()
+            })
+            .collect();
         self.sinks = sinks;
         self.announce_sinks();
     }

@@ -4,32 +4,55 @@
 
 use serde_json::{json, Value};
 
+use super::notify::Notice;
 use super::{Alert, AlertKind, AlertStatus, Severity};
+use crate::config::Language;
 use crate::event::format_ts;
 
-/// The first line a person reads: "CRITICAL surge on bonus-600" or "RESOLVED …".
-pub fn headline(a: &Alert) -> String {
-    let what = match a.kind {
-        AlertKind::Surge => "surge",
-        AlertKind::Negativity => "negativity shift",
-        AlertKind::TrollBurst => "troll burst",
-    };
-    match a.status {
-        AlertStatus::Firing => format!(
-            "{} {what} on {}",
-            a.severity.as_str().to_uppercase(),
-            a.topic
-        ),
-        AlertStatus::Resolved => format!("RESOLVED {what} on {}", a.topic),
+/// The first line a person reads: "CRITICAL surge on bonus-600", "RESOLVED …"; in Italian
+/// "CRITICO: picco di commenti su bonus-600", "RIENTRATO: …".
+pub fn headline(a: &Alert, lang: Language) -> String {
+    match lang {
+        Language::En => {
+            let what = match a.kind {
+                AlertKind::Surge => "surge",
+                AlertKind::Negativity => "negativity shift",
+                AlertKind::TrollBurst => "troll burst",
+            };
+            match a.status {
+                AlertStatus::Firing => format!(
+                    "{} {what} on {}",
+                    a.severity.as_str().to_uppercase(),
+                    a.topic
+                ),
+                AlertStatus::Resolved => format!("RESOLVED {what} on {}", a.topic),
+            }
+        }
+        Language::It => {
+            let what = match a.kind {
+                AlertKind::Surge => "picco di commenti",
+                AlertKind::Negativity => "commenti negativi in aumento",
+                AlertKind::TrollBurst => "campagna coordinata",
+            };
+            let level = match (a.status, a.severity) {
+                (AlertStatus::Resolved, _) => "RIENTRATO",
+                (_, Severity::Critical) => "CRITICO",
+                (_, Severity::Warning) => "ATTENZIONE",
+            };
+            format!("{level}: {what} su {}", a.topic)
+        }
     }
 }
 
-fn when(a: &Alert) -> String {
-    let short = |t: &str| t.get(..16).unwrap_or(t).replace('T', " ");
+fn when(a: &Alert, lang: Language) -> String {
+    let (since, at) = match lang {
+        Language::En => ("since", "at"),
+        Language::It => ("dal", "alle"),
+    };
     format!(
-        "since {} · at {} UTC · id {}",
-        short(&a.started_at),
-        short(&a.at),
+        "{since} {} · {at} {} UTC · id {}",
+        short_time(&a.started_at),
+        short_time(&a.at),
         a.id
     )
 }
@@ -40,14 +63,14 @@ pub fn generic(a: &Alert) -> Value {
 }
 
 /// A Slack incoming-webhook message: `text` for notifications, blocks for the channel.
-pub fn slack(a: &Alert) -> Value {
+pub fn slack(a: &Alert, lang: Language) -> Value {
     let icon = match (a.status, a.severity) {
         (AlertStatus::Resolved, _) => ":large_green_circle:",
         (_, Severity::Critical) => ":red_circle:",
         (_, Severity::Warning) => ":large_orange_circle:",
     };
     let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": format!("{} {}", icon_text(a), headline(a))}}),
+        json!({"type": "header", "text": {"type": "plain_text", "text": format!("{} {}", icon_text(a), headline(a, lang))}}),
         json!({"type": "section", "text": {"type": "mrkdwn", "text": a.summary}}),
     ];
     if !a.samples.is_empty() && a.status == AlertStatus::Firing {
@@ -61,9 +84,10 @@ pub fn slack(a: &Alert) -> Value {
             json!({"type": "section", "text": {"type": "mrkdwn", "text": quotes.join("\n")}}),
         );
     }
-    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": when(a)}]}));
+    blocks
+        .push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": when(a, lang)}]}));
     json!({
-        "text": format!("{icon} {}: {}", headline(a), a.summary),
+        "text": format!("{icon} {}: {}", headline(a, lang), a.summary),
         "blocks": blocks,
     })
 }
@@ -77,21 +101,25 @@ fn icon_text(a: &Alert) -> &'static str {
 }
 
 /// A Microsoft Teams message with an Adaptive Card, as Teams workflows' webhooks take it.
-pub fn teams(a: &Alert) -> Value {
+pub fn teams(a: &Alert, lang: Language) -> Value {
     let colour = match (a.status, a.severity) {
         (AlertStatus::Resolved, _) => "Good",
         (_, Severity::Critical) => "Attention",
         (_, Severity::Warning) => "Warning",
     };
+    let titles = match lang {
+        Language::En => ["Topic", "Kind", "Severity", "Since", "At"],
+        Language::It => ["Argomento", "Tipo", "Gravità", "Dal", "Alle"],
+    };
     let mut body = vec![
-        json!({"type": "TextBlock", "text": headline(a), "weight": "Bolder", "size": "Medium", "color": colour, "wrap": true}),
+        json!({"type": "TextBlock", "text": headline(a, lang), "weight": "Bolder", "size": "Medium", "color": colour, "wrap": true}),
         json!({"type": "TextBlock", "text": a.summary, "wrap": true}),
         json!({"type": "FactSet", "facts": [
-            {"title": "Topic", "value": a.topic},
-            {"title": "Kind", "value": a.kind.as_str()},
-            {"title": "Severity", "value": a.severity.as_str()},
-            {"title": "Since", "value": a.started_at},
-            {"title": "At", "value": a.at},
+            {"title": titles[0], "value": a.topic},
+            {"title": titles[1], "value": a.kind.as_str()},
+            {"title": titles[2], "value": a.severity.as_str()},
+            {"title": titles[3], "value": a.started_at},
+            {"title": titles[4], "value": a.at},
             {"title": "Id", "value": a.id},
         ]}),
     ];
@@ -150,5 +178,214 @@ pub fn alertmanager(a: &Alert, now_ms: i64, keep_ms: i64) -> Value {
         },
         "startsAt": format_ts(start_ms),
         "endsAt": format_ts(end_ms),
+    })
+}
+
+/// Counts by kind, as a person writes them: "5 surge, 3 troll burst".
+fn by_kind(alerts: &[Alert], lang: Language) -> String {
+    let mut counts = std::collections::BTreeMap::<AlertKind, usize>::new();
+    for a in alerts {
+        *counts.entry(a.kind).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(k, n)| {
+            let name = match (lang, k) {
+                (Language::En, AlertKind::Surge) => "surge",
+                (Language::En, AlertKind::Negativity) => "negativity",
+                (Language::En, AlertKind::TrollBurst) => "troll burst",
+                (Language::It, AlertKind::Surge) => "picchi di commenti",
+                (Language::It, AlertKind::Negativity) => "negatività",
+                (Language::It, AlertKind::TrollBurst) => "campagne coordinate",
+            };
+            format!("{n} {name}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Topics named, at most 8, the rest counted.
+fn topics(alerts: &[Alert], lang: Language) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for a in alerts {
+        if !names.contains(&a.topic.as_str()) {
+            names.push(&a.topic);
+        }
+    }
+    let more = names.len().saturating_sub(8);
+    names.truncate(8);
+    let mut text = names.join(", ");
+    if more > 0 {
+        text += &match lang {
+            Language::En => format!(" and {more} more"),
+            Language::It => format!(" e altri {more}"),
+        };
+    }
+    text
+}
+
+/// Headline and lines of a notice that is not one plain alert.
+pub fn notice_text(n: &Notice, lang: Language) -> (String, Vec<String>) {
+    match (n, lang) {
+        (Notice::Alert(a), _) => (headline(a, lang), vec![a.summary.clone()]),
+        (Notice::Reminder(a), Language::En) => (
+            format!("Still firing: {}", headline(a, lang)),
+            vec![format!(
+                "Since {} UTC. {}",
+                short_time(&a.started_at),
+                a.summary
+            )],
+        ),
+        (Notice::Reminder(a), Language::It) => (
+            format!("Ancora in corso: {}", headline(a, lang)),
+            vec![format!(
+                "Dalle {} UTC. {}",
+                short_time(&a.started_at),
+                a.summary
+            )],
+        ),
+        (Notice::Group { alerts, .. }, _) => {
+            let head = match lang {
+                Language::En => format!("{} alerts: {}", alerts.len(), by_kind(alerts, lang)),
+                Language::It => format!("{} avvisi: {}", alerts.len(), by_kind(alerts, lang)),
+            };
+            let lines = alerts
+                .iter()
+                .map(|a| format!("{} — {}", headline(a, lang), a.summary))
+                .collect();
+            (head, lines)
+        }
+        (
+            Notice::Overflow {
+                alerts,
+                since_ms,
+                until_ms,
+                limit_per_min,
+            },
+            _,
+        ) => {
+            let n = alerts.len();
+            let mins = ((until_ms - since_ms) as f64 / 60_000.0).round().max(1.0) as i64;
+            let head = match (lang, n) {
+                (Language::En, 1) => format!("1 more alert suppressed in the last {mins} minutes"),
+                (Language::En, _) => {
+                    format!("{n} more alerts suppressed in the last {mins} minutes")
+                }
+                (Language::It, 1) => {
+                    format!("Un altro avviso non inviato negli ultimi {mins} minuti")
+                }
+                (Language::It, _) => {
+                    format!("Altri {n} avvisi non inviati negli ultimi {mins} minuti")
+                }
+            };
+            let lines = match lang {
+                Language::En => vec![
+                    format!("This channel gets at most {limit_per_min} notifications a minute. Held back: {}.", by_kind(alerts, lang)),
+                    format!("Topics: {}.", topics(alerts, lang)),
+                    "Every alert is on ondata's status page and in its alert log.".to_string(),
+                ],
+                Language::It => vec![
+                    format!("Questo canale riceve al massimo {limit_per_min} notifiche al minuto. Non inviati: {}.", by_kind(alerts, lang)),
+                    format!("Argomenti: {}.", topics(alerts, lang)),
+                    "Tutti gli avvisi sono sulla pagina di stato di ondata e nel registro degli avvisi.".to_string(),
+                ],
+            };
+            (head, lines)
+        }
+    }
+}
+
+fn short_time(t: &str) -> String {
+    t.get(..16).unwrap_or(t).replace('T', " ")
+}
+
+/// A brief of an alert, as listed in summaries.
+fn brief(a: &Alert) -> Value {
+    json!({
+        "id": a.id, "kind": a.kind, "status": a.status, "severity": a.severity,
+        "topic": a.topic, "at": a.at, "summary": a.summary,
+    })
+}
+
+/// The generic webhook body of a notice: the alert record for an alert (a reminder too);
+/// for a group, the records under `alerts`; for an overflow summary, briefs of the alerts
+/// held back. `type` tells groups and summaries apart from records.
+pub fn notice_generic(n: &Notice, lang: Language) -> Value {
+    let (head, lines) = notice_text(n, lang);
+    match n {
+        Notice::Alert(a) | Notice::Reminder(a) => generic(a),
+        Notice::Group { route, alerts } => json!({
+            "type": "group",
+            "route": route,
+            "summary": head,
+            "alerts": alerts.iter().map(generic).collect::<Vec<_>>(),
+        }),
+        Notice::Overflow {
+            alerts,
+            since_ms,
+            until_ms,
+            limit_per_min,
+        } => json!({
+            "type": "suppressed",
+            "summary": format!("{head}. {}", lines.join(" ")),
+            "count": alerts.len(),
+            "since": format_ts(*since_ms),
+            "until": format_ts(*until_ms),
+            "rate_limit_per_min": limit_per_min,
+            "alerts": alerts.iter().map(brief).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+/// A Slack message for any notice.
+pub fn notice_slack(n: &Notice, lang: Language) -> Value {
+    if let Notice::Alert(a) = n {
+        return slack(a, lang);
+    }
+    let (head, lines) = notice_text(n, lang);
+    let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": head}})];
+    for chunk in lines.chunks(10) {
+        blocks
+            .push(json!({"type": "section", "text": {"type": "mrkdwn", "text": chunk.join("\n")}}));
+    }
+    json!({ "text": format!("{head}: {}", lines.first().cloned().unwrap_or_default()), "blocks": blocks })
+}
+
+/// A Teams Adaptive Card for any notice.
+pub fn notice_teams(n: &Notice, lang: Language) -> Value {
+    if let Notice::Alert(a) = n {
+        return teams(a, lang);
+    }
+    let (head, lines) = notice_text(n, lang);
+    let mut body = vec![
+        json!({"type": "TextBlock", "text": head, "weight": "Bolder", "size": "Medium", "wrap": true}),
+    ];
+    body.extend(
+        lines
+            .iter()
+            .map(|l| json!({"type": "TextBlock", "text": l, "wrap": true})),
+    );
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": body,
+            }
+        }]
+    })
+}
+
+/// Alertmanager gets an overflow summary as an alert of its own, `ondata_notifications_suppressed`.
+pub fn alertmanager_overflow(n: &Notice, lang: Language, now_ms: i64, keep_ms: i64) -> Value {
+    let (head, lines) = notice_text(n, lang);
+    json!({
+        "labels": {"alertname": "ondata_notifications_suppressed", "severity": "warning"},
+        "annotations": {"summary": head, "description": lines.join("\n")},
+        "startsAt": format_ts(now_ms),
+        "endsAt": format_ts(now_ms + keep_ms),
     })
 }

@@ -1,9 +1,13 @@
 //! Alerts: the model every sink receives (DESIGN §3), and the sinks of the replay path.
 
+pub mod clock;
 pub mod delivery;
 pub mod format;
 pub mod model;
+pub mod notify;
+pub mod outbox;
 pub mod remote;
+pub mod silence;
 pub mod sink;
 pub mod worker;
 

@@ -2,11 +2,11 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::format_ts;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     Surge,
@@ -30,14 +30,14 @@ impl fmt::Display for AlertKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertStatus {
     Firing,
     Resolved,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Warning,
@@ -63,7 +63,7 @@ impl Severity {
 }
 
 /// An example comment attached to an alert.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     pub text: String,
     pub author: String,
@@ -88,7 +88,7 @@ impl Sample {
 }
 
 /// Evidence for a surge.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SurgeDetails {
     /// Length of the window that was measured.
     pub window_minutes: u32,
@@ -98,7 +98,7 @@ pub struct SurgeDetails {
     /// Poisson deviation on the square-root scale (see `detect::stats::poisson_z`).
     pub z: f64,
     /// `recent level` or `same time on earlier days`: which of the two set the expectation.
-    pub baseline_source: &'static str,
+    pub baseline_source: String,
     /// Comments per bucket across the window, oldest first.
     pub per_bucket: Vec<u32>,
     /// Highest ratio seen in the episode so far.
@@ -107,7 +107,7 @@ pub struct SurgeDetails {
 }
 
 /// Evidence for a negativity shift.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NegativityDetails {
     pub window_minutes: u32,
     pub comments: u32,
@@ -130,7 +130,7 @@ pub struct NegativityDetails {
 }
 
 /// Kind-specific evidence. Serialised without a tag: the alert's `kind` says which it is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Details {
     Surge(SurgeDetails),
@@ -139,7 +139,7 @@ pub enum Details {
 }
 
 /// One alert transition. Field order is the JSON field order, kept stable for golden files.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub id: String,
     pub kind: AlertKind,
@@ -161,6 +161,13 @@ pub struct Alert {
 
 impl Alert {
     /// The alert as one JSON line (without the newline).
+    /// Reads an alert record back (outboxes, reports); `at_ms` comes from `at`.
+    pub fn from_json(line: &str) -> Result<Alert, String> {
+        let mut alert: Alert = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        alert.at_ms = crate::event::parse_time_arg(&alert.at)?;
+        Ok(alert)
+    }
+
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self)
             .unwrap_or_else(|e| format!("{{\"error\":\"cannot serialise alert: {e}\"}}"))
@@ -198,9 +205,96 @@ pub fn human_duration(minutes: u32) -> String {
     }
 }
 
+/// The same in Italian: "1 ora e 10 minuti", "47 minuti".
+pub fn human_duration_it(minutes: u32) -> String {
+    let hours = |h: u32| {
+        if h == 1 {
+            "1 ora".to_string()
+        } else {
+            format!("{h} ore")
+        }
+    };
+    let mins = |m: u32| {
+        if m == 1 {
+            "1 minuto".to_string()
+        } else {
+            format!("{m} minuti")
+        }
+    };
+    match (minutes / 60, minutes % 60) {
+        (0, m) => mins(m),
+        (h, 0) => hours(h),
+        (h, m) => format!("{} e {}", hours(h), mins(m)),
+    }
+}
+
+impl Alert {
+    /// A plausible surge alert for tests and examples: `id` and times as given.
+    #[doc(hidden)]
+    pub fn example(
+        id: &str,
+        topic: &str,
+        status: AlertStatus,
+        severity: Severity,
+        at_ms: i64,
+    ) -> Alert {
+        Alert {
+            id: id.to_string(),
+            kind: AlertKind::Surge,
+            status,
+            severity,
+            topic: topic.to_string(),
+            at: format_ts(at_ms),
+            started_at: format_ts(at_ms - 300_000),
+            value: 30.0,
+            baseline: 5.0,
+            threshold: 12.5,
+            summary: format!("Surge on \u{ab}{topic}\u{bb}: 150 comments in the last 5 minutes, 6.0\u{d7} the usual 25 (alert at 2.5\u{d7})."),
+            details: Details::Surge(SurgeDetails {
+                window_minutes: 5,
+                comments_in_window: 150,
+                expected_in_window: 25.0,
+                ratio: 6.0,
+                z: 12.0,
+                baseline_source: "recent level".into(),
+                per_bucket: vec![10, 20, 30, 40, 50],
+                peak_ratio: 6.0,
+                duration_minutes: 5,
+            }),
+            samples: vec![Sample::new("il sito non funziona", "mario", at_ms - 1_000)],
+            at_ms,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_alert_reads_back_as_written() {
+        let a = Alert::example(
+            "0123456789abcdef",
+            "bonus-600",
+            AlertStatus::Firing,
+            Severity::Critical,
+            1_585_720_800_000,
+        );
+        assert_eq!(Alert::from_json(&a.to_json_line()).unwrap(), a);
+        for line in include_str!("../../tests/fixtures/troll-wave-seed12.alerts.ndjson").lines() {
+            let back = Alert::from_json(line).unwrap();
+            assert_eq!(back.to_json_line(), line, "every kind round-trips");
+        }
+        assert!(Alert::from_json("{\"id\": 1}").is_err());
+    }
+
+    #[test]
+    fn italian_durations() {
+        assert_eq!(human_duration_it(1), "1 minuto");
+        assert_eq!(human_duration_it(47), "47 minuti");
+        assert_eq!(human_duration_it(60), "1 ora");
+        assert_eq!(human_duration_it(130), "2 ore e 10 minuti");
+    }
 
     #[test]
     fn fingerprint_is_stable_and_distinguishes_episodes() {

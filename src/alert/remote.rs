@@ -8,9 +8,10 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use serde_json::Value;
 
 use super::format;
+use super::notify::Notice;
 use super::worker::{Failure, Transport};
 use super::{Alert, AlertStatus};
-use crate::config::{KafkaConfig, WebhookFormat};
+use crate::config::{KafkaConfig, Language, WebhookFormat};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
 /// Alertmanager: firing alerts are sent again this often, and each send keeps them active
@@ -68,6 +69,7 @@ pub struct Webhook {
     agent: ureq::Agent,
     url: String,
     format: WebhookFormat,
+    language: Language,
 }
 
 impl Webhook {
@@ -76,21 +78,32 @@ impl Webhook {
             agent: agent(timeout),
             url: url.to_string(),
             format,
+            language: Language::En,
         }
     }
 
-    pub fn body(format: WebhookFormat, alert: &Alert) -> Value {
+    /// Writes headlines and summaries' frames in `language`.
+    pub fn language(mut self, language: Language) -> Self {
+        self.language = language;
+        self
+    }
+
+    pub fn body(format: WebhookFormat, language: Language, notice: &Notice) -> Value {
         match format {
-            WebhookFormat::Generic => format::generic(alert),
-            WebhookFormat::Slack => format::slack(alert),
-            WebhookFormat::Teams => format::teams(alert),
+            WebhookFormat::Generic => format::notice_generic(notice, language),
+            WebhookFormat::Slack => format::notice_slack(notice, language),
+            WebhookFormat::Teams => format::notice_teams(notice, language),
         }
     }
 }
 
 impl Transport for Webhook {
-    fn deliver(&mut self, alert: &Alert) -> Result<(), Failure> {
-        post(&self.agent, &self.url, &Self::body(self.format, alert))
+    fn deliver(&mut self, notice: &Notice) -> Result<(), Failure> {
+        post(
+            &self.agent,
+            &self.url,
+            &Self::body(self.format, self.language, notice),
+        )
     }
 }
 
@@ -105,6 +118,7 @@ fn wall_ms() -> i64 {
 /// them.
 pub struct Alertmanager {
     agent: ureq::Agent,
+    language: Language,
     endpoint: String,
     firing: BTreeMap<String, Alert>,
     last_resend: Instant,
@@ -114,6 +128,7 @@ impl Alertmanager {
     pub fn new(url: &str, timeout: Duration) -> Self {
         Self {
             agent: agent(timeout),
+            language: Language::En,
             endpoint: format!("{}/api/v2/alerts", url.trim_end_matches('/')),
             firing: BTreeMap::new(),
             last_resend: Instant::now(),
@@ -121,25 +136,42 @@ impl Alertmanager {
     }
 }
 
+impl Alertmanager {
+    /// Writes overflow summaries in `language`.
+    pub fn language(mut self, language: Language) -> Self {
+        self.language = language;
+        self
+    }
+}
+
 impl Transport for Alertmanager {
-    fn deliver(&mut self, alert: &Alert) -> Result<(), Failure> {
+    fn deliver(&mut self, notice: &Notice) -> Result<(), Failure> {
         let (now, keep) = (wall_ms(), AM_KEEP.as_millis() as i64);
-        let mut batch = Vec::with_capacity(2);
-        // Severity is a label (for routing), so an escalated episode is another alert in
-        // Alertmanager: the one under the earlier severity ends with it.
-        if let Some(previous) = self.firing.get(&alert.id) {
-            if previous.severity != alert.severity {
-                let mut ended = previous.clone();
-                ended.status = AlertStatus::Resolved;
-                batch.push(format::alertmanager(&ended, now, keep));
-            }
+        if let Notice::Overflow { .. } = notice {
+            let body = format::alertmanager_overflow(notice, self.language, now, keep);
+            return post(&self.agent, &self.endpoint, &Value::Array(vec![body]));
         }
-        batch.push(format::alertmanager(alert, now, keep));
+        // Alertmanager groups by itself: a group's alerts go in one request.
+        let mut batch = Vec::new();
+        for alert in notice.alerts() {
+            // Severity is a label (for routing), so an escalated episode is another alert
+            // in Alertmanager: the one under the earlier severity ends with it.
+            if let Some(previous) = self.firing.get(&alert.id) {
+                if previous.severity != alert.severity {
+                    let mut ended = previous.clone();
+                    ended.status = AlertStatus::Resolved;
+                    batch.push(format::alertmanager(&ended, now, keep));
+                }
+            }
+            batch.push(format::alertmanager(alert, now, keep));
+        }
         post(&self.agent, &self.endpoint, &Value::Array(batch))?;
-        match alert.status {
-            AlertStatus::Firing => self.firing.insert(alert.id.clone(), alert.clone()),
-            AlertStatus::Resolved => self.firing.remove(&alert.id),
-        };
+        for alert in notice.alerts() {
+            match alert.status {
+                AlertStatus::Firing => self.firing.insert(alert.id.clone(), alert.clone()),
+                AlertStatus::Resolved => self.firing.remove(&alert.id),
+            };
+        }
         Ok(())
     }
 
@@ -179,7 +211,17 @@ impl KafkaAlerts {
 }
 
 impl Transport for KafkaAlerts {
-    fn deliver(&mut self, alert: &Alert) -> Result<(), Failure> {
+    /// Kafka sinks record every alert: they get plain alerts only (no noise control).
+    fn deliver(&mut self, notice: &Notice) -> Result<(), Failure> {
+        for alert in notice.alerts() {
+            self.send(alert)?;
+        }
+        Ok(())
+    }
+}
+
+impl KafkaAlerts {
+    fn send(&mut self, alert: &Alert) -> Result<(), Failure> {
         let value = alert.to_json_line();
         let record = BaseRecord::to(&self.topic)
             .key(alert.id.as_bytes())

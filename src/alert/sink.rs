@@ -7,6 +7,14 @@ use super::Alert;
 /// Receives every alert transition, in order.
 pub trait AlertSink {
     fn send(&mut self, alert: &Alert) -> io::Result<()>;
+    /// The same, sent by a route that may hold alerts to group them (notifying sinks).
+    fn send_routed(
+        &mut self,
+        alert: &Alert,
+        _group: Option<&super::notify::Group>,
+    ) -> io::Result<()> {
+        self.send(alert)
+    }
     fn flush(&mut self) -> io::Result<()>;
     /// The `sink` label of `ondata_alert_deliveries_total`.
     fn name(&self) -> &str {
@@ -29,7 +37,7 @@ pub trait AlertSink {
 /// alert as soon as it is decided.
 pub struct NdjsonSink<W: Write> {
     out: W,
-    name: &'static str,
+    name: String,
     delivered: Vec<(String, String, String)>,
 }
 
@@ -39,10 +47,10 @@ impl<W: Write> NdjsonSink<W> {
     }
 
     /// The same, reported under another sink name (`file`).
-    pub fn named(out: W, name: &'static str) -> Self {
+    pub fn named(out: W, name: &str) -> Self {
         Self {
             out,
-            name,
+            name: name.to_string(),
             delivered: Vec::new(),
         }
     }
@@ -64,7 +72,7 @@ impl<W: Write> AlertSink for NdjsonSink<W> {
     }
 
     fn name(&self) -> &str {
-        self.name
+        &self.name
     }
 
     fn take_delivered(&mut self) -> Vec<(String, String, String)> {
@@ -170,31 +178,47 @@ impl<W: Write> AlertSink for TerminalSink<W> {
     }
 }
 
-/// The sinks `[[alerts.sinks]]` asks for. `terminal` prints stdout alerts for a person
-/// (the demo) instead of as NDJSON.
+/// The sinks `[[alerts.sinks]]` asks for, each under its name. Remote sinks get their
+/// outbox in `alerts.outbox_dir`; webhook and alertmanager sinks get noise control, with
+/// `silences`. `terminal` prints stdout alerts for a person (the demo) instead of as NDJSON.
 pub fn sinks_from_config(
     config: &crate::config::Config,
     terminal: bool,
+    silences: Option<std::sync::Arc<super::silence::Silences>>,
 ) -> anyhow::Result<Vec<Box<dyn AlertSink + Send>>> {
+    use super::notify::{Gate, Policy};
+    use super::outbox::Outbox;
     use super::remote::{Alertmanager, KafkaAlerts, Webhook, DEFAULT_TIMEOUT};
     use super::worker::WorkerSink;
-    use crate::config::SinkKind;
+    use crate::config::{SinkKind, DEFAULT_RATE_LIMIT_PER_MIN};
     use anyhow::Context as _;
+    let alerts = &config.alerts;
+    let clock = silences
+        .as_ref()
+        .map_or_else(super::clock::Clock::system, |s| s.clock().clone());
+    let dir = std::path::Path::new(&alerts.outbox_dir);
     let mut sinks: Vec<Box<dyn AlertSink + Send>> = Vec::new();
-    let mut seen: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-    for (i, sink) in config.alerts.sinks.iter().enumerate() {
+    for (i, (sink, name)) in alerts.sinks.iter().zip(alerts.sink_names()).enumerate() {
         let timeout = sink
             .timeout_ms
             .map_or(DEFAULT_TIMEOUT, std::time::Duration::from_millis);
-        // The metric's `sink` label: the type, numbered from the second of a kind.
-        let mut named = |kind: &'static str| {
-            let n = seen.entry(kind).or_default();
-            *n += 1;
-            if *n == 1 {
-                kind.to_string()
-            } else {
-                format!("{kind}-{n}")
-            }
+        let outbox = || {
+            Outbox::open(dir, &name).with_context(|| {
+                format!(
+                    "alerts.sinks[{i}] ({name}): cannot open its outbox in alerts.outbox_dir = \"{}\"",
+                    alerts.outbox_dir
+                )
+            })
+        };
+        let gate = || {
+            let limit = sink
+                .rate_limit_per_min
+                .unwrap_or(DEFAULT_RATE_LIMIT_PER_MIN);
+            Gate::new(
+                Policy::from_config(alerts, limit),
+                clock.clone(),
+                silences.clone(),
+            )
         };
         match (sink.kind, &sink.path) {
             (SinkKind::Stdout, _) if terminal => sinks.push(Box::new(TerminalSink::new(
@@ -202,22 +226,31 @@ pub fn sinks_from_config(
                 stdout_wants_colour(),
             ))),
             (SinkKind::Stdout, _) => sinks.push(Box::new(NdjsonSink::new(std::io::stdout()))),
-            (SinkKind::File, Some(path)) => sinks
-                .push(Box::new(file_sink(path).with_context(|| {
-                    format!("alerts.sinks[{i}].path = \"{path}\": cannot open")
-                })?)),
+            (SinkKind::File, Some(path)) => {
+                let mut file = file_sink(path)
+                    .with_context(|| format!("alerts.sinks[{i}].path = \"{path}\": cannot open"))?;
+                file.name = name;
+                sinks.push(Box::new(file));
+            }
             (SinkKind::Webhook, _) => {
                 let url = sink.url.as_deref().unwrap_or_default();
-                sinks.push(Box::new(WorkerSink::start(
-                    &named("webhook"),
-                    Webhook::new(url, sink.format.unwrap_or_default(), timeout),
+                let transport = Webhook::new(url, sink.format.unwrap_or_default(), timeout)
+                    .language(alerts.language);
+                sinks.push(Box::new(WorkerSink::start_with(
+                    &name,
+                    transport,
+                    Some(outbox()?),
+                    Some(gate()),
                 )));
             }
             (SinkKind::Alertmanager, _) => {
                 let url = sink.url.as_deref().unwrap_or_default();
-                sinks.push(Box::new(WorkerSink::start(
-                    &named("alertmanager"),
-                    Alertmanager::new(url, timeout),
+                let transport = Alertmanager::new(url, timeout).language(alerts.language);
+                sinks.push(Box::new(WorkerSink::start_with(
+                    &name,
+                    transport,
+                    Some(outbox()?),
+                    Some(gate()),
                 )));
             }
             (SinkKind::Kafka, _) => {
@@ -225,7 +258,12 @@ pub fn sinks_from_config(
                 let transport = KafkaAlerts::new(&config.kafka, topic).with_context(|| {
                     format!("alerts.sinks[{i}]: cannot create the Kafka producer")
                 })?;
-                sinks.push(Box::new(WorkerSink::start(&named("kafka"), transport)));
+                sinks.push(Box::new(WorkerSink::start_with(
+                    &name,
+                    transport,
+                    Some(outbox()?),
+                    None,
+                )));
             }
             (SinkKind::File, None) => anyhow::bail!("alerts.sinks[{i}]: a file sink needs `path`"),
         }

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::notify::{Gate, Group, Item, Notice, Out};
+use super::outbox::{Key, Outbox, Pending};
 use super::{Alert, AlertSink};
 use crate::metrics::Metrics;
 
@@ -46,7 +48,7 @@ impl Failure {
 
 /// One way of getting an alert somewhere: an HTTP receiver, Alertmanager, a Kafka topic.
 pub trait Transport: Send + 'static {
-    fn deliver(&mut self, alert: &Alert) -> Result<(), Failure>;
+    fn deliver(&mut self, notice: &Notice) -> Result<(), Failure>;
     /// Called about once a second when idle (Alertmanager re-sends what is firing).
     fn tick(&mut self) -> Result<(), Failure> {
         Ok(())
@@ -54,52 +56,118 @@ pub trait Transport: Send + 'static {
 }
 
 enum Job {
-    Alert(Box<Alert>),
-    /// Answer once everything queued before it is delivered.
-    Drained(mpsc::Sender<()>),
+    Alert {
+        alert: Box<Alert>,
+        seq: Option<u64>,
+        group: Option<Group>,
+    },
+    /// Answer once everything queued before it is delivered; `flush` first sends what noise
+    /// control holds (groups, the overflow summary), as at shutdown.
+    Drained { done: mpsc::Sender<()>, flush: bool },
+}
+
+/// What the engine's handle and the worker share.
+struct Shared {
+    name: String,
+    metrics: Mutex<Option<Arc<Metrics>>>,
+    /// Set at shutdown: the worker stops retrying.
+    closing: AtomicBool,
+    outbox: Option<Mutex<Outbox>>,
+}
+
+impl Shared {
+    fn metrics(&self) -> Option<Arc<Metrics>> {
+        self.metrics.lock().ok().and_then(|m| m.clone())
+    }
+
+    fn done(&self, seqs: &[u64]) {
+        if let Some(outbox) = &self.outbox {
+            let mut ob = outbox.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = ob.done(seqs) {
+                tracing::error!("sink {}: outbox: {e}", self.name);
+            }
+            if let Some(m) = self.metrics() {
+                m.outbox(&self.name, ob.outstanding());
+            }
+        }
+    }
 }
 
 /// The engine's handle on a remote sink.
 pub struct WorkerSink {
-    name: String,
+    shared: Arc<Shared>,
     tx: Option<SyncSender<Job>>,
-    metrics: Arc<Mutex<Option<Arc<Metrics>>>>,
-    /// Set at shutdown: the worker stops retrying.
-    closing: Arc<AtomicBool>,
     worker: Option<JoinHandle<()>>,
     /// How long `flush` (shutdown) waits for the queue to drain.
     drain: Duration,
+    known: Vec<Key>,
 }
 
 impl WorkerSink {
+    /// A sink that sends every alert, with no outbox (alerts queued in memory only).
     pub fn start(name: &str, transport: impl Transport) -> Self {
+        Self::start_with(name, transport, None, None)
+    }
+
+    /// A sink with an outbox (whose pending alerts go first) and, for sinks that notify
+    /// people, noise control.
+    pub fn start_with(
+        name: &str,
+        transport: impl Transport,
+        outbox: Option<(Outbox, Vec<Pending>)>,
+        gate: Option<Gate>,
+    ) -> Self {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
-        let metrics = Arc::new(Mutex::new(None));
-        let closing = Arc::new(AtomicBool::new(false));
+        let (outbox, pending) = match outbox {
+            Some((ob, pending)) => (Some(ob), pending),
+            None => (None, Vec::new()),
+        };
+        let known = outbox.as_ref().map(Outbox::known).unwrap_or_default();
+        if !pending.is_empty() {
+            tracing::info!(
+                "sink {name}: {} alerts from the outbox to deliver first",
+                pending.len()
+            );
+        }
+        let shared = Arc::new(Shared {
+            name: name.to_string(),
+            metrics: Mutex::new(None),
+            closing: AtomicBool::new(false),
+            outbox: outbox.map(Mutex::new),
+        });
+        let backlog = pending
+            .into_iter()
+            .map(|p| Job::Alert {
+                alert: Box::new(p.alert),
+                seq: Some(p.seq),
+                group: p.group,
+            })
+            .collect();
         let worker = {
-            let metrics = metrics.clone();
-            let closing = closing.clone();
-            let name = name.to_string();
+            let shared = shared.clone();
             std::thread::Builder::new()
                 .name(format!("ondata-sink-{name}"))
-                .spawn(move || work(&name, transport, rx, &metrics, &closing))
+                .spawn(move || work(transport, rx, backlog, &shared, gate))
                 .ok()
         };
         Self {
-            name: name.to_string(),
+            shared,
             tx: Some(tx),
-            metrics,
-            closing,
             worker,
             drain: Duration::from_secs(5),
+            known,
         }
     }
 
     /// Waits up to `timeout` for everything queued so far to be delivered; false if not.
     pub fn wait_delivered(&self, timeout: Duration) -> bool {
+        self.wait(timeout, false)
+    }
+
+    fn wait(&self, timeout: Duration, flush: bool) -> bool {
         let Some(tx) = &self.tx else { return true };
         let (done, wait) = mpsc::channel();
-        if tx.send(Job::Drained(done)).is_err() {
+        if tx.send(Job::Drained { done, flush }).is_err() {
             return false;
         }
         wait.recv_timeout(timeout).is_ok()
@@ -108,10 +176,31 @@ impl WorkerSink {
 
 impl AlertSink for WorkerSink {
     fn send(&mut self, alert: &Alert) -> std::io::Result<()> {
+        self.send_routed(alert, None)
+    }
+
+    fn send_routed(&mut self, alert: &Alert, group: Option<&Group>) -> std::io::Result<()> {
+        let name = &self.shared.name;
+        let seq = self.shared.outbox.as_ref().and_then(|ob| {
+            let mut ob = ob.lock().unwrap_or_else(|p| p.into_inner());
+            match ob.add(alert, group) {
+                Ok(seq) => Some(seq),
+                Err(e) => {
+                    // Still delivered from memory; only a restart before delivery loses it.
+                    tracing::error!("sink {name}: cannot write the outbox: {e}");
+                    None
+                }
+            }
+        });
+        let job = Job::Alert {
+            alert: Box::new(alert.clone()),
+            seq,
+            group: group.cloned(),
+        };
         match &self.tx {
             Some(tx) => tx
-                .send(Job::Alert(Box::new(alert.clone())))
-                .map_err(|_| std::io::Error::other(format!("sink {}: worker stopped", self.name))),
+                .send(job)
+                .map_err(|_| std::io::Error::other(format!("sink {name}: worker stopped"))),
             None => Err(std::io::Error::other("sink closed")),
         }
     }
@@ -123,7 +212,7 @@ impl AlertSink for WorkerSink {
     }
 
     fn name(&self) -> &str {
-        &self.name
+        &self.shared.name
     }
 
     fn reports_outcomes(&self) -> bool {
@@ -131,35 +220,41 @@ impl AlertSink for WorkerSink {
     }
 
     fn attach_metrics(&mut self, metrics: Arc<Metrics>) {
-        metrics.sink(&self.name);
-        if let Ok(mut m) = self.metrics.lock() {
+        metrics.sink(&self.shared.name);
+        if let Some(ob) = &self.shared.outbox {
+            let pending = ob.lock().map_or(0, |o| o.outstanding());
+            metrics.outbox(&self.shared.name, pending);
+        }
+        if let Ok(mut m) = self.shared.metrics.lock() {
             *m = Some(metrics);
         }
+    }
+
+    fn take_delivered(&mut self) -> Vec<Key> {
+        std::mem::take(&mut self.known)
     }
 }
 
 impl Drop for WorkerSink {
     fn drop(&mut self) {
-        if !self.wait_delivered(self.drain) {
-            tracing::warn!(
-                "sink {}: alerts still undelivered after {:?} at shutdown",
-                self.name,
-                self.drain
-            );
+        let name = &self.shared.name;
+        if !self.wait(self.drain, true) {
+            match self.shared.outbox.as_ref() {
+                Some(_) => tracing::warn!(
+                    "sink {name}: alerts still undelivered after {:?} at shutdown; they stay in the outbox for the next start",
+                    self.drain
+                ),
+                None => tracing::warn!(
+                    "sink {name}: alerts still undelivered after {:?} at shutdown",
+                    self.drain
+                ),
+            }
         }
-        self.closing.store(true, Ordering::SeqCst);
+        self.shared.closing.store(true, Ordering::SeqCst);
         self.tx = None;
         if let Some(w) = self.worker.take() {
             // The worker ends when the queue closes, after its current attempt.
             let _ = w.join();
-        }
-    }
-}
-
-fn count(metrics: &Mutex<Option<Arc<Metrics>>>, name: &str, ok: bool) {
-    if let Ok(m) = metrics.lock() {
-        if let Some(m) = m.as_ref() {
-            m.delivery(name, ok);
         }
     }
 }
@@ -177,12 +272,72 @@ pub fn backoff(attempt: u32, seed: &mut u64) -> Duration {
     base.mul_f64(0.75 + 0.5 * unit)
 }
 
+/// How a delivery ended.
+enum Ended {
+    Delivered,
+    /// Refused for good (a 4xx): retrying cannot help.
+    Refused,
+    /// Still failing when the process stopped: it stays in the outbox.
+    Abandoned,
+}
+
+fn deliver(
+    transport: &mut impl Transport,
+    notice: &Notice,
+    shared: &Shared,
+    seed: &mut u64,
+) -> Ended {
+    let name = &shared.name;
+    let mut attempt = 0;
+    loop {
+        let result = transport.deliver(notice);
+        if let Some(m) = shared.metrics() {
+            m.delivery(name, result.is_ok());
+        }
+        let f = match result {
+            Ok(()) => return Ended::Delivered,
+            Err(f) => f,
+        };
+        let what = match notice {
+            Notice::Alert(a) | Notice::Reminder(a) => {
+                format!("alert {} ({})", a.id, a.status.as_str())
+            }
+            Notice::Group { alerts, .. } => format!("a group of {} alerts", alerts.len()),
+            Notice::Overflow { alerts, .. } => {
+                format!("the summary of {} held-back alerts", alerts.len())
+            }
+        };
+        if !f.retry {
+            tracing::error!("sink {name}: {what} refused: {}", f.reason);
+            return Ended::Refused;
+        }
+        if shared.closing.load(Ordering::SeqCst) {
+            tracing::error!(
+                "sink {name}: {what} not delivered at shutdown: {}",
+                f.reason
+            );
+            return Ended::Abandoned;
+        }
+        let wait = backoff(attempt, seed);
+        tracing::warn!(
+            "sink {name}: {} (attempt {}; retrying in {wait:?})",
+            f.reason,
+            attempt + 1
+        );
+        attempt += 1;
+        let until = Instant::now() + wait;
+        while Instant::now() < until && !shared.closing.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50).min(wait));
+        }
+    }
+}
+
 fn work(
-    name: &str,
     mut transport: impl Transport,
     rx: Receiver<Job>,
-    metrics: &Mutex<Option<Arc<Metrics>>>,
-    closing: &AtomicBool,
+    mut backlog: std::collections::VecDeque<Job>,
+    shared: &Shared,
+    mut gate: Option<Gate>,
 ) {
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -190,56 +345,79 @@ fn work(
         | 1;
     let mut last_tick = Instant::now();
     loop {
-        let job = match rx.recv_timeout(TICK) {
-            Ok(job) => job,
-            Err(RecvTimeoutError::Timeout) => {
-                if last_tick.elapsed() >= TICK {
-                    last_tick = Instant::now();
-                    if let Err(f) = transport.tick() {
-                        tracing::warn!("sink {name}: {}", f.reason);
+        let wait = gate
+            .as_ref()
+            .map_or(TICK, |g| Duration::from_millis(g.next_due_ms() as u64));
+        let job = match backlog.pop_front() {
+            Some(job) => Some(job),
+            None => match rx.recv_timeout(wait) {
+                Ok(job) => Some(job),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            },
+        };
+        let mut outs = Vec::new();
+        let mut answer = None;
+        match job {
+            Some(Job::Alert { alert, seq, group }) => match gate.as_mut() {
+                Some(g) => outs = g.offer(Item { seq, alert: *alert }, group.as_ref()),
+                None => outs.push(Out::Deliver {
+                    notice: Box::new(Notice::Alert(*alert)),
+                    seqs: seq.into_iter().collect(),
+                }),
+            },
+            Some(Job::Drained { done, flush }) => {
+                if let (true, Some(g)) = (flush, gate.as_mut()) {
+                    outs = g.flush();
+                }
+                answer = Some(done);
+            }
+            None => {}
+        }
+        if let Some(g) = gate.as_mut() {
+            outs.extend(g.tick());
+        }
+        for out in outs {
+            match out {
+                Out::Deliver { notice, seqs } => {
+                    match deliver(&mut transport, &notice, shared, &mut seed) {
+                        Ended::Delivered => {
+                            if let Some(g) = gate.as_mut() {
+                                g.delivered(&notice);
+                            }
+                            shared.done(&seqs);
+                        }
+                        Ended::Refused => shared.done(&seqs),
+                        Ended::Abandoned => {}
                     }
                 }
-                continue;
-            }
-            Err(RecvTimeoutError::Disconnected) => return,
-        };
-        let alert = match job {
-            Job::Alert(a) => a,
-            Job::Drained(done) => {
-                let _ = done.send(());
-                continue;
-            }
-        };
-        let mut attempt = 0;
-        loop {
-            match transport.deliver(&alert) {
-                Ok(()) => {
-                    count(metrics, name, true);
-                    break;
-                }
-                Err(f) => {
-                    count(metrics, name, false);
-                    if !f.retry || closing.load(Ordering::SeqCst) {
-                        tracing::error!(
-                            "sink {name}: alert {} ({}) not delivered: {}",
-                            alert.id,
-                            alert.status.as_str(),
-                            f.reason
-                        );
-                        break;
-                    }
-                    let wait = backoff(attempt, &mut seed);
-                    tracing::warn!(
-                        "sink {name}: {} (attempt {}; retrying in {wait:?})",
-                        f.reason,
-                        attempt + 1
+                Out::Suppressed { alert, seq, reason } => {
+                    tracing::info!(
+                        "sink {}: alert {} ({}) not notified: {}",
+                        shared.name,
+                        alert.id,
+                        alert.status.as_str(),
+                        reason.as_str()
                     );
-                    attempt += 1;
-                    let until = Instant::now() + wait;
-                    while Instant::now() < until && !closing.load(Ordering::SeqCst) {
-                        std::thread::sleep(Duration::from_millis(50).min(wait));
+                    if let Some(m) = shared.metrics() {
+                        m.suppressed(&shared.name, reason.as_str());
+                    }
+                    shared.done(&seq.into_iter().collect::<Vec<_>>());
+                }
+                Out::Limited => {
+                    if let Some(m) = shared.metrics() {
+                        m.suppressed(&shared.name, "rate_limited");
                     }
                 }
+            }
+        }
+        if let Some(done) = answer {
+            let _ = done.send(());
+        }
+        if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
+            if let Err(f) = transport.tick() {
+                tracing::warn!("sink {}: {}", shared.name, f.reason);
             }
         }
     }

@@ -10,8 +10,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+mod alerts;
 mod detect;
 
+pub use alerts::{
+    AlertsConfig, DefaultRoute, Language, RouteConfig, SinkConfig, SinkKind, WebhookFormat,
+    DEFAULT_RATE_LIMIT_PER_MIN,
+};
 pub use detect::{DetectConfig, NegativityConfig, SurgeConfig, TrollConfig, TrollTopicOverride};
 
 /// Prefix of environment variables that override configuration keys.
@@ -117,65 +122,6 @@ impl Default for HttpConfig {
             listen: "127.0.0.1:9898".into(),
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AlertsConfig {
-    pub sinks: Vec<SinkConfig>,
-}
-
-impl Default for AlertsConfig {
-    fn default() -> Self {
-        Self {
-            sinks: vec![SinkConfig {
-                kind: SinkKind::Stdout,
-                path: None,
-                url: None,
-                topic: None,
-                format: None,
-                timeout_ms: None,
-            }],
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SinkKind {
-    Stdout,
-    File,
-    Webhook,
-    Alertmanager,
-    Kafka,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SinkConfig {
-    #[serde(rename = "type")]
-    pub kind: SinkKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub topic: Option<String>,
-    /// Webhook body: `generic` (the alert record), `slack` or `teams`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<WebhookFormat>,
-    /// Per request, for webhook and alertmanager (default 5000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_ms: Option<u64>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WebhookFormat {
-    #[default]
-    Generic,
-    Slack,
-    Teams,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -338,44 +284,7 @@ impl Config {
                 "name at least one topic, e.g. [\"comments\"]",
             ));
         }
-        for (n, sink) in self.alerts.sinks.iter().enumerate() {
-            let key = format!("alerts.sinks[{n}]");
-            match sink.kind {
-                SinkKind::File if sink.path.is_none() => {
-                    return Err(invalid(&format!("{key}.path"), "a file sink needs `path`"))
-                }
-                SinkKind::Webhook | SinkKind::Alertmanager if sink.url.is_none() => {
-                    return Err(invalid(&format!("{key}.url"), "this sink needs `url`"))
-                }
-                SinkKind::Kafka if sink.topic.is_none() => {
-                    return Err(invalid(
-                        &format!("{key}.topic"),
-                        "a kafka sink needs `topic`",
-                    ))
-                }
-                _ => {}
-            }
-            if let Some(url) = &sink.url {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(invalid(
-                        &format!("{key}.url"),
-                        "an http:// or https:// URL, e.g. \"http://alertmanager:9093\"",
-                    ));
-                }
-            }
-            if sink.format.is_some() && sink.kind != SinkKind::Webhook {
-                return Err(invalid(
-                    &format!("{key}.format"),
-                    "only a webhook sink has a format",
-                ));
-            }
-            if sink.timeout_ms == Some(0) {
-                return Err(invalid(
-                    &format!("{key}.timeout_ms"),
-                    "a positive number of milliseconds",
-                ));
-            }
-        }
+        self.alerts.validate()?;
         let mut seen = std::collections::BTreeSet::new();
         for (n, rule) in self.topics.rules.iter().enumerate() {
             let key = format!("topics.rules[{n}]");

@@ -413,7 +413,8 @@ fn build(
                 "same time on earlier days"
             } else {
                 "recent level"
-            },
+            }
+            .to_string(),
             per_bucket: window.last(m.buckets).map(|b| b.count).collect(),
             peak_ratio: round_to(ep.peak, 2),
             duration_minutes: duration,

@@ -27,20 +27,20 @@ use crate::alert::model::{fingerprint, human_duration};
 use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
 use crate::event::format_ts;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AccountPosts {
     pub account: String,
     pub posts: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TagCount {
     pub tag: String,
     pub count: u32,
 }
 
 /// Evidence for a troll burst.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TrollDetails {
     pub messages: u32,
     pub distinct_authors: u32,

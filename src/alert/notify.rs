@@ -1,0 +1,509 @@
+//! Noise control for sinks that notify people (webhook, Alertmanager): silences, a repeat
+//! interval per episode, grouping per route, a rate limit with overflow summaries, and
+//! reminders for episodes still firing. A pure state machine on a [`Clock`]: the sink's
+//! worker feeds it alerts and ticks, and delivers what it says to.
+//!
+//! Nothing is dropped without a trace: every alert ends up notified on its own, in a group,
+//! listed in an overflow summary, or counted as suppressed with its reason.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
+
+use super::clock::Clock;
+use super::silence::Silences;
+use super::{Alert, AlertStatus};
+use crate::config::Language;
+
+/// What a notifying sink sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    Alert(Alert),
+    /// An episode still firing a repeat interval after it was last notified.
+    Reminder(Alert),
+    /// Alerts of one route that arrived within its grouping delay.
+    Group {
+        route: String,
+        alerts: Vec<Alert>,
+    },
+    /// Alerts the rate limit held back, listed instead of sent.
+    Overflow {
+        alerts: Vec<Alert>,
+        since_ms: i64,
+        until_ms: i64,
+        limit_per_min: u32,
+    },
+}
+
+impl Notice {
+    /// The alerts a notice carries (or lists).
+    pub fn alerts(&self) -> &[Alert] {
+        match self {
+            Notice::Alert(a) | Notice::Reminder(a) => std::slice::from_ref(a),
+            Notice::Group { alerts, .. } | Notice::Overflow { alerts, .. } => alerts,
+        }
+    }
+}
+
+/// Which route sent an alert, and how long that route holds alerts to group them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub route: String,
+    pub wait_secs: u32,
+}
+
+/// The sink's settings for noise control.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Notifications a minute; 0 = unlimited.
+    pub rate_limit_per_min: u32,
+    pub repeat_interval_ms: i64,
+    pub summary_interval_ms: i64,
+    pub language: Language,
+}
+
+impl Policy {
+    pub fn from_config(alerts: &crate::config::AlertsConfig, rate_limit_per_min: u32) -> Self {
+        Self {
+            rate_limit_per_min,
+            repeat_interval_ms: i64::from(alerts.repeat_interval_mins) * 60_000,
+            summary_interval_ms: i64::from(alerts.summary_interval_mins) * 60_000,
+            language: alerts.language,
+        }
+    }
+}
+
+/// Why an alert was not notified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Silenced,
+    Repeat,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Silenced => "silenced",
+            Reason::Repeat => "repeat",
+        }
+    }
+}
+
+/// An alert handed to the gate, with its outbox sequence number (if it has one).
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub seq: Option<u64>,
+    pub alert: Alert,
+}
+
+/// What the gate decided.
+#[derive(Debug)]
+pub enum Out {
+    /// Send this; once delivered, the outbox entries `seqs` are done.
+    Deliver { notice: Box<Notice>, seqs: Vec<u64> },
+    /// Not notified, for this reason; the outbox entry is done.
+    Suppressed {
+        alert: Box<Alert>,
+        seq: Option<u64>,
+        reason: Reason,
+    },
+    /// Held back by the rate limit; it will be listed in the next overflow summary.
+    Limited,
+}
+
+struct Held {
+    route: String,
+    due_ms: i64,
+    items: Vec<Item>,
+}
+
+struct Notified {
+    alert: Alert,
+    last_ms: i64,
+}
+
+type Limiter = RateLimiter<
+    NotKeyed,
+    InMemoryState,
+    Clock,
+    governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
+>;
+
+pub struct Gate {
+    policy: Policy,
+    clock: Clock,
+    silences: Option<Arc<Silences>>,
+    limiter: Option<Limiter>,
+    /// Firing episodes notified, by id.
+    notified: HashMap<String, Notified>,
+    held: Vec<Held>,
+    overflow: Vec<Item>,
+    overflow_since: Option<i64>,
+}
+
+/// Firing episodes not heard of for this long are forgotten (their resolved record was lost).
+const FORGET_MS: i64 = 7 * 24 * 3_600_000;
+
+impl Gate {
+    pub fn new(policy: Policy, clock: Clock, silences: Option<Arc<Silences>>) -> Self {
+        let limiter = NonZeroU32::new(policy.rate_limit_per_min)
+            .map(|n| RateLimiter::direct_with_clock(Quota::per_minute(n), clock.clone()));
+        Self {
+            policy,
+            clock,
+            silences,
+            limiter,
+            notified: HashMap::new(),
+            held: Vec::new(),
+            overflow: Vec::new(),
+            overflow_since: None,
+        }
+    }
+
+    pub fn language(&self) -> Language {
+        self.policy.language
+    }
+
+    fn silenced(&self, alert: &Alert) -> bool {
+        self.silences
+            .as_ref()
+            .is_some_and(|s| s.silencing(alert).is_some())
+    }
+
+    /// An alert routed to this sink.
+    pub fn offer(&mut self, item: Item, group: Option<&Group>) -> Vec<Out> {
+        let now = self.clock.now_ms();
+        let a = &item.alert;
+        if self.silenced(a) {
+            if a.status == AlertStatus::Resolved {
+                self.notified.remove(&a.id);
+            }
+            return vec![Out::Suppressed {
+                alert: Box::new(item.alert),
+                seq: item.seq,
+                reason: Reason::Silenced,
+            }];
+        }
+        if a.status == AlertStatus::Firing {
+            if let Some(n) = self.notified.get(&a.id) {
+                if a.severity <= n.alert.severity
+                    && now - n.last_ms < self.policy.repeat_interval_ms
+                {
+                    return vec![Out::Suppressed {
+                        alert: Box::new(item.alert),
+                        seq: item.seq,
+                        reason: Reason::Repeat,
+                    }];
+                }
+            }
+        }
+        match group.filter(|g| g.wait_secs > 0) {
+            Some(g) => {
+                match self.held.iter_mut().find(|h| h.route == g.route) {
+                    Some(h) => h.items.push(item),
+                    None => self.held.push(Held {
+                        route: g.route.clone(),
+                        due_ms: now + i64::from(g.wait_secs) * 1000,
+                        items: vec![item],
+                    }),
+                }
+                Vec::new()
+            }
+            None => vec![self.limit(vec![item], None)],
+        }
+    }
+
+    /// One notice for these items, if the rate limit lets it through; else they overflow.
+    fn limit(&mut self, mut items: Vec<Item>, route: Option<String>) -> Out {
+        if self.limiter.as_ref().is_some_and(|l| l.check().is_err()) {
+            self.overflow_since.get_or_insert(self.clock.now_ms());
+            self.overflow.append(&mut items);
+            return Out::Limited;
+        }
+        let seqs = items.iter().filter_map(|i| i.seq).collect();
+        let notice = if items.len() == 1 {
+            Notice::Alert(items.remove(0).alert)
+        } else {
+            Notice::Group {
+                route: route.unwrap_or_default(),
+                alerts: items.into_iter().map(|i| i.alert).collect(),
+            }
+        };
+        Out::Deliver {
+            notice: Box::new(notice),
+            seqs,
+        }
+    }
+
+    fn overflow_summary(&mut self) -> Option<Out> {
+        let since_ms = self.overflow_since.take()?;
+        let items = std::mem::take(&mut self.overflow);
+        Some(Out::Deliver {
+            seqs: items.iter().filter_map(|i| i.seq).collect(),
+            notice: Box::new(Notice::Overflow {
+                alerts: items.into_iter().map(|i| i.alert).collect(),
+                since_ms,
+                until_ms: self.clock.now_ms(),
+                limit_per_min: self.policy.rate_limit_per_min,
+            }),
+        })
+    }
+
+    /// What has come due: groups whose delay passed, the overflow summary, reminders.
+    pub fn tick(&mut self) -> Vec<Out> {
+        let now = self.clock.now_ms();
+        let mut out = Vec::new();
+        let (due, waiting): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| h.due_ms <= now);
+        self.held = waiting;
+        for h in due {
+            out.push(self.limit(h.items, Some(h.route)));
+        }
+        if self
+            .overflow_since
+            .is_some_and(|since| now - since >= self.policy.summary_interval_ms)
+        {
+            out.extend(self.overflow_summary());
+        }
+        self.notified.retain(|_, n| now - n.last_ms < FORGET_MS);
+        let mut due: Vec<String> = self
+            .notified
+            .iter()
+            .filter(|(_, n)| now - n.last_ms >= self.policy.repeat_interval_ms)
+            .map(|(id, _)| id.clone())
+            .collect();
+        due.sort();
+        for id in due {
+            let Some(alert) = self.notified.get(&id).map(|n| n.alert.clone()) else {
+                continue;
+            };
+            if self.silenced(&alert) {
+                continue;
+            }
+            if self.limiter.as_ref().is_some_and(|l| l.check().is_err()) {
+                break; // reminders wait for room; they are never summarised
+            }
+            if let Some(n) = self.notified.get_mut(&id) {
+                n.last_ms = now;
+            }
+            out.push(Out::Deliver {
+                notice: Box::new(Notice::Reminder(alert)),
+                seqs: Vec::new(),
+            });
+        }
+        out
+    }
+
+    /// At shutdown: everything held goes out now (groups, then the overflow summary).
+    pub fn flush(&mut self) -> Vec<Out> {
+        let mut out = Vec::new();
+        for h in std::mem::take(&mut self.held) {
+            out.push(self.limit(h.items, Some(h.route)));
+        }
+        out.extend(self.overflow_summary());
+        out
+    }
+
+    /// A notice was delivered: remember firing episodes for the repeat interval.
+    pub fn delivered(&mut self, notice: &Notice) {
+        let now = self.clock.now_ms();
+        if matches!(notice, Notice::Overflow { .. }) {
+            return;
+        }
+        for a in notice.alerts() {
+            match a.status {
+                AlertStatus::Firing => {
+                    self.notified.insert(
+                        a.id.clone(),
+                        Notified {
+                            alert: a.clone(),
+                            last_ms: now,
+                        },
+                    );
+                }
+                AlertStatus::Resolved => {
+                    self.notified.remove(&a.id);
+                }
+            }
+        }
+    }
+
+    /// Milliseconds until the next thing comes due (bounded by a second).
+    pub fn next_due_ms(&self) -> i64 {
+        let now = self.clock.now_ms();
+        self.held
+            .iter()
+            .map(|h| h.due_ms - now)
+            .min()
+            .unwrap_or(1000)
+            .clamp(0, 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::Severity;
+    use std::time::Duration;
+
+    const T0: i64 = 1_700_000_000_000;
+
+    fn policy(limit: u32) -> Policy {
+        Policy {
+            rate_limit_per_min: limit,
+            repeat_interval_ms: 60 * 60_000,
+            summary_interval_ms: 5 * 60_000,
+            language: Language::En,
+        }
+    }
+
+    fn item(id: &str, status: AlertStatus, severity: Severity) -> Item {
+        Item {
+            seq: None,
+            alert: Alert::example(id, "bonus-600", status, severity, T0),
+        }
+    }
+
+    fn delivered(gate: &mut Gate, outs: Vec<Out>) -> Vec<Notice> {
+        let mut sent = Vec::new();
+        for o in outs {
+            if let Out::Deliver { notice, .. } = o {
+                gate.delivered(&notice);
+                sent.push(*notice);
+            }
+        }
+        sent
+    }
+
+    fn ticked(gate: &mut Gate) -> Vec<Notice> {
+        let outs = gate.tick();
+        delivered(gate, outs)
+    }
+
+    #[test]
+    fn the_same_episode_is_not_notified_twice_inside_the_repeat_interval() {
+        let clock = Clock::manual(T0);
+        let mut gate = Gate::new(policy(0), clock.clone(), None);
+        let first = gate.offer(item("e1", AlertStatus::Firing, Severity::Warning), None);
+        assert_eq!(delivered(&mut gate, first).len(), 1);
+        let again = gate.offer(item("e1", AlertStatus::Firing, Severity::Warning), None);
+        assert!(matches!(
+            again[..],
+            [Out::Suppressed {
+                reason: Reason::Repeat,
+                ..
+            }]
+        ));
+        let worse = gate.offer(item("e1", AlertStatus::Firing, Severity::Critical), None);
+        assert_eq!(
+            delivered(&mut gate, worse).len(),
+            1,
+            "an escalation notifies"
+        );
+        assert!(gate.tick().is_empty());
+        clock.advance(Duration::from_secs(3600));
+        let reminders = ticked(&mut gate);
+        assert!(
+            matches!(&reminders[..], [Notice::Reminder(a)] if a.severity == Severity::Critical)
+        );
+        assert!(gate.tick().is_empty(), "one reminder per interval");
+        let over = gate.offer(item("e1", AlertStatus::Resolved, Severity::Critical), None);
+        assert_eq!(delivered(&mut gate, over).len(), 1, "resolved is notified");
+        clock.advance(Duration::from_secs(3600));
+        assert!(gate.tick().is_empty(), "no reminder after it resolved");
+    }
+
+    #[test]
+    fn the_rate_limit_summarises_what_it_holds_back() {
+        let clock = Clock::manual(T0);
+        let mut gate = Gate::new(policy(5), clock.clone(), None);
+        let mut sent = 0;
+        for i in 0..40 {
+            let outs = gate.offer(
+                item(&format!("s{i}"), AlertStatus::Firing, Severity::Warning),
+                None,
+            );
+            sent += delivered(&mut gate, outs).len();
+        }
+        assert_eq!(sent, 5);
+        clock.advance(Duration::from_secs(4 * 60));
+        assert!(ticked(&mut gate)
+            .iter()
+            .all(|n| !matches!(n, Notice::Overflow { .. })));
+        clock.advance(Duration::from_secs(60));
+        let summary = ticked(&mut gate);
+        match &summary[..] {
+            [Notice::Overflow {
+                alerts,
+                since_ms,
+                until_ms,
+                ..
+            }] => {
+                assert_eq!(alerts.len(), 35);
+                assert_eq!(until_ms - since_ms, 5 * 60_000);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_route_with_a_delay_sends_one_group() {
+        let clock = Clock::manual(T0);
+        let mut gate = Gate::new(policy(0), clock.clone(), None);
+        let g = Group {
+            route: "press".into(),
+            wait_secs: 30,
+        };
+        for id in ["g1", "g2", "g3"] {
+            assert!(gate
+                .offer(item(id, AlertStatus::Firing, Severity::Warning), Some(&g))
+                .is_empty());
+        }
+        assert!(gate.tick().is_empty());
+        clock.advance(Duration::from_secs(30));
+        match &ticked(&mut gate)[..] {
+            [Notice::Group { route, alerts }] => {
+                assert_eq!(route, "press");
+                assert_eq!(alerts.len(), 3);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A lone alert after the delay goes out as itself.
+        gate.offer(item("g4", AlertStatus::Firing, Severity::Warning), Some(&g));
+        clock.advance(Duration::from_secs(30));
+        assert!(matches!(&ticked(&mut gate)[..], [Notice::Alert(_)]));
+    }
+
+    #[test]
+    fn silenced_alerts_are_suppressed_until_the_silence_expires() {
+        let clock = Clock::manual(T0);
+        let silences = Arc::new(Silences::in_memory(clock.clone()));
+        silences
+            .add(crate::alert::silence::NewSilence {
+                kind: None,
+                topic: Some("bonus-600".into()),
+                author: Some("ops".into()),
+                comment: Some("known".into()),
+                expires_at: None,
+                duration_mins: Some(10),
+            })
+            .unwrap();
+        let mut gate = Gate::new(policy(0), clock.clone(), Some(silences));
+        let outs = gate.offer(item("x", AlertStatus::Firing, Severity::Critical), None);
+        assert!(matches!(
+            outs[..],
+            [Out::Suppressed {
+                reason: Reason::Silenced,
+                ..
+            }]
+        ));
+        clock.advance(Duration::from_secs(600));
+        let outs = gate.offer(item("y", AlertStatus::Firing, Severity::Critical), None);
+        assert_eq!(delivered(&mut gate, outs).len(), 1);
+    }
+}
