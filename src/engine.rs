@@ -137,8 +137,10 @@ impl Engine {
     /// Builds an engine sharing an already loaded lexicon (several engines, one lexicon).
     pub fn with_lexicon(config: &Config, lexicon: Arc<Lexicon>) -> Self {
         let bucket_ms = i64::from(config.engine.bucket_secs) * 1000;
-        let surge = SurgeSettings::new(config.detect.surge_params(), bucket_ms);
-        let negativity = NegativitySettings::new(config.detect.negativity_params(), bucket_ms);
+        let mut surge = SurgeSettings::new(config.detect.surge_params(), bucket_ms);
+        let mut negativity = NegativitySettings::new(config.detect.negativity_params(), bucket_ms);
+        surge.lang = config.alerts.language;
+        negativity.lang = config.alerts.language;
         // The ring covers every detector's longest window, the troll window included.
         let troll_buckets =
             (i64::from(config.detect.troll.window_mins) * 60_000 / bucket_ms).max(1) as usize;
@@ -187,7 +189,8 @@ impl Engine {
 
     fn add_topic(&mut self, name: &str, first_seen_ms: i64) -> usize {
         let id = self.topics.len();
-        let troll_settings = TrollSettings::new(self.detect.troll_params(name));
+        let mut troll_settings = TrollSettings::new(self.detect.troll_params(name));
+        troll_settings.lang = self.surge.lang;
         self.topics.push(Topic {
             name: name.to_string(),
             window: TopicWindow::new(self.ring_len),

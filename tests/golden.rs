@@ -11,6 +11,10 @@ use ondata::replay::{replay, ReplayOptions};
 use ondata::Config;
 
 fn replay_to_bytes(input: &Path) -> Vec<u8> {
+    replay_with(&Config::default(), input)
+}
+
+fn replay_with(config: &Config, input: &Path) -> Vec<u8> {
     let opts = ReplayOptions {
         inputs: vec![input.to_str().unwrap().to_string()],
         progress: false,
@@ -18,7 +22,7 @@ fn replay_to_bytes(input: &Path) -> Vec<u8> {
     };
     let mut sink = NdjsonSink::new(Vec::new());
     let mut dead = Vec::new();
-    replay(&Config::default(), &opts, &mut sink, &mut dead).expect("replay");
+    replay(config, &opts, &mut sink, &mut dead).expect("replay");
     assert!(dead.is_empty(), "fixtures hold only valid events");
     sink.into_inner()
 }
@@ -84,4 +88,51 @@ fn fixtures_replay_to_their_expected_alerts() {
 fn same_input_twice_gives_identical_bytes() {
     let input = &fixtures()[0];
     assert_eq!(replay_to_bytes(input), replay_to_bytes(input));
+}
+
+/// `alerts.language = "it"`: the same alerts (ids, times, values, evidence), with the
+/// summaries written in Italian.
+#[test]
+fn italian_summaries_change_only_the_summary() {
+    let mut italian = Config::default();
+    italian.alerts.language = ondata::config::Language::It;
+    for input in fixtures() {
+        let en = String::from_utf8(replay_to_bytes(&input)).unwrap();
+        let it = String::from_utf8(replay_with(&italian, &input)).unwrap();
+        assert_eq!(en.lines().count(), it.lines().count());
+        let mut kinds = std::collections::BTreeSet::new();
+        for (e, i) in en.lines().zip(it.lines()) {
+            let mut e: serde_json::Value = serde_json::from_str(e).unwrap();
+            let mut i: serde_json::Value = serde_json::from_str(i).unwrap();
+            let (es, is) = (e["summary"].take(), i["summary"].take());
+            assert_eq!(e, i, "only the summary differs");
+            let is = is.as_str().unwrap();
+            assert_ne!(es.as_str().unwrap(), is);
+            let opening = [
+                "Picco di commenti su",
+                "Rientrato il picco",
+                "Clima negativo su",
+                "Clima tornato nella norma",
+                "Possibile campagna coordinata",
+                "Terminata la campagna",
+            ];
+            assert!(opening.iter().any(|o| is.starts_with(o)), "{is}");
+            for english in [
+                " comments ",
+                " the usual ",
+                " lasted ",
+                " accounts in ",
+                " minutes",
+            ] {
+                assert!(!is.contains(english), "English left in: {is}");
+            }
+            kinds.insert((
+                i["kind"].as_str().unwrap().to_string(),
+                i["status"].as_str().unwrap().to_string(),
+            ));
+        }
+        if input.to_str().unwrap().contains("troll-wave") {
+            assert!(kinds.len() >= 5, "every kind and status worded: {kinds:?}");
+        }
+    }
 }

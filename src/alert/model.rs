@@ -205,6 +205,27 @@ pub fn human_duration(minutes: u32) -> String {
     }
 }
 
+/// A number with one decimal, Italian style: "3,3".
+pub fn decimal_it(x: f64) -> String {
+    format!("{x:.1}").replace('.', ",")
+}
+
+/// Whether an Italian number word starts with a vowel ("uno", "otto", "undici",
+/// "ottanta", "ottocento"...), which changes the article before it: "l'86%", "degli 81".
+pub fn vowel_number_it(n: u64) -> bool {
+    let first = n.to_string().as_bytes()[0];
+    n == 1 || n == 11 || first == b'8' || (11_000..12_000).contains(&n)
+}
+
+/// Italian article + number: `("il", "l'")` choose by the number's sound.
+pub fn article_it(n: u64, consonant: &str, vowel: &str) -> String {
+    if vowel_number_it(n) {
+        format!("{vowel}{n}")
+    } else {
+        format!("{consonant} {n}")
+    }
+}
+
 /// The same in Italian: "1 ora e 10 minuti", "47 minuti".
 pub fn human_duration_it(minutes: u32) -> String {
     let hours = |h: u32| {
@@ -286,6 +307,18 @@ mod tests {
             assert_eq!(back.to_json_line(), line, "every kind round-trips");
         }
         assert!(Alert::from_json("{\"id\": 1}").is_err());
+    }
+
+    #[test]
+    fn italian_articles_follow_the_sound_of_the_number() {
+        assert_eq!(article_it(86, "il", "l'"), "l'86");
+        assert_eq!(article_it(69, "il", "l'"), "il 69");
+        assert_eq!(article_it(81, "dei", "degli "), "degli 81");
+        assert_eq!(article_it(11, "i", "gli "), "gli 11");
+        assert_eq!(article_it(18, "i", "gli "), "i 18");
+        assert_eq!(article_it(1, "del", "dell'"), "dell'1");
+        assert_eq!(article_it(800, "del", "dell'"), "dell'800");
+        assert_eq!(article_it(100, "del", "dell'"), "del 100");
     }
 
     #[test]

@@ -14,8 +14,9 @@ use std::collections::VecDeque;
 use super::episode::{buckets_for, Episode, EpisodeState};
 use super::stats::{ewma_alpha, round_to, wilson_interval};
 use super::NegativityParams;
-use crate::alert::model::{human_duration, NegativityDetails};
+use crate::alert::model::{article_it, human_duration, human_duration_it, NegativityDetails};
 use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
+use crate::config::Language;
 use crate::event::format_ts;
 use crate::window::{Bucket, TopicWindow};
 
@@ -24,6 +25,8 @@ use super::troll::TrollDetector;
 #[derive(Debug, Clone)]
 pub struct NegativitySettings {
     pub params: NegativityParams,
+    /// Language of the summaries.
+    pub lang: Language,
     pub bucket_ms: i64,
     pub window_buckets: Vec<usize>,
     pub alpha: f64,
@@ -33,6 +36,7 @@ impl NegativitySettings {
     pub fn new(params: NegativityParams, bucket_ms: i64) -> Self {
         let per_min = 60_000.0 / bucket_ms as f64;
         Self {
+            lang: Language::En,
             window_buckets: params
                 .windows_mins
                 .iter()
@@ -248,6 +252,28 @@ fn troll_note(m: &Measure) -> String {
     }
 }
 
+fn troll_note_it(m: &Measure) -> String {
+    if m.troll_negative == 0 {
+        return String::new();
+    }
+    let from = f64::from(m.troll_negative) / f64::from(m.negative.max(1));
+    match adjusted_share(m) {
+        Some(without) => {
+            let share = article_it(percent(from), "Il", "L'");
+            format!(
+                " {share}% dei commenti negativi viene da una campagna coordinata; senza, la quota negativa \u{e8} {}%.",
+                article_it(percent(without), "del", "dell'")
+            )
+        }
+        None => " Vengono tutti da una campagna coordinata.".to_string(),
+    }
+}
+
+/// A share as a whole percentage.
+fn percent(x: f64) -> u64 {
+    (x * 100.0).round().max(0.0) as u64
+}
+
 fn pct(x: f64) -> String {
     format!("{:.0}%", x * 100.0)
 }
@@ -265,8 +291,24 @@ fn build(
     let minutes = (m.buckets as i64 * s.bucket_ms / 60_000) as u32;
     let threshold = m.baseline + p.min_rise;
     let duration = ((at_ms - ep.started_ms) / 60_000).max(0) as u32;
-    let summary = match status {
-        AlertStatus::Firing => format!(
+    let summary = match (status, s.lang) {
+        (AlertStatus::Firing, Language::It) => format!(
+            "Clima negativo su \u{ab}{topic}\u{bb}: negativo {}% {} commenti degli ultimi {minutes} minuti (almeno {}% con buona certezza), contro {}% abituale (soglia di allerta: {}%).",
+            article_it(percent(m.share), "il", "l'"),
+            article_it(u64::from(m.comments), "dei", "degli "),
+            article_it(percent(m.low), "il", "l'"),
+            article_it(percent(m.baseline), "il", "l'"),
+            percent(threshold)
+        ) + &troll_note_it(m),
+        (AlertStatus::Resolved, Language::It) => format!(
+            "Clima tornato nella norma su \u{ab}{topic}\u{bb}: negativo {}% {} commenti degli ultimi {minutes} minuti (abituale {}); \u{e8} durato {}, con un massimo {}%.",
+            article_it(percent(m.share), "il", "l'"),
+            article_it(u64::from(m.comments), "dei", "degli "),
+            pct(m.baseline),
+            human_duration_it(duration),
+            article_it(percent(ep.peak), "del", "dell'")
+        ),
+        (AlertStatus::Firing, Language::En) => format!(
             "Negativity on \u{ab}{topic}\u{bb}: {} of the {} comments in the last {minutes} minutes are negative (at least {} with high confidence), against its usual {} (alert at {}).",
             pct(m.share),
             m.comments,
@@ -274,7 +316,7 @@ fn build(
             pct(m.baseline),
             pct(threshold)
         ) + &troll_note(m),
-        AlertStatus::Resolved => format!(
+        (AlertStatus::Resolved, Language::En) => format!(
             "Negativity on \u{ab}{topic}\u{bb} is back to {} of {} comments in the last {minutes} minutes (usual {}); it lasted {} and peaked at {}.",
             pct(m.share),
             m.comments,

@@ -23,8 +23,11 @@ use std::collections::VecDeque;
 use super::episode::{buckets_for, Episode, EpisodeState};
 use super::stats::{ewma_alpha, lower_median, poisson_z, round_to};
 use super::SurgeParams;
-use crate::alert::model::{human_duration, SurgeDetails};
+use crate::alert::model::{
+    article_it, decimal_it, human_duration, human_duration_it, SurgeDetails,
+};
 use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
+use crate::config::Language;
 use crate::event::format_ts;
 use crate::window::TopicWindow;
 
@@ -38,6 +41,8 @@ const FLOOR_PER_MINUTE: f64 = 0.1;
 #[derive(Debug, Clone)]
 pub struct SurgeSettings {
     pub params: SurgeParams,
+    /// Language of the summaries.
+    pub lang: Language,
     pub bucket_ms: i64,
     pub window_buckets: Vec<usize>,
     pub alpha: f64,
@@ -53,6 +58,7 @@ impl SurgeSettings {
     pub fn new(params: SurgeParams, bucket_ms: i64) -> Self {
         let per_min = 60_000.0 / bucket_ms as f64;
         Self {
+            lang: Language::En,
             window_buckets: params
                 .windows_mins
                 .iter()
@@ -360,12 +366,38 @@ fn build(
         ""
     };
     let duration = ((at_ms - ep.started_ms) / 60_000).max(0) as u32;
-    let summary = match status {
-        AlertStatus::Firing => format!(
+    let summary = match (status, s.lang) {
+        (AlertStatus::Firing, Language::En) => format!(
             "Surge on \u{ab}{topic}\u{bb}: {} comments in the last {} minutes, {:.1}\u{d7} {usual} {:.0}{when} (alert at {:.1}\u{d7}).",
             m.observed, minutes, m.ratio, m.expected, p.min_ratio
         ),
-        AlertStatus::Resolved => format!(
+        (AlertStatus::Firing, Language::It) => format!(
+            "Picco di commenti su \u{ab}{topic}\u{bb}: {} negli ultimi {} minuti, {} volte {}{} (soglia di allerta: {} volte).",
+            m.observed,
+            minutes,
+            decimal_it(m.ratio),
+            if m.seasonal {
+                article_it(m.expected.round() as u64, "i", "gli ")
+            } else {
+                format!("il livello recente di {:.0}", m.expected)
+            },
+            if m.seasonal { " abituali a quest'ora" } else { "" },
+            decimal_it(p.min_ratio)
+        ),
+        (AlertStatus::Resolved, Language::It) => format!(
+            "Rientrato il picco di commenti su \u{ab}{topic}\u{bb}: {} negli ultimi {} minuti contro {}{}; \u{e8} durato {}, con un massimo di {} volte il normale.",
+            m.observed,
+            minutes,
+            if m.seasonal {
+                article_it(m.expected.round() as u64, "i", "gli ")
+            } else {
+                format!("un livello recente di {:.0}", m.expected)
+            },
+            if m.seasonal { " abituali a quest'ora" } else { "" },
+            human_duration_it(duration),
+            decimal_it(ep.peak)
+        ),
+        (AlertStatus::Resolved, Language::En) => format!(
             "Surge on \u{ab}{topic}\u{bb} is over: {} comments in the last {} minutes against {usual} {:.0}; it lasted {} and peaked at {:.1}\u{d7} normal.",
             m.observed,
             minutes,

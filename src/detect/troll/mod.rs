@@ -23,8 +23,9 @@ use self::index::{Cluster, ClusterId, IndexSettings, TrollIndex};
 use super::episode::Episode;
 use super::stats::round_to;
 use super::TrollParams;
-use crate::alert::model::{fingerprint, human_duration};
+use crate::alert::model::{fingerprint, human_duration, human_duration_it};
 use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
+use crate::config::Language;
 use crate::event::format_ts;
 
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -62,12 +63,15 @@ pub struct TrollDetails {
 #[derive(Debug, Clone)]
 pub struct TrollSettings {
     pub params: TrollParams,
+    /// Language of the summaries.
+    pub lang: Language,
     pub index: IndexSettings,
 }
 
 impl TrollSettings {
     pub fn new(params: TrollParams) -> Self {
         Self {
+            lang: Language::En,
             index: IndexSettings {
                 window_ms: i64::from(params.window_mins) * 60_000,
                 threshold: params.similarity,
@@ -249,12 +253,23 @@ fn build(
     } else {
         ""
     };
-    let summary = match status {
-        AlertStatus::Firing => format!(
+    let summary = match (status, s.lang) {
+        (AlertStatus::Firing, Language::It) => format!(
+            "Possibile campagna coordinata su \u{ab}{topic}\u{bb}: {} messaggi quasi identici da {authors} account in {} ({repeaters} account hanno scritto pi\u{f9} volte): \u{201c}{quote}{ellipsis}\u{201d}",
+            c.messages,
+            human_duration_it(span_minutes as u32)
+        ),
+        (AlertStatus::Resolved, Language::It) => format!(
+            "Terminata la campagna coordinata su \u{ab}{topic}\u{bb}: {} messaggi da {authors} account in {}, nessuna nuova copia da {}.",
+            c.messages,
+            human_duration_it(span_minutes as u32),
+            human_duration_it(p.window_mins)
+        ),
+        (AlertStatus::Firing, Language::En) => format!(
             "Coordinated burst on \u{ab}{topic}\u{bb}: {} near-identical messages from {authors} accounts in {span_minutes} min ({repeaters} accounts posted more than once): \u{201c}{quote}{ellipsis}\u{201d}",
             c.messages
         ),
-        AlertStatus::Resolved => format!(
+        (AlertStatus::Resolved, Language::En) => format!(
             "The coordinated burst on \u{ab}{topic}\u{bb} has stopped: {} messages from {authors} accounts over {}, no new copy for {} min.",
             c.messages,
             human_duration(span_minutes as u32),
