@@ -145,13 +145,23 @@ pub struct Gate {
     overflow_since: Option<i64>,
 }
 
+/// At most `n` notifications in any minute: half of them at once, then one every 120/n s
+/// (a plain `per_minute(n)` would let a full burst of n follow n spaced ones: 2n a minute).
+fn quota(n: NonZeroU32) -> Quota {
+    let burst = NonZeroU32::new(n.get().div_ceil(2)).unwrap_or(NonZeroU32::MIN);
+    let period = std::time::Duration::from_secs(120) / n.get();
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_minute(n))
+        .allow_burst(burst)
+}
+
 /// Firing episodes not heard of for this long are forgotten (their resolved record was lost).
 const FORGET_MS: i64 = 7 * 24 * 3_600_000;
 
 impl Gate {
     pub fn new(policy: Policy, clock: Clock, silences: Option<Arc<Silences>>) -> Self {
         let limiter = NonZeroU32::new(policy.rate_limit_per_min)
-            .map(|n| RateLimiter::direct_with_clock(Quota::per_minute(n), clock.clone()));
+            .map(|n| RateLimiter::direct_with_clock(quota(n), clock.clone()));
         Self {
             policy,
             clock,
@@ -430,7 +440,7 @@ mod tests {
             );
             sent += delivered(&mut gate, outs).len();
         }
-        assert_eq!(sent, 5);
+        assert_eq!(sent, 3, "half the minute's quota at once");
         clock.advance(Duration::from_secs(4 * 60));
         assert!(ticked(&mut gate)
             .iter()
@@ -444,7 +454,7 @@ mod tests {
                 until_ms,
                 ..
             }] => {
-                assert_eq!(alerts.len(), 35);
+                assert_eq!(alerts.len(), 37);
                 assert_eq!(until_ms - since_ms, 5 * 60_000);
             }
             other => panic!("{other:?}"),
@@ -505,5 +515,44 @@ mod tests {
         clock.advance(Duration::from_secs(600));
         let outs = gate.offer(item("y", AlertStatus::Firing, Severity::Critical), None);
         assert_eq!(delivered(&mut gate, outs).len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod quota_tests {
+    use super::*;
+
+    /// However the alerts arrive, no minute holds more than the limit.
+    #[test]
+    fn no_minute_holds_more_than_the_limit() {
+        for n in [1u32, 2, 5, 10, 20, 60] {
+            let clock = Clock::manual(0);
+            let limiter =
+                RateLimiter::direct_with_clock(quota(NonZeroU32::new(n).unwrap()), clock.clone());
+            let mut passed = Vec::new();
+            for step in 0..6_000 {
+                if limiter.check().is_ok() {
+                    passed.push(step * 100);
+                }
+                clock.advance(std::time::Duration::from_millis(100));
+            }
+            let worst = passed
+                .iter()
+                .map(|t| {
+                    passed
+                        .iter()
+                        .filter(|u| **u >= *t && **u < t + 60_000)
+                        .count()
+                })
+                .max()
+                .unwrap();
+            assert!(worst <= n as usize, "limit {n}: {worst} in one minute");
+            // Sustained: half the limit a minute (the other half is the burst's room).
+            assert!(
+                passed.len() as u32 * 2 >= n * 9,
+                "limit {n}: only {} in 10 minutes",
+                passed.len()
+            );
+        }
     }
 }
