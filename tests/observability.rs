@@ -269,7 +269,11 @@ fn http_endpoints_answer_with_a_real_client_and_refuse_bad_requests() {
         .send("{}")
         .unwrap();
     assert_eq!(r.status().as_u16(), 405);
-    assert!(r.body_mut().read_to_string().unwrap().contains("method not allowed"));
+    assert!(r
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+        .contains("method not allowed"));
     assert_eq!(get(&format!("{base}/healthz")).0, 200, "still serving");
 }
 
