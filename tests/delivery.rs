@@ -2,6 +2,8 @@
 //! librdkafka's mock cluster (Kafka sink), and the real Alertmanager (Debian's
 //! `prometheus-alertmanager`; skipped when missing unless `ONDATA_REQUIRE_TOOLS=1`).
 
+mod common;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,6 +20,7 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::Message;
 use serde_json::Value;
 
+use common::{runtime, wait_until};
 use ondata::alert::remote::{Alertmanager, KafkaAlerts, Webhook};
 use ondata::alert::worker::WorkerSink;
 use ondata::alert::{Alert, AlertKind, AlertSink, AlertStatus};
@@ -95,22 +98,6 @@ fn start_receiver(rt: &tokio::runtime::Runtime, r: &Receiver) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     rt.spawn(async move { axum::serve(listener, app).await });
     addr
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -2,10 +2,12 @@
 //! the outbox across a restart of ondata, a storm of 500 alerts against a rate limit, and
 //! silences through the HTTP admin API, with a manual clock where time matters.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,6 +15,7 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
 
+use common::{runtime, wait_until};
 use ondata::alert::clock::Clock;
 use ondata::alert::delivery::{Delivery, Router as Routes};
 use ondata::alert::silence::Silences;
@@ -52,22 +55,6 @@ fn listen(rt: &tokio::runtime::Runtime, r: &Receiver, addr: &str) -> SocketAddr 
     let addr = listener.local_addr().unwrap();
     rt.spawn(async move { axum::serve(listener, app).await });
     addr
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn webhook(url: String, rate_limit_per_min: u32) -> SinkConfig {

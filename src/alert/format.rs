@@ -128,18 +128,7 @@ pub fn teams(a: &Alert, lang: Language) -> Value {
             body.push(json!({"type": "TextBlock", "text": format!("“{}” ({})", s.text, s.author), "wrap": true, "isSubtle": true}));
         }
     }
-    json!({
-        "type": "message",
-        "attachments": [{
-            "contentType": "application/vnd.microsoft.card.adaptive",
-            "content": {
-                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                "type": "AdaptiveCard",
-                "version": "1.4",
-                "body": body,
-            }
-        }]
-    })
+    teams_message(body)
 }
 
 /// One alert for Alertmanager's `POST /api/v2/alerts`. A firing alert ends `keep_ms` after
@@ -365,6 +354,11 @@ pub fn notice_teams(n: &Notice, lang: Language) -> Value {
             .iter()
             .map(|l| json!({"type": "TextBlock", "text": l, "wrap": true})),
     );
+    teams_message(body)
+}
+
+/// A Teams message carrying one Adaptive Card with `body`, as Teams workflows' webhooks take it.
+fn teams_message(body: Vec<Value>) -> Value {
     json!({
         "type": "message",
         "attachments": [{
