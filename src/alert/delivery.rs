@@ -255,4 +255,74 @@ mod tests {
         let written = std::fs::read_to_string(&path).unwrap();
         assert_eq!(written.lines().count(), 2);
     }
+
+    /// Routes send each alert to the sinks they name: the first match decides unless it
+    /// continues; what no route takes follows the default route.
+    #[test]
+    fn routes_send_alerts_to_the_sinks_they_name() {
+        use crate::alert::{AlertKind, Severity};
+        let alerts = some_alerts();
+        let dir = tempfile::tempdir().unwrap();
+        let path = |n: &str| dir.path().join(n).display().to_string();
+        let named = |n: &str| -> Box<dyn AlertSink + Send> {
+            let mut sink = crate::alert::file_sink(&path(n)).unwrap();
+            sink.name = n.to_string();
+            Box::new(sink)
+        };
+        let toml = r#"
+            [[alerts.sinks]]
+            type = "file"
+            name = "trolls"
+            path = "unused"
+            [[alerts.sinks]]
+            type = "file"
+            name = "critical"
+            path = "unused"
+            [[alerts.sinks]]
+            type = "file"
+            name = "rest"
+            path = "unused"
+            [[alerts.routes]]
+            kinds = ["troll_burst"]
+            sinks = ["trolls"]
+            continue = true
+            [[alerts.routes]]
+            severities = ["critical"]
+            sinks = ["critical"]
+            [alerts.default_route]
+            sinks = ["rest"]
+        "#;
+        let config = Config::from_toml_with_env(toml, "t", []).unwrap();
+        let mut d = Delivery::new(vec![named("trolls"), named("critical"), named("rest")])
+            .routed(Router::from_config(&config.alerts));
+        for a in &alerts {
+            d.send(a);
+        }
+        drop(d);
+        let got = |n: &str| -> Vec<String> {
+            std::fs::read_to_string(path(n))
+                .unwrap_or_default()
+                .lines()
+                .map(String::from)
+                .collect()
+        };
+        let want = |pred: &dyn Fn(&Alert) -> bool| -> Vec<String> {
+            alerts
+                .iter()
+                .filter(|a| pred(a))
+                .map(Alert::to_json_line)
+                .collect()
+        };
+        let troll = |a: &Alert| a.kind == AlertKind::TrollBurst;
+        let critical = |a: &Alert| a.severity == Severity::Critical;
+        assert!(alerts.iter().any(troll) && alerts.iter().any(critical));
+        assert!(alerts.iter().any(|a| !troll(a) && !critical(a)));
+        assert_eq!(got("trolls"), want(&troll));
+        assert_eq!(
+            got("critical"),
+            want(&critical),
+            "troll route continues to it"
+        );
+        assert_eq!(got("rest"), want(&|a| !troll(a) && !critical(a)));
+    }
 }

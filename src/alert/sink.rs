@@ -37,7 +37,7 @@ pub trait AlertSink {
 /// alert as soon as it is decided.
 pub struct NdjsonSink<W: Write> {
     out: W,
-    name: String,
+    pub(crate) name: String,
     delivered: Vec<(String, String, String)>,
 }
 
