@@ -61,6 +61,22 @@ pub struct SeriesPoint {
     pub negativity_ratio: Option<f64>,
 }
 
+/// One topic at one closed bucket, kept for reports and backfills ([`Engine::keep_series`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketPoint {
+    /// Topic index, as in [`Engine::topics`].
+    pub topic: u32,
+    /// Bucket start, event time in ms.
+    pub t_ms: i64,
+    pub count: u32,
+    pub negative: u32,
+    pub baseline_per_minute: f32,
+    /// Negative share over the negativity window ending with this bucket.
+    pub negativity_ratio: Option<f32>,
+    /// The same without the comments of active troll clusters.
+    pub negativity_ratio_adjusted: Option<f32>,
+}
+
 /// State of one topic.
 struct Topic {
     name: String,
@@ -127,6 +143,22 @@ pub struct Engine {
     tokens: Tokens,
     signer: Signer,
     signature: Signature,
+    /// Every topic's closed buckets, while a caller keeps them ([`Engine::keep_series`]).
+    series: Option<Vec<BucketPoint>>,
+}
+
+/// A topic's negative share over its last `window` closed buckets: raw, and without the
+/// comments of active troll clusters.
+fn negative_shares(t: &Topic, window: usize) -> (Option<f64>, Option<f64>) {
+    let (c, n) = t
+        .window
+        .last(window)
+        .fold((0u32, 0u32), |(c, n), b| (c + b.count, n + b.negative));
+    let (tc, tn) = crate::detect::negativity::troll_counts(t.window.last(window), &t.troll);
+    (
+        (c > 0).then(|| f64::from(n) / f64::from(c)),
+        (c > tc).then(|| f64::from(n - tn) / f64::from(c - tc)),
+    )
 }
 
 impl Engine {
@@ -179,6 +211,7 @@ impl Engine {
             signer: Signer::new(),
             signature: [0; BINS],
             matcher,
+            series: None,
         };
         for name in engine.matcher.rule_names().to_vec() {
             engine.add_topic(&name, i64::MIN);
@@ -203,6 +236,19 @@ impl Engine {
         });
         self.by_name.insert(name.into(), id);
         id
+    }
+
+    /// From now on, keep every topic's closed buckets (volume, baseline, negative shares)
+    /// until [`Engine::take_series`] takes them: what reports and backfills draw.
+    pub fn keep_series(&mut self) {
+        self.series.get_or_insert_with(Vec::new);
+    }
+
+    /// Moves the buckets closed since the last call into `out`, in closing order.
+    pub fn take_series(&mut self, out: &mut Vec<BucketPoint>) {
+        if let Some(s) = &mut self.series {
+            out.append(s);
+        }
     }
 
     pub fn stats(&self) -> &EngineStats {
@@ -371,10 +417,7 @@ impl Engine {
         self.topics
             .iter()
             .map(|t| {
-                let (c, n) = t
-                    .window
-                    .last(neg_window)
-                    .fold((0u32, 0u32), |(c, n), b| (c + b.count, n + b.negative));
+                let (negativity_ratio, negativity_ratio_adjusted) = negative_shares(t, neg_window);
                 TopicSnapshot {
                     name: t.name.clone(),
                     events: t.events,
@@ -385,14 +428,8 @@ impl Engine {
                         .back()
                         .map_or(0.0, |b| f64::from(b.count) * per_min),
                     baseline_per_minute: t.surge.baseline_per_bucket() * per_min,
-                    negativity_ratio: (c > 0).then(|| f64::from(n) / f64::from(c)),
-                    negativity_ratio_adjusted: {
-                        let (tc, tn) = crate::detect::negativity::troll_counts(
-                            t.window.last(neg_window),
-                            &t.troll,
-                        );
-                        (c > tc).then(|| f64::from(n - tn) / f64::from(c - tc))
-                    },
+                    negativity_ratio,
+                    negativity_ratio_adjusted,
                     surge_firing: t.surge.is_firing(),
                     negativity_firing: t.negativity.is_firing(),
                     troll_clusters_active: t.troll.active_count(),
@@ -489,7 +526,9 @@ impl Engine {
                 drained += 1;
             }
             self.stats.buckets_closed += self.topics.len() as u64;
-            for t in &mut self.topics {
+            let per_min = 60_000.0 / self.bucket_ms as f64;
+            let neg_window = self.negativity.max_window();
+            for (index, t) in self.topics.iter_mut().enumerate() {
                 t.window.close(next);
                 let before = alerts.len();
                 let bucket_end = next + self.bucket_ms;
@@ -506,6 +545,19 @@ impl Engine {
                     &t.window,
                     &t.troll,
                 ));
+                if let Some(series) = self.series.as_mut().filter(|_| t.events > 0) {
+                    let (raw, adjusted) = negative_shares(t, neg_window);
+                    let b = t.window.closed.back();
+                    series.push(BucketPoint {
+                        topic: index as u32,
+                        t_ms: next,
+                        count: b.map_or(0, |b| b.count),
+                        negative: b.map_or(0, |b| b.negative),
+                        baseline_per_minute: (t.surge.baseline_per_bucket() * per_min) as f32,
+                        negativity_ratio: raw.map(|r| r as f32),
+                        negativity_ratio_adjusted: adjusted.map(|r| r as f32),
+                    });
+                }
                 for a in &alerts[before..] {
                     let status = match a.status {
                         AlertStatus::Firing => "firing",

@@ -16,9 +16,12 @@
 //! - [`status`]: what the HTTP API and the status page show.
 //! - [`http`]: `/metrics`, health, `/api/...` and the status page (axum).
 //! - [`live`], [`merge`], [`rebuild`]: the live Kafka path.
+//! - [`range`]: time ranges of the Kafka topics after the fact: `record` and `replay --kafka`.
 //! - [`alert`]: the alert record and the sinks used by replay.
 //! - [`source`]: recorded files (NDJSON, gzip, zstd, stdin), merged in event-time order.
 //! - [`replay`]: the replay pipeline: source → engine → alerts, dead letter, summary.
+//! - [`incident`]: after a replay: the timeline, incident report, OpenMetrics backfill,
+//!   notifications people would have received, and backtests against labelled incidents.
 //! - [`simulate`]: the synthetic stream generator behind `ondata simulate`.
 
 #![forbid(unsafe_code)]
@@ -30,9 +33,11 @@ pub mod detect;
 pub mod engine;
 pub mod event;
 pub mod http;
+pub mod incident;
 pub mod live;
 pub mod merge;
 pub mod metrics;
+pub mod range;
 pub mod rebuild;
 pub mod replay;
 pub mod simulate;

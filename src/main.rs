@@ -13,6 +13,7 @@ use ondata::alert::sink::NdjsonSink;
 use ondata::config::{Config, ConfigError};
 use ondata::replay::{replay, ReplayOptions};
 use ondata::simulate::{simulate, Scenario, SimOptions};
+use ondata::source::output::open_output;
 use ondata::text::lexicon::Lexicon;
 use ondata::text::sentiment::SentimentScorer;
 
@@ -34,11 +35,28 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Replay recorded streams in event time, as fast as possible.
+    /// Replay recorded streams (or a time range of Kafka) in event time, as fast as possible.
     Replay {
         /// NDJSON files (.gz and .zst too; `-` is stdin), merged in event-time order.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "kafka", conflicts_with = "kafka")]
         files: Vec<String>,
+        /// Replay a time range of the configured Kafka topics instead of files (outside the
+        /// live consumer group; nothing is committed). Needs --from and --to.
+        #[arg(long, requires_all = ["from", "to"])]
+        kafka: bool,
+        /// Start of the Kafka range (RFC 3339 or epoch ms; Kafka message timestamps).
+        #[arg(long, value_name = "TS", requires = "kafka")]
+        from: Option<String>,
+        /// End of the Kafka range, exclusive.
+        #[arg(long, value_name = "TS", requires = "kafka")]
+        to: Option<String>,
+        /// Write a self-contained HTML incident report here.
+        #[arg(long, value_name = "FILE.html")]
+        report: Option<PathBuf>,
+        /// Write the per-topic series with event-time timestamps here, in OpenMetrics text
+        /// (for `promtool tsdb create-blocks-from openmetrics`).
+        #[arg(long, value_name = "FILE")]
+        openmetrics_out: Option<PathBuf>,
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Write alerts here (NDJSON) instead of stdout.
@@ -54,6 +72,39 @@ enum Command {
         /// keep serving after the replay ends (until Ctrl-C).
         #[arg(long)]
         serve: bool,
+    },
+    /// Copy a time range of the configured Kafka topics into a recorded file.
+    Record {
+        /// Start (RFC 3339 or epoch ms; Kafka message timestamps).
+        #[arg(long, value_name = "TS")]
+        from: String,
+        /// End, exclusive.
+        #[arg(long, value_name = "TS")]
+        to: String,
+        /// Output file (`.gz`/`.zst` compress).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// No progress lines.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Replay recorded streams under several configurations and score each against labelled
+    /// incidents: found, time to detect, false alarms, notifications, side by side.
+    Backtest {
+        /// Labelled incidents: a JSON array of {"kind", "topic", "start", "end"}.
+        #[arg(long, value_name = "FILE")]
+        labels: PathBuf,
+        /// A configuration to compare (repeat for several; none: the defaults).
+        #[arg(long = "config", value_name = "FILE")]
+        configs: Vec<PathBuf>,
+        /// Also try each configuration at every sensitivity preset (low, medium, high).
+        #[arg(long)]
+        sweep: bool,
+        /// Recorded streams, as for replay.
+        #[arg(required = true)]
+        files: Vec<String>,
     },
     /// Write a synthetic stream: ordinary days, then the scenario's incidents.
     Simulate {
@@ -145,6 +196,11 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Replay {
             files,
+            kafka,
+            from,
+            to,
+            report,
+            openmetrics_out,
             config,
             alerts_out,
             dead_letter,
@@ -152,6 +208,20 @@ fn run(cli: Cli) -> Result<()> {
             serve,
         } => {
             let config = load_config(config.as_deref())?;
+            let range = if kafka {
+                Some(
+                    ondata::range::TimeRange::parse(
+                        from.as_deref().unwrap_or_default(),
+                        to.as_deref().unwrap_or_default(),
+                    )
+                    .map_err(UsageError)?,
+                )
+            } else {
+                None
+            };
+            // Fail on an unwritable report before the replay, not after.
+            let report_file = report.as_ref().map(|p| create(p)).transpose()?;
+            let om_file = openmetrics_out.as_ref().map(|p| create(p)).transpose()?;
             let served = if serve {
                 Some(service::serve_replay(&config)?)
             } else {
@@ -170,14 +240,50 @@ fn run(cli: Cli) -> Result<()> {
                 )),
                 None => Box::new(io::sink()),
             };
+            let sources = match range {
+                Some(r) => vec![format!("Kafka {} ({r})", config.kafka.topics.join(", "))],
+                None => files.clone(),
+            };
             let opts = ReplayOptions {
                 inputs: files,
                 progress: !quiet,
                 observe: served.as_ref().map(|s| s.observe.clone()),
+                timeline: report_file.is_some() || om_file.is_some(),
             };
-            let summary = replay(&config, &opts, &mut sink, &mut *dead)?;
+            let mut summary = match range {
+                Some(r) => {
+                    let stop = service::stop_on_signals();
+                    ondata::range::replay_kafka(&config, &opts, r, &mut sink, &mut *dead, &stop)?
+                }
+                None => replay(&config, &opts, &mut sink, &mut *dead)?,
+            };
             drop(sink);
+            let timeline = summary.timeline.take();
             eprintln!("{summary}");
+            if let Some(timeline) = &timeline {
+                if let (Some(file), Some(path)) = (report_file, &report) {
+                    let info = ondata::incident::report::ReportInfo {
+                        sources,
+                        events: summary.engine.accepted,
+                        rejected: summary.rejected_total(),
+                        sensitivity: format!("{:?}", config.detect.sensitivity).to_lowercase(),
+                    };
+                    let notified =
+                        ondata::incident::notifications::simulate(&config, &timeline.alerts);
+                    ondata::incident::report::write_report(timeline, &notified, &info, file)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("  report    {}", path.display());
+                }
+                if let (Some(file), Some(path)) = (om_file, &openmetrics_out) {
+                    ondata::incident::openmetrics::write_openmetrics(timeline, file)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "  series    {} (load with: promtool tsdb create-blocks-from openmetrics {} DIR)",
+                        path.display(),
+                        path.display()
+                    );
+                }
+            }
             if summary.rejected_total() > 0 && dead_letter.is_none() {
                 eprintln!("  (rejected lines were not kept: add --dead-letter FILE to keep them with their reasons)");
             }
@@ -186,6 +292,26 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Record {
+            from,
+            to,
+            out,
+            config,
+            quiet,
+        } => {
+            let config = load_config(config.as_deref())?;
+            let range = ondata::range::TimeRange::parse(&from, &to).map_err(UsageError)?;
+            let stop = service::stop_on_signals();
+            let summary = ondata::range::record(&config, range, &out, &stop, !quiet)?;
+            eprintln!("{summary}");
+            Ok(())
+        }
+        Command::Backtest {
+            labels,
+            configs,
+            sweep,
+            files,
+        } => backtest(&labels, &configs, sweep, files),
         Command::Simulate {
             scenario,
             seed,
@@ -308,55 +434,86 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Where `simulate` writes: a file, compressed by its extension, or stdout for `-`.
-enum Output {
-    Plain(Box<dyn Write>),
-    Gz(flate2::write::GzEncoder<BufWriter<File>>),
-    Zst(zstd::Encoder<'static, BufWriter<File>>),
+fn create(path: &Path) -> Result<BufWriter<File>> {
+    Ok(BufWriter::new(File::create(path).with_context(|| {
+        format!("cannot create {}", path.display())
+    })?))
 }
 
-impl Write for Output {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Output::Plain(w) => w.write(buf),
-            Output::Gz(w) => w.write(buf),
-            Output::Zst(w) => w.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Output::Plain(w) => w.flush(),
-            Output::Gz(w) => w.flush(),
-            Output::Zst(w) => w.flush(),
-        }
-    }
-}
-
-impl Output {
-    /// Writes the compressed stream's trailer; without it the file is truncated.
-    fn finish(self) -> io::Result<()> {
-        match self {
-            Output::Plain(mut w) => w.flush(),
-            Output::Gz(w) => w.finish()?.flush(),
-            Output::Zst(w) => w.finish()?.flush(),
-        }
-    }
-}
-
-fn open_output(path: &str) -> Result<Output> {
-    if path == "-" {
-        return Ok(Output::Plain(Box::new(BufWriter::new(io::stdout().lock()))));
-    }
-    let file = BufWriter::new(File::create(path).with_context(|| format!("cannot create {path}"))?);
-    Ok(if path.ends_with(".gz") {
-        Output::Gz(flate2::write::GzEncoder::new(
-            file,
-            flate2::Compression::default(),
-        ))
-    } else if path.ends_with(".zst") {
-        Output::Zst(zstd::Encoder::new(file, 3)?)
+/// `ondata backtest`: every configuration (and with `sweep` every preset of each) replays
+/// the files on its own thread; the scores print side by side.
+fn backtest(labels: &Path, configs: &[PathBuf], sweep: bool, files: Vec<String>) -> Result<()> {
+    use ondata::config::Sensitivity;
+    use ondata::incident::backtest::{read_labels, score, table};
+    let labels = read_labels(labels).map_err(UsageError)?;
+    let mut runs: Vec<(String, Config)> = Vec::new();
+    let named: Vec<(String, Config)> = if configs.is_empty() {
+        vec![("defaults".into(), Config::load(None, std::env::vars())?)]
     } else {
-        Output::Plain(Box::new(file))
-    })
+        configs
+            .iter()
+            .map(|p| {
+                let name = p
+                    .file_stem()
+                    .map_or("config".into(), |s| s.to_string_lossy().into_owned());
+                Ok((name, Config::load(Some(p), std::env::vars())?))
+            })
+            .collect::<Result<_>>()?
+    };
+    for (name, config) in named {
+        if sweep {
+            for s in [Sensitivity::Low, Sensitivity::Medium, Sensitivity::High] {
+                let mut c = config.clone();
+                c.detect.set_sensitivity(s);
+                runs.push((format!("{name}/{}", format!("{s:?}").to_lowercase()), c));
+            }
+        } else {
+            runs.push((name, config));
+        }
+    }
+    eprintln!(
+        "ondata backtest: {} configuration(s) over {} file(s), {} labelled incident(s)",
+        runs.len(),
+        files.len(),
+        labels.len()
+    );
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(runs.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<Result<ondata::incident::backtest::Score>>>> =
+        std::sync::Mutex::new((0..runs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((name, config)) = runs.get(i) else {
+                    break;
+                };
+                let one = || -> Result<ondata::incident::backtest::Score> {
+                    let mut sink = ondata::alert::sink::CollectSink::default();
+                    let opts = ReplayOptions {
+                        inputs: files.clone(),
+                        ..ReplayOptions::default()
+                    };
+                    replay(config, &opts, &mut sink, &mut io::sink())?;
+                    Ok(score(name, &labels, &sink.alerts, config))
+                };
+                let r = one();
+                eprintln!("  {name}: done");
+                if let Ok(mut v) = results.lock() {
+                    v[i] = Some(r);
+                }
+            });
+        }
+    });
+    let scores = results
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a backtest worker panicked"))?
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("not run"))))
+        .collect::<Result<Vec<_>>>()?;
+    print!("{}", table(&scores));
+    Ok(())
 }

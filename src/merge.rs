@@ -21,6 +21,11 @@ pub struct Pending {
 
 pub enum Item {
     Event(Event<'static>),
+    /// A valid event kept as the bytes it came as (recording), with its event time.
+    Raw {
+        ts_ms: i64,
+        payload: Vec<u8>,
+    },
     Poison {
         payload: Vec<u8>,
         reason: RejectReason,
@@ -32,6 +37,7 @@ impl Pending {
     pub fn ts(&self) -> Option<i64> {
         match &self.item {
             Item::Event(e) => Some(e.ts_ms),
+            Item::Raw { ts_ms, .. } => Some(*ts_ms),
             Item::Poison { .. } => None,
         }
     }
@@ -163,7 +169,19 @@ impl Aligner {
 
 /// Parses a message into what the merge holds.
 pub fn pending_of(m: OwnedMessage, config: &Config) -> (Partition, Pending) {
+    pending(m, config, false)
+}
+
+/// Parses a message into what the merge holds: the event, or with `raw` its bytes.
+pub fn pending(m: OwnedMessage, config: &Config, raw: bool) -> (Partition, Pending) {
     let item = match parse_event(&m.payload, &config.input) {
+        Ok(e) if raw => {
+            let ts_ms = e.ts_ms;
+            Item::Raw {
+                ts_ms,
+                payload: m.payload,
+            }
+        }
         Ok(e) => Item::Event(e.into_owned()),
         Err(rejection) => Item::Poison {
             payload: m.payload,

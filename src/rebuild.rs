@@ -14,7 +14,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use crate::alert::{Alert, AlertStatus};
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::merge::{pending_of, Aligner, Item};
+use crate::merge::{pending, Aligner, Item, Pending};
 use crate::source::kafka::{self, HistoryReader, OwnedMessage, Partition, RebuildRange};
 
 /// While reading history every partition has data until its end: wait for each.
@@ -36,9 +36,52 @@ pub fn read_history(
     engine: &mut Engine,
 ) -> Result<(u64, HistoryEnd)> {
     let mut end = HistoryEnd::default();
+    let mut alerts = Vec::new();
+    let mut events = 0u64;
+    read_ranges(
+        reader,
+        ranges,
+        config,
+        false,
+        &|| false,
+        &mut |_, pending| {
+            if let Item::Event(e) = pending.item {
+                alerts.clear();
+                engine.ingest_into(&e, &mut alerts);
+                events += 1;
+                end.max_ts = Some(end.max_ts.map_or(e.ts_ms, |m| m.max(e.ts_ms)));
+                for a in alerts.drain(..) {
+                    match a.status {
+                        AlertStatus::Firing => {
+                            end.firing.insert(a.id.clone(), a);
+                        }
+                        AlertStatus::Resolved => {
+                            end.firing.remove(&a.id);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok((events, end))
+}
+
+/// Reads `start..end` of every range and hands each message to `on`, merged by event time
+/// across partitions (offset order within one): parsed events, or with `raw` the bytes of
+/// valid events; messages that are not events as they come. Stops early when `stop` says
+/// so. Returns the messages read.
+pub fn read_ranges(
+    reader: &HistoryReader,
+    ranges: &[RebuildRange],
+    config: &Config,
+    raw: bool,
+    stop: &dyn Fn() -> bool,
+    on: &mut dyn FnMut(&Partition, Pending) -> Result<()>,
+) -> Result<u64> {
     let todo: Vec<&RebuildRange> = ranges.iter().filter(|r| r.start < r.end).collect();
     if todo.is_empty() {
-        return Ok((0, end));
+        return Ok(0);
     }
     let mut tpl = TopicPartitionList::new();
     for r in &todo {
@@ -54,31 +97,16 @@ pub fn read_history(
         aligner.ensure(&r.at, now);
     }
     let mut topics: BTreeMap<String, Arc<str>> = BTreeMap::new();
-    let mut events = 0u64;
-    let mut alerts = Vec::new();
+    let mut read = 0u64;
     let mut last_progress = Instant::now();
     let mut open = todo.len();
-    let mut feed = |aligner: &mut Aligner, force: bool, end: &mut HistoryEnd, events: &mut u64| {
-        while let Some((_, pending)) = aligner.pop(Instant::now(), force) {
-            if let Item::Event(e) = pending.item {
-                alerts.clear();
-                engine.ingest_into(&e, &mut alerts);
-                *events += 1;
-                end.max_ts = Some(end.max_ts.map_or(e.ts_ms, |m| m.max(e.ts_ms)));
-                for a in alerts.drain(..) {
-                    match a.status {
-                        AlertStatus::Firing => {
-                            end.firing.insert(a.id.clone(), a);
-                        }
-                        AlertStatus::Resolved => {
-                            end.firing.remove(&a.id);
-                        }
-                    }
-                }
-            }
+    let mut feed = |aligner: &mut Aligner, force: bool| -> Result<()> {
+        while let Some((p, pending)) = aligner.pop(Instant::now(), force) {
+            on(&p, pending)?;
         }
+        Ok(())
     };
-    while open > 0 {
+    while open > 0 && !stop() {
         match reader.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 last_progress = Instant::now();
@@ -87,13 +115,14 @@ pub fn read_history(
                     .or_insert_with(|| Arc::from(m.topic()))
                     .clone();
                 let owned = OwnedMessage::from_message(&m, topic);
-                let stop = ends.get(&owned.at).copied().unwrap_or(i64::MIN);
+                let stop_at = ends.get(&owned.at).copied().unwrap_or(i64::MIN);
                 let at = owned.at.clone();
-                if owned.offset < stop {
-                    let (p, pending) = pending_of(owned.clone(), config);
+                if owned.offset < stop_at {
+                    read += 1;
+                    let (p, pending) = pending(owned.clone(), config, raw);
                     aligner.push(&p, pending, Instant::now());
                 }
-                if owned.offset + 1 >= stop {
+                if owned.offset + 1 >= stop_at {
                     if let Some(q) = aligner.queues.get_mut(&at) {
                         if !q.done {
                             q.done = true;
@@ -122,14 +151,14 @@ pub fn read_history(
             Some(Err(e)) => tracing::debug!("reading history: {e}"),
             None => {}
         }
-        feed(&mut aligner, false, &mut end, &mut events);
+        feed(&mut aligner, false)?;
         if last_progress.elapsed() > kafka::METADATA_TIMEOUT * 3 {
             anyhow::bail!(
                 "reading history made no progress for 30 s ({open} partition(s) unfinished)"
             );
         }
     }
-    feed(&mut aligner, true, &mut end, &mut events);
+    feed(&mut aligner, true)?;
     reader.unassign().ok();
-    Ok((events, end))
+    Ok(read)
 }

@@ -21,6 +21,7 @@ use crate::alert::{Alert, AlertKind};
 use crate::config::Config;
 use crate::engine::{Engine, EngineStats};
 use crate::event::{parse_event, Event, RejectReason, Rejection};
+use crate::incident::Timeline;
 use crate::metrics::Metrics;
 use crate::source::{open_input, LineReader, ReadLine};
 use crate::status::{Board, StreamStatus};
@@ -46,6 +47,9 @@ pub struct ReplayOptions {
     pub progress: bool,
     /// Keep metrics and the status board up to date (`replay --serve`).
     pub observe: Option<Observe>,
+    /// Keep every topic's series and every alert for a report or a backfill
+    /// ([`ReplaySummary::timeline`]).
+    pub timeline: bool,
 }
 
 /// Where a served replay shows what it does.
@@ -70,6 +74,8 @@ pub struct ReplaySummary {
     pub alerts_written: u64,
     pub still_firing: u64,
     pub elapsed: Duration,
+    /// What the replay saw, when [`ReplayOptions::timeline`] asked for it.
+    pub timeline: Option<Timeline>,
 }
 
 impl ReplaySummary {
@@ -153,8 +159,11 @@ struct DeadLetter<'a> {
     line_bytes: Option<u64>,
 }
 
-struct Pipeline<'a> {
+/// Events in, alerts and dead letters out: what every replay source feeds.
+pub(crate) struct Pipeline<'a> {
     config: &'a Config,
+    started: Instant,
+    timeline: Option<Timeline>,
     engine: Engine,
     sink: &'a mut dyn AlertSink,
     dead_letter: &'a mut dyn Write,
@@ -169,7 +178,78 @@ struct Pipeline<'a> {
 /// Event time between two publications of a served replay.
 const PUBLISH_EVENT_MS: i64 = 5 * 60_000;
 
-impl Pipeline<'_> {
+impl<'a> Pipeline<'a> {
+    pub(crate) fn new(
+        config: &'a Config,
+        opts: &ReplayOptions,
+        sink: &'a mut dyn AlertSink,
+        dead_letter: &'a mut dyn Write,
+    ) -> Self {
+        let mut engine = Engine::new(config);
+        let timeline = opts
+            .timeline
+            .then(|| Timeline::follow(&mut engine, config.engine.bucket_secs));
+        let p = Pipeline {
+            config,
+            started: Instant::now(),
+            timeline,
+            engine,
+            sink,
+            dead_letter,
+            alerts: Vec::new(),
+            summary: ReplaySummary::default(),
+            firing: BTreeMap::new(),
+            observe: opts.observe.clone(),
+            last_publish: Instant::now(),
+            published_event_ms: i64::MIN,
+        };
+        if let Some(o) = &p.observe {
+            o.metrics.sink(p.sink.name());
+        }
+        p
+    }
+
+    /// Events and rejected lines counted so far.
+    pub(crate) fn lines(&self) -> u64 {
+        self.summary.lines
+    }
+
+    /// A payload that is not an event (Kafka): counted, and kept in the dead letter.
+    pub(crate) fn rejected_payload(
+        &mut self,
+        source: &str,
+        position: u64,
+        raw: &[u8],
+        rejection: &Rejection,
+    ) -> io::Result<()> {
+        self.summary.lines += 1;
+        self.reject(source, position, raw, rejection, None)
+    }
+
+    /// An event from a source that has already parsed it (Kafka).
+    pub(crate) fn parsed_event(&mut self, event: &Event<'_>) -> io::Result<()> {
+        self.summary.lines += 1;
+        self.event(event)
+    }
+
+    /// End of input: closes the buckets that hold events, sends the last alerts, flushes.
+    pub(crate) fn finish(mut self) -> Result<ReplaySummary, ReplayError> {
+        let mut tail = self.engine.finish();
+        self.alerts.append(&mut tail);
+        self.emit()?;
+        self.sink.flush()?;
+        self.dead_letter.flush()?;
+        self.publish();
+        if let Some(t) = &mut self.timeline {
+            t.absorb(&mut self.engine);
+        }
+        self.summary.engine = self.engine.stats().clone();
+        self.summary.still_firing = self.firing.values().filter(|f| **f).count() as u64;
+        self.summary.elapsed = self.started.elapsed();
+        self.summary.timeline = self.timeline.take();
+        Ok(self.summary)
+    }
+
     fn reject(
         &mut self,
         source: &str,
@@ -196,6 +276,9 @@ impl Pipeline<'_> {
 
     fn event(&mut self, event: &Event<'_>) -> io::Result<()> {
         self.engine.ingest_into(event, &mut self.alerts);
+        if let Some(t) = &mut self.timeline {
+            t.absorb(&mut self.engine);
+        }
         // Published each second of wall time, and every few minutes of event time so the
         // status page's series have no gaps however fast the replay runs.
         if self.observe.is_some() && self.summary.lines % 64 == 0 {
@@ -239,6 +322,9 @@ impl Pipeline<'_> {
                 alert.id.clone(),
                 alert.status == crate::alert::AlertStatus::Firing,
             );
+            if let Some(t) = &mut self.timeline {
+                t.alert(&alert);
+            }
             let sent = self.sink.send(&alert);
             if let Some(o) = &self.observe {
                 o.metrics.delivery(self.sink.name(), sent.is_ok());
@@ -298,7 +384,6 @@ pub fn replay(
     sink: &mut dyn AlertSink,
     dead_letter: &mut dyn Write,
 ) -> Result<ReplaySummary, ReplayError> {
-    let started = Instant::now();
     let read_bytes = Arc::new(AtomicU64::new(0));
     let mut readers = Vec::new();
     let mut total_size = Some(0u64);
@@ -314,21 +399,7 @@ pub fn replay(
         ));
     }
     let progress = Progress::new(opts.progress, total_size, read_bytes);
-    let mut p = Pipeline {
-        config,
-        engine: Engine::new(config),
-        sink,
-        dead_letter,
-        alerts: Vec::new(),
-        summary: ReplaySummary::default(),
-        firing: BTreeMap::new(),
-        observe: opts.observe.clone(),
-        last_publish: Instant::now(),
-        published_event_ms: i64::MIN,
-    };
-    if let Some(o) = &p.observe {
-        o.metrics.sink(p.sink.name());
-    }
+    let mut p = Pipeline::new(config, opts, sink, dead_letter);
     let mut buf = Vec::with_capacity(4096);
     let read_err = |name: &str, r: &LineReader, source| ReplayError::Read {
         path: name.to_string(),
@@ -400,17 +471,8 @@ pub fn replay(
             progress.tick(p.summary.lines);
         }
     }
-    let mut tail = p.engine.finish();
-    p.alerts.append(&mut tail);
-    p.emit()?;
-    p.sink.flush()?;
-    p.dead_letter.flush()?;
     progress.finish();
-    p.publish();
-    p.summary.engine = p.engine.stats().clone();
-    p.summary.still_firing = p.firing.values().filter(|f| **f).count() as u64;
-    p.summary.elapsed = started.elapsed();
-    Ok(p.summary)
+    p.finish()
 }
 
 /// Progress on stderr: a bar on a terminal, otherwise a plain line every 15 seconds.

@@ -49,6 +49,41 @@ pub fn handle_signals(stop: watch::Sender<Stop>) {
     });
 }
 
+/// A flag the first SIGINT/SIGTERM raises (for work that ends cleanly when asked, such as
+/// `record`); a second signal exits at once.
+pub fn stop_on_signals() -> Arc<std::sync::atomic::AtomicBool> {
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let raised = flag.clone();
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            else {
+                return;
+            };
+            for count in 1.. {
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => if r.is_err() { return; },
+                    _ = term.recv() => {}
+                }
+                if count == 1 {
+                    eprintln!("\nondata: stopping; what was read is kept. Again to exit at once.");
+                    raised.store(true, std::sync::atomic::Ordering::SeqCst);
+                } else {
+                    std::process::exit(130);
+                }
+            }
+        });
+    });
+    flag
+}
+
 /// Serves HTTP and runs the live path until `stop` turns true.
 pub async fn run(
     config: Config,

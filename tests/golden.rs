@@ -19,6 +19,7 @@ fn replay_with(config: &Config, input: &Path) -> Vec<u8> {
         inputs: vec![input.to_str().unwrap().to_string()],
         progress: false,
         observe: None,
+        ..ReplayOptions::default()
     };
     let mut sink = NdjsonSink::new(Vec::new());
     let mut dead = Vec::new();

@@ -166,6 +166,7 @@ fn replay_alerts(config: &Config, lines: &[Vec<u8>]) -> Vec<String> {
             inputs: vec![path.display().to_string()],
             progress: false,
             observe: None,
+            ..ReplayOptions::default()
         },
         &mut s,
         &mut std::io::sink(),

@@ -154,6 +154,7 @@ fn served_replay(lines: &[Vec<u8>]) -> Served {
             inputs: vec![path.display().to_string()],
             progress: false,
             observe: Some(observe),
+            ..ReplayOptions::default()
         },
         &mut sink,
         &mut std::io::sink(),

@@ -343,6 +343,11 @@ impl Gate {
         }
     }
 
+    /// Nothing held, overflowing or waiting for a reminder: ticks would do nothing.
+    pub fn is_idle(&self) -> bool {
+        self.held.is_empty() && self.overflow.is_empty() && self.notified.is_empty()
+    }
+
     /// Milliseconds until the next thing comes due (bounded by a second).
     pub fn next_due_ms(&self) -> i64 {
         let now = self.clock.now_ms();

@@ -33,6 +33,27 @@ pub trait AlertSink {
     }
 }
 
+/// Alerts kept in memory, in the order sent (backtests, tests).
+#[derive(Debug, Default)]
+pub struct CollectSink {
+    pub alerts: Vec<Alert>,
+}
+
+impl AlertSink for CollectSink {
+    fn send(&mut self, alert: &Alert) -> io::Result<()> {
+        self.alerts.push(alert.clone());
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn name(&self) -> &str {
+        "memory"
+    }
+}
+
 /// One JSON object per line, flushed per alert so a reader tailing the output sees each
 /// alert as soon as it is decided.
 pub struct NdjsonSink<W: Write> {

@@ -17,6 +17,17 @@ pub struct DetectConfig {
     pub troll: TrollConfig,
 }
 
+impl DetectConfig {
+    /// Every detector on preset `s` (a detector's own `sensitivity` gives way; knobs set
+    /// explicitly stay as set).
+    pub fn set_sensitivity(&mut self, s: Sensitivity) {
+        self.sensitivity = s;
+        self.surge.sensitivity = None;
+        self.negativity.sensitivity = None;
+        self.troll.sensitivity = None;
+    }
+}
+
 /// Troll-burst detector settings. Unset knobs come from the sensitivity preset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

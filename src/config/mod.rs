@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 mod alerts;
 mod detect;
 
+pub use crate::detect::Sensitivity;
 pub use alerts::{
     AlertsConfig, DefaultRoute, Language, RouteConfig, SinkConfig, SinkKind, WebhookFormat,
     DEFAULT_RATE_LIMIT_PER_MIN,

@@ -329,8 +329,14 @@ impl ConsumerContext for HistoryContext {}
 pub type HistoryReader = BaseConsumer<HistoryContext>;
 
 pub fn history_consumer(kafka: &KafkaConfig) -> Result<HistoryReader> {
+    reader_named(kafka, "rebuild")
+}
+
+/// A history reader whose `group.id` is the live group's with `.{purpose}` appended. It
+/// only assigns partitions and never commits, so the live group is never touched.
+pub fn reader_named(kafka: &KafkaConfig, purpose: &str) -> Result<HistoryReader> {
     let mut cfg = base_client_config(kafka)?;
-    cfg.set("group.id", format!("{}.rebuild", kafka.group_id))
+    cfg.set("group.id", format!("{}.{purpose}", kafka.group_id))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
@@ -396,7 +402,7 @@ fn ts_at(kafka: &KafkaConfig, p: &Partition, offset: i64) -> Option<i64> {
 /// The first offset in `low..end` whose broker timestamp is at least `from`: the broker's
 /// own index (ListOffsets by time) when it answers, else a binary search reading
 /// timestamps (brokers and test clusters without a time index).
-fn offset_for_time(
+pub fn offset_for_time(
     kafka: &KafkaConfig,
     reader: &HistoryReader,
     p: &Partition,
@@ -414,9 +420,13 @@ fn offset_for_time(
         return Ok(o.clamp(low, end));
     }
     // Without a time index (or with a broker that does not answer by time), search by
-    // reading. Usually the whole retained log is recent enough: one read settles it.
-    if ts_at(kafka, p, low).is_some_and(|ts| ts >= from) {
+    // reading. Usually the whole retained log is recent enough, or all of it older: one
+    // read settles it.
+    if low >= end || ts_at(kafka, p, low).is_some_and(|ts| ts >= from) {
         return Ok(low);
+    }
+    if ts_at(kafka, p, end - 1).is_some_and(|ts| ts < from) {
+        return Ok(end);
     }
     let (mut lo, mut hi) = (low, end);
     while lo < hi {

@@ -2,5 +2,6 @@
 
 pub mod file;
 pub mod kafka;
+pub mod output;
 
 pub use file::{open_input, InputFile, LineReader, ReadLine};

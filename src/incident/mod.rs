@@ -1,0 +1,10 @@
+//! Post-incident tooling: what a replay saw ([`Timeline`]), the incident report, the
+//! OpenMetrics backfill, what people would have been sent, and backtests against labels.
+
+pub mod backtest;
+pub mod notifications;
+pub mod openmetrics;
+pub mod report;
+mod timeline;
+
+pub use timeline::{episodes, Episode, Point, Timeline, TopicSeries};
