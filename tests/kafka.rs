@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,7 @@ use ondata::alert::{Alert, AlertSink};
 use ondata::config::Config;
 use ondata::event::parse_event;
 use ondata::live::{self, LiveStats, LiveSummary, Stop};
+use ondata::range::{self, TimeRange};
 use ondata::replay::{replay, ReplayOptions};
 use ondata::simulate::{simulate, Scenario, SimOptions};
 use ondata::source::kafka::header_map;
@@ -105,6 +106,12 @@ fn key_of(line: &[u8]) -> String {
 /// Produces lines keyed by their topic (as ondata's README asks), then checks that the
 /// topic holds them all.
 fn produce(brokers: &str, topic: &str, lines: &[Vec<u8>]) {
+    produce_stamped(brokers, topic, lines, false)
+}
+
+/// The same; with `at_event_time` each message's timestamp is its comment's time (as a
+/// producer that stamps messages with `ts` does), so Kafka time ranges are event time.
+fn produce_stamped(brokers: &str, topic: &str, lines: &[Vec<u8>], at_event_time: bool) {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "5")
@@ -115,6 +122,11 @@ fn produce(brokers: &str, topic: &str, lines: &[Vec<u8>]) {
     for line in lines {
         let key = key_of(line);
         let mut record = BaseRecord::to(topic).key(key.as_bytes()).payload(&line[..]);
+        if at_event_time {
+            if let Ok(e) = parse_event(line, &Config::default().input) {
+                record = record.timestamp(e.ts_ms);
+            }
+        }
         let mut tries = 0;
         while let Err((e, r)) = producer.send(record) {
             tries += 1;
@@ -158,6 +170,10 @@ fn replay_alerts(config: &Config, lines: &[Vec<u8>]) -> Vec<String> {
         f.write_all(b"\n").unwrap();
     }
     drop(f);
+    replay_file_alerts(config, &path)
+}
+
+fn replay_file_alerts(config: &Config, path: &std::path::Path) -> Vec<String> {
     let sink = Collected::default();
     let mut s = sink.clone();
     replay(
@@ -598,5 +614,159 @@ fn a_consumer_started_after_the_incident_reports_what_is_still_firing_once() {
     assert_eq!(
         sent, want,
         "each condition still firing, once; nothing that ended"
+    );
+}
+
+fn event_times(lines: &[Vec<u8>]) -> Vec<i64> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            parse_event(l, &Config::default().input)
+                .ok()
+                .map(|e| e.ts_ms)
+        })
+        .collect()
+}
+
+#[test]
+fn record_and_replay_from_kafka_give_the_alerts_of_live_processing() {
+    let topic = unique("comments");
+    let mock = cluster(1, &topic, 3);
+    let brokers = mock.bootstrap_servers();
+    let mut lines = stream(Scenario::ClickDay, 2, 5);
+    // A message that is not an event: recorded as it is, dead-lettered by every path.
+    lines.insert(100, b"{\"ts\": \"not a time\"}".to_vec());
+    let group = unique("g");
+    let cfg = earliest(config(&brokers, &topic, &group));
+    produce_stamped(&brokers, &topic, &lines, true);
+
+    let run = start(cfg.clone(), Vec::new());
+    wait_until("every message taken", || run.taken() >= lines.len() as u64);
+    let live = run.alerts.clone();
+    run.stop(Stop::Drain);
+    let live = live.sorted();
+    assert!(live.len() >= 4, "the scenario fires: {live:?}");
+    let committed = committed_and_ends(&brokers, &topic, &group, 3);
+
+    let times = event_times(&lines);
+    let (first, last) = (*times.iter().min().unwrap(), *times.iter().max().unwrap());
+    let all = TimeRange {
+        from_ms: first,
+        to_ms: last + 1,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("incident.ndjson.zst");
+    let never = AtomicBool::new(false);
+    let summary = range::record(&cfg, all, &file, &never, false).expect("record");
+    assert_eq!(summary.messages, lines.len() as u64, "{summary}");
+    assert_eq!(summary.invalid, 1);
+    assert!(!summary.interrupted);
+    assert_eq!(
+        replay_file_alerts(&cfg, &file),
+        live,
+        "record, then replay = live"
+    );
+
+    let sink = Collected::default();
+    let mut s = sink.clone();
+    let replayed = range::replay_kafka(
+        &cfg,
+        &ReplayOptions::default(),
+        all,
+        &mut s,
+        &mut std::io::sink(),
+        &never,
+    )
+    .expect("replay --kafka");
+    assert_eq!(replayed.lines, lines.len() as u64);
+    assert_eq!(replayed.rejected_total(), 1);
+    assert_eq!(sink.sorted(), live, "replay --kafka = live");
+
+    // Neither touched the live group's offsets, and neither committed any of its own.
+    assert_eq!(committed_and_ends(&brokers, &topic, &group, 3), committed);
+    for purpose in ["record", "replay"] {
+        for (off, _) in committed_and_ends(&brokers, &topic, &format!("{group}.{purpose}"), 3) {
+            assert_eq!(off, -1, "{purpose} committed an offset");
+        }
+    }
+
+    // A narrower range: the events inside it, nothing far outside (messages are stamped
+    // with their comment's time, which the simulator lets run a little out of order).
+    let day = TimeRange {
+        from_ms: first + 86_400_000,
+        to_ms: first + 2 * 86_400_000,
+    };
+    let part = dir.path().join("day.ndjson");
+    let summary = range::record(&cfg, day, &part, &never, false).expect("record a day");
+    let text = std::fs::read(&part).unwrap();
+    let recorded: Vec<Vec<u8>> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert_eq!(recorded.len() as u64, summary.messages);
+    let got = event_times(&recorded);
+    let slack = 5 * 60_000;
+    assert!(got
+        .iter()
+        .all(|t| *t >= day.from_ms - slack && *t < day.to_ms + slack));
+    let inner = |ts: &[i64]| {
+        ts.iter()
+            .filter(|t| **t >= day.from_ms + slack && **t < day.to_ms - slack)
+            .count()
+    };
+    assert_eq!(
+        inner(&got),
+        inner(&times),
+        "the inside of the range is complete"
+    );
+    assert!(inner(&got) > 1000);
+}
+
+#[test]
+fn an_interrupted_recording_leaves_a_complete_file() {
+    let topic = unique("comments");
+    let mock = cluster(1, &topic, 3);
+    let brokers = mock.bootstrap_servers();
+    let lines = stream(Scenario::ClickDay, 3, 6);
+    let cfg = config(&brokers, &topic, &unique("g"));
+    produce_stamped(&brokers, &topic, &lines, true);
+    let times = event_times(&lines);
+    let all = TimeRange {
+        from_ms: *times.iter().min().unwrap(),
+        to_ms: times.iter().max().unwrap() + 1,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cut.ndjson.zst");
+    let stop = AtomicBool::new(false);
+    let summary = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            // Ctrl-C once the recording is under way.
+            let deadline = Instant::now() + WAIT;
+            while std::fs::metadata(&file).map_or(0, |m| m.len()) < 32 * 1024
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            stop.store(true, Ordering::SeqCst);
+        });
+        range::record(&cfg, all, &file, &stop, false).expect("record")
+    });
+    assert!(summary.interrupted, "{summary}");
+    assert!(
+        summary.messages > 0 && summary.messages < lines.len() as u64,
+        "{summary}"
+    );
+    let text = zstd::decode_all(std::fs::File::open(&file).unwrap()).expect("a complete zstd file");
+    let recorded: Vec<&[u8]> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(recorded.len() as u64, summary.messages);
+    assert!(
+        recorded
+            .iter()
+            .all(|l| parse_event(l, &Config::default().input).is_ok()),
+        "every line whole"
     );
 }
