@@ -5,7 +5,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::Message;
 use serde_json::Value;
 
-use common::{runtime, wait_until};
+use common::{free_port, runtime, tool, wait_until, Killed};
 use ondata::alert::remote::{Alertmanager, KafkaAlerts, Webhook};
 use ondata::alert::worker::WorkerSink;
 use ondata::alert::{Alert, AlertKind, AlertSink, AlertStatus};
@@ -256,30 +256,12 @@ fn kafka_sink_writes_one_message_per_status_keyed_by_id() {
     assert_eq!(got[1].2["status"], "resolved");
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn the_real_alertmanager_shows_the_alert_firing_then_resolved() {
-    let Some(bin) = ["prometheus-alertmanager", "alertmanager"]
-        .iter()
-        .map(|b| std::path::Path::new("/usr/bin").join(b))
-        .find(|p| p.is_file())
-    else {
-        let required = std::env::var("ONDATA_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "Alertmanager is not installed (apt-get install prometheus-alertmanager)"
-        );
-        eprintln!(
-            "SKIPPED: Alertmanager is not installed (apt-get install prometheus-alertmanager)"
-        );
+    let Some(bin) = tool(
+        &["prometheus-alertmanager", "alertmanager"],
+        "prometheus-alertmanager",
+    ) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -289,11 +271,7 @@ fn the_real_alertmanager_shows_the_alert_firing_then_resolved() {
         "route:\n  receiver: none\nreceivers:\n  - name: none\n",
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let _am = Killed(
         Command::new(bin)
             .arg(format!("--config.file={}", config.display()))

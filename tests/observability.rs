@@ -7,9 +7,11 @@
 //! `.ci/run` installs. Without them these tests say so and pass, unless
 //! `ONDATA_REQUIRE_TOOLS=1` (set by `.ci/run`), where a missing tool fails them.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +21,7 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use tokio::sync::watch;
 
+use common::{free_port, tool, Killed};
 use ondata::alert::NdjsonSink;
 use ondata::config::Config;
 use ondata::event::parse_event;
@@ -29,42 +32,6 @@ use ondata::simulate::{simulate, Scenario, SimOptions};
 use ondata::status::Board;
 
 const DAY_MS: i64 = 86_400_000;
-
-/// The path of `name`, or `None` (the test is skipped) unless tools are required.
-fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let required = std::env::var("ONDATA_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
-        assert!(
-            !required,
-            "{name} is not installed (apt-get install prometheus chromium)"
-        );
-        eprintln!("SKIPPED: {name} is not installed (apt-get install prometheus chromium)");
-    }
-    found
-}
-
-/// A child process killed when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -280,7 +247,7 @@ fn http_endpoints_answer_with_a_real_client_and_refuse_bad_requests() {
 
 #[test]
 fn the_status_page_draws_charts_and_alerts_in_headless_chromium() {
-    let Some(chromium) = tool("chromium") else {
+    let Some(chromium) = tool(&["chromium"], "chromium") else {
         return;
     };
     let served = served_replay(&click_day_until_campaign());
@@ -413,7 +380,10 @@ fn shipped_expressions(root: &Path) -> Vec<(String, String)> {
 
 #[test]
 fn prometheus_evaluates_every_dashboard_and_rule_expression_against_live_ondata() {
-    let (Some(prometheus), Some(promtool)) = (tool("prometheus"), tool("promtool")) else {
+    let (Some(prometheus), Some(promtool)) = (
+        tool(&["prometheus"], "prometheus"),
+        tool(&["promtool"], "promtool"),
+    ) else {
         return;
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

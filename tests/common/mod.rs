@@ -1,5 +1,9 @@
-//! Helpers shared by the delivery tests.
+//! Helpers shared by the integration tests: runtimes, bounded waits, outside tools.
+// Each test crate uses some of these.
+#![allow(dead_code)]
 
+use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// A small runtime for the local receivers and servers a test starts.
@@ -18,4 +22,40 @@ pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The first of `names` found on PATH, or `None` (the test is skipped, saying so) unless
+/// `ONDATA_REQUIRE_TOOLS=1` (set by `.ci/run`), where a missing tool fails the test.
+pub fn tool(names: &[&str], package: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        let required = std::env::var("ONDATA_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+        let what = format!("{} is not installed (apt-get install {package})", names[0]);
+        assert!(!required, "{what}");
+        eprintln!("SKIPPED: {what}");
+    }
+    found
+}
+
+/// A child process killed when the test ends, however it ends.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port nobody listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
