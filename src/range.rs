@@ -160,7 +160,26 @@ struct Ticker {
     last: Instant,
 }
 
+/// A reader outside the group, the offsets of `range`, and the messages they hold.
+fn open_range(
+    config: &Config,
+    purpose: &str,
+    range: TimeRange,
+) -> Result<(HistoryReader, Vec<RebuildRange>, u64)> {
+    let reader = kafka::reader_named(&config.kafka, purpose)?;
+    let ranges = offsets_for(config, &reader, range)?;
+    let expected = ranges.iter().map(|r| (r.end - r.start).max(0) as u64).sum();
+    Ok((reader, ranges, expected))
+}
+
 impl Ticker {
+    fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            last: Instant::now(),
+        }
+    }
+
     fn tick(&mut self, what: &str, done: u64, total: u64, ts_ms: Option<i64>) {
         if self.enabled && self.last.elapsed() >= Duration::from_secs(5) {
             self.last = Instant::now();
@@ -187,20 +206,16 @@ pub fn record(
     progress: bool,
 ) -> Result<RecordSummary> {
     let started = Instant::now();
-    let reader = kafka::reader_named(&config.kafka, "record")?;
-    let ranges = offsets_for(config, &reader, range)?;
+    let (reader, ranges, expected) = open_range(config, "record", range)?;
     let mut summary = RecordSummary {
         range: Some(range),
         partitions: ranges.len(),
-        expected: ranges.iter().map(|r| (r.end - r.start).max(0) as u64).sum(),
+        expected,
         ..RecordSummary::default()
     };
     let path = out.display().to_string();
     let mut writer = open_output(&path)?;
-    let mut ticker = Ticker {
-        enabled: progress,
-        last: Instant::now(),
-    };
+    let mut ticker = Ticker::new(progress);
     let stopped = || stop.load(Ordering::Relaxed);
     read_ranges(
         &reader,
@@ -252,14 +267,9 @@ pub fn replay_kafka(
     dead_letter: &mut dyn Write,
     stop: &AtomicBool,
 ) -> Result<ReplaySummary> {
-    let reader = kafka::reader_named(&config.kafka, "replay")?;
-    let ranges = offsets_for(config, &reader, range)?;
-    let expected: u64 = ranges.iter().map(|r| (r.end - r.start).max(0) as u64).sum();
+    let (reader, ranges, expected) = open_range(config, "replay", range)?;
     let mut p = Pipeline::new(config, opts, sink, dead_letter);
-    let mut ticker = Ticker {
-        enabled: opts.progress,
-        last: Instant::now(),
-    };
+    let mut ticker = Ticker::new(opts.progress);
     let stopped = || stop.load(Ordering::Relaxed);
     read_ranges(
         &reader,

@@ -247,6 +247,7 @@ mod tests {
 
     fn point(t_ms: i64, count: u32) -> Point {
         Point {
+            topic: 0,
             t_ms,
             count,
             negative: count / 2,

@@ -237,19 +237,24 @@ fn episode_marks(frame: &Frame, episodes: &[&Episode], svg: &mut String) {
     }
 }
 
+/// An SVG chart's opening tag and its time axis.
+fn chart_start(class: &str, what: &str, series: &TopicSeries, frame: &Frame) -> String {
+    let topic = esc(&series.name);
+    let mut svg = format!(
+        r#"<svg class="chart {class}" data-topic="{topic}" viewBox="0 0 {W} {}" role="img" aria-label="{what} on {topic}">"#,
+        frame.height
+    );
+    axis(frame, &mut svg);
+    svg
+}
+
 fn volume_chart(
     series: &TopicSeries,
     steps: &[Step],
     frame: &Frame,
     episodes: &[&Episode],
 ) -> String {
-    let mut svg = format!(
-        r#"<svg class="chart volume" data-topic="{}" viewBox="0 0 {W} {}" role="img" aria-label="Comments per minute on {}">"#,
-        esc(&series.name),
-        frame.height,
-        esc(&series.name)
-    );
-    axis(frame, &mut svg);
+    let mut svg = chart_start("volume", "Comments per minute", series, frame);
     y_label(frame, &mut svg, 0.0, "0");
     y_label(
         frame,
@@ -273,13 +278,7 @@ fn negativity_chart(
     frame: &Frame,
     episodes: &[&Episode],
 ) -> String {
-    let mut svg = format!(
-        r#"<svg class="chart negativity" data-topic="{}" viewBox="0 0 {W} {}" role="img" aria-label="Negative share on {}">"#,
-        esc(&series.name),
-        frame.height,
-        esc(&series.name)
-    );
-    axis(frame, &mut svg);
+    let mut svg = chart_start("negativity", "Negative share", series, frame);
     for v in [0.0, 0.5, 1.0] {
         y_label(frame, &mut svg, v, &format!("{:.0}%", v * 100.0));
     }
@@ -605,6 +604,7 @@ mod tests {
         let t0 = 1_700_000_000_000 / 60_000 * 60_000;
         let points = (0..600)
             .map(|i| Point {
+                topic: 0,
                 t_ms: t0 + i * 60_000,
                 count: if (300..320).contains(&i) { 40 } else { 5 },
                 negative: 1,

@@ -4,17 +4,8 @@
 use crate::alert::{Alert, AlertStatus};
 use crate::engine::{BucketPoint, Engine};
 
-/// One closed bucket of one topic.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Point {
-    /// Bucket start, event time in ms.
-    pub t_ms: i64,
-    pub count: u32,
-    pub negative: u32,
-    pub baseline_per_minute: f32,
-    pub negativity_ratio: Option<f32>,
-    pub negativity_ratio_adjusted: Option<f32>,
-}
+/// One closed bucket of one topic (its `topic` is the series' index in the timeline).
+pub use crate::engine::BucketPoint as Point;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TopicSeries {
@@ -85,14 +76,7 @@ impl Timeline {
             if t.name.is_empty() {
                 t.name = engine.topic_name(i).unwrap_or("?").to_string();
             }
-            t.points.push(Point {
-                t_ms: b.t_ms,
-                count: b.count,
-                negative: b.negative,
-                baseline_per_minute: b.baseline_per_minute,
-                negativity_ratio: b.negativity_ratio,
-                negativity_ratio_adjusted: b.negativity_ratio_adjusted,
-            });
+            t.points.push(b);
         }
     }
 
