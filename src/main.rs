@@ -96,7 +96,8 @@ enum Command {
         /// Labelled incidents: a JSON array of {"kind", "topic", "start", "end"}.
         #[arg(long, value_name = "FILE")]
         labels: PathBuf,
-        /// A configuration to compare (repeat for several; none: the defaults).
+        /// A configuration to compare (repeat for several; none: as replay, config/ondata.toml
+        /// or the defaults).
         #[arg(long = "config", value_name = "FILE")]
         configs: Vec<PathBuf>,
         /// Also try each configuration at every sensitivity preset (low, medium, high).
@@ -448,7 +449,13 @@ fn backtest(labels: &Path, configs: &[PathBuf], sweep: bool, files: Vec<String>)
     let labels = read_labels(labels).map_err(UsageError)?;
     let mut runs: Vec<(String, Config)> = Vec::new();
     let named: Vec<(String, Config)> = if configs.is_empty() {
-        vec![("defaults".into(), Config::load(None, std::env::vars())?)]
+        // As replay: config/ondata.toml when it exists, else the built-in defaults.
+        let name = if Path::new(DEFAULT_CONFIG).exists() {
+            "ondata"
+        } else {
+            "defaults"
+        };
+        vec![(name.into(), load_config(None)?)]
     } else {
         configs
             .iter()
