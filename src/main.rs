@@ -260,7 +260,8 @@ fn run(cli: Cli) -> Result<()> {
             };
             drop(sink);
             let timeline = summary.timeline.take();
-            eprintln!("{summary}");
+            // Files first, then what was done: a closed stderr must not cost a file.
+            let mut written = Vec::new();
             if let Some(timeline) = &timeline {
                 if let (Some(file), Some(path)) = (report_file, &report) {
                     let info = ondata::incident::report::ReportInfo {
@@ -273,17 +274,21 @@ fn run(cli: Cli) -> Result<()> {
                         ondata::incident::notifications::simulate(&config, &timeline.alerts);
                     ondata::incident::report::write_report(timeline, &notified, &info, file)
                         .with_context(|| format!("cannot write {}", path.display()))?;
-                    eprintln!("  report    {}", path.display());
+                    written.push(format!("  report    {}", path.display()));
                 }
                 if let (Some(file), Some(path)) = (om_file, &openmetrics_out) {
                     ondata::incident::openmetrics::write_openmetrics(timeline, file)
                         .with_context(|| format!("cannot write {}", path.display()))?;
-                    eprintln!(
+                    written.push(format!(
                         "  series    {} (load with: promtool tsdb create-blocks-from openmetrics {} DIR)",
                         path.display(),
                         path.display()
-                    );
+                    ));
                 }
+            }
+            eprintln!("{summary}");
+            for line in written {
+                eprintln!("{line}");
             }
             if summary.rejected_total() > 0 && dead_letter.is_none() {
                 eprintln!("  (rejected lines were not kept: add --dead-letter FILE to keep them with their reasons)");
