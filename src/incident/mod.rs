@@ -2,6 +2,7 @@
 //! OpenMetrics backfill, what people would have been sent, and backtests against labels.
 
 pub mod backtest;
+mod chart;
 pub mod notifications;
 pub mod openmetrics;
 pub mod report;

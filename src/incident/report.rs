@@ -10,11 +10,13 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use super::chart::{
+    esc, kind_label, negativity_chart, nice, steps, volume_chart, when, Frame, HOUR,
+};
 use super::notifications::Notifications;
-use super::timeline::{Episode, Point, Timeline, TopicSeries};
+use super::timeline::{Episode, Timeline, TopicSeries};
 use crate::alert::model::human_duration;
 use crate::alert::{AlertKind, Details};
-use crate::event::format_ts;
 
 /// What the report is about, besides the timeline.
 #[derive(Debug, Clone, Default)]
@@ -29,50 +31,12 @@ pub struct ReportInfo {
 
 /// Charts drawn at most (topics with alerts first, then the busiest).
 const MAX_CHARTS: usize = 12;
-/// Points per chart at most; longer windows are averaged into wider steps.
-const MAX_POINTS: usize = 720;
-const HOUR: i64 = 3_600_000;
-
-const W: f64 = 960.0;
-const LEFT: f64 = 52.0;
-const RIGHT: f64 = 12.0;
-const TOP: f64 = 10.0;
-const BOTTOM: f64 = 24.0;
-
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// "2026-11-20 09:14 UTC" from an event time.
-fn when(ms: i64) -> String {
-    let ts = format_ts(ms);
-    format!("{} {} UTC", &ts[..10], &ts[11..16.min(ts.len())])
-}
 
 fn minutes(ms: i64) -> String {
     if ms < 60_000 {
         format!("{} s", ms.max(0) / 1000)
     } else {
         human_duration((ms / 60_000) as u32)
-    }
-}
-
-fn kind_label(k: AlertKind) -> &'static str {
-    match k {
-        AlertKind::Surge => "Surge",
-        AlertKind::Negativity => "Negativity",
-        AlertKind::TrollBurst => "Troll burst",
     }
 }
 
@@ -91,205 +55,6 @@ fn chart_window(timeline: &Timeline, episodes: &[Episode]) -> Option<(i64, i64)>
         (start - 6 * HOUR, end + 2 * HOUR)
     };
     Some((from.max(first), to.min(last)))
-}
-
-/// One drawn step: averages of the buckets it covers.
-struct Step {
-    t_ms: i64,
-    volume: f64,
-    baseline: f64,
-    neg: Option<f64>,
-    neg_adjusted: Option<f64>,
-}
-
-fn steps(series: &TopicSeries, bucket_ms: i64, from: i64, to: i64) -> Vec<Step> {
-    let pts: Vec<&Point> = series
-        .points
-        .iter()
-        .filter(|p| p.t_ms >= from && p.t_ms < to)
-        .collect();
-    let k = pts.len().div_ceil(MAX_POINTS).max(1);
-    let per_min = 60_000.0 / bucket_ms.max(1) as f64;
-    pts.chunks(k)
-        .map(|c| {
-            let n = c.len() as f64;
-            let mean = |f: &dyn Fn(&Point) -> Option<f32>| {
-                let v: Vec<f64> = c.iter().filter_map(|p| f(p)).map(f64::from).collect();
-                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-            };
-            Step {
-                t_ms: c[0].t_ms,
-                volume: c.iter().map(|p| f64::from(p.count)).sum::<f64>() / n * per_min,
-                baseline: c
-                    .iter()
-                    .map(|p| f64::from(p.baseline_per_minute))
-                    .sum::<f64>()
-                    / n,
-                neg: mean(&|p| p.negativity_ratio),
-                neg_adjusted: mean(&|p| p.negativity_ratio_adjusted),
-            }
-        })
-        .collect()
-}
-
-/// A chart's coordinate system.
-struct Frame {
-    from: i64,
-    to: i64,
-    height: f64,
-    y_max: f64,
-}
-
-impl Frame {
-    fn x(&self, t: i64) -> f64 {
-        let span = (self.to - self.from).max(1) as f64;
-        LEFT + (t - self.from) as f64 / span * (W - LEFT - RIGHT)
-    }
-    fn y(&self, v: f64) -> f64 {
-        let h = self.height - TOP - BOTTOM;
-        TOP + h - (v / self.y_max).clamp(0.0, 1.0) * h
-    }
-}
-
-/// An SVG path through the points that have a value (gaps break the line).
-fn path(frame: &Frame, pts: impl Iterator<Item = (i64, Option<f64>)>) -> String {
-    let mut d = String::new();
-    let mut pen_down = false;
-    for (t, v) in pts {
-        match v {
-            Some(v) => {
-                let _ = write!(
-                    d,
-                    "{}{:.1},{:.1}",
-                    if pen_down { "L" } else { "M" },
-                    frame.x(t),
-                    frame.y(v)
-                );
-                pen_down = true;
-            }
-            None => pen_down = false,
-        }
-    }
-    d
-}
-
-/// Hour ticks and labels along the bottom, about ten of them.
-fn axis(frame: &Frame, svg: &mut String) {
-    let span = frame.to - frame.from;
-    let step = [1, 2, 3, 6, 12, 24, 48, 168]
-        .iter()
-        .map(|h| h * HOUR)
-        .find(|s| span / s <= 12)
-        .unwrap_or(168 * HOUR);
-    let mut t = (frame.from.div_euclid(step) + 1) * step;
-    while t < frame.to {
-        let x = frame.x(t);
-        let ts = format_ts(t);
-        let label = if t % (24 * HOUR) == 0 {
-            ts[5..10].to_string()
-        } else {
-            ts[11..16].to_string()
-        };
-        let _ = write!(
-            svg,
-            r#"<line class="grid" x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#,
-            frame.height - BOTTOM,
-            frame.height - 6.0
-        );
-        t += step;
-    }
-}
-
-fn y_label(frame: &Frame, svg: &mut String, v: f64, text: &str) {
-    let y = frame.y(v);
-    let _ = write!(
-        svg,
-        r#"<line class="grid" x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{text}</text>"#,
-        W - RIGHT,
-        LEFT - 4.0,
-        y + 4.0
-    );
-}
-
-/// Shaded episodes and a marker at each first alert.
-fn episode_marks(frame: &Frame, episodes: &[&Episode], svg: &mut String) {
-    for e in episodes {
-        let start = frame.x(e.start_ms.max(frame.from));
-        let end = frame.x(e.end_ms().unwrap_or(frame.to).min(frame.to));
-        let class = e.first.kind.as_str();
-        let _ = write!(
-            svg,
-            r#"<rect class="episode {class}" x="{start:.1}" y="{TOP}" width="{:.1}" height="{:.1}"><title>{} {}</title></rect>"#,
-            (end - start).max(2.0),
-            frame.height - TOP - BOTTOM,
-            kind_label(e.first.kind),
-            esc(&when(e.start_ms))
-        );
-        let x = frame.x(e.first.at_ms);
-        let _ = write!(
-            svg,
-            r##"<a href="#alert-{id}"><circle class="alert-marker {class}" cx="{x:.1}" cy="{:.1}" r="5"><title>{}: first alert {}</title></circle></a>"##,
-            TOP + 6.0,
-            kind_label(e.first.kind),
-            esc(&when(e.first.at_ms)),
-            id = esc(&e.first.id),
-        );
-    }
-}
-
-/// An SVG chart's opening tag and its time axis.
-fn chart_start(class: &str, what: &str, series: &TopicSeries, frame: &Frame) -> String {
-    let topic = esc(&series.name);
-    let mut svg = format!(
-        r#"<svg class="chart {class}" data-topic="{topic}" viewBox="0 0 {W} {}" role="img" aria-label="{what} on {topic}">"#,
-        frame.height
-    );
-    axis(frame, &mut svg);
-    svg
-}
-
-fn volume_chart(
-    series: &TopicSeries,
-    steps: &[Step],
-    frame: &Frame,
-    episodes: &[&Episode],
-) -> String {
-    let mut svg = chart_start("volume", "Comments per minute", series, frame);
-    y_label(frame, &mut svg, 0.0, "0");
-    y_label(
-        frame,
-        &mut svg,
-        frame.y_max,
-        &format!("{:.0}/min", frame.y_max),
-    );
-    episode_marks(frame, episodes, &mut svg);
-    let volume = path(frame, steps.iter().map(|s| (s.t_ms, Some(s.volume))));
-    let baseline = path(frame, steps.iter().map(|s| (s.t_ms, Some(s.baseline))));
-    let _ = write!(
-        svg,
-        r#"<path class="volume" d="{volume}"/><path class="baseline" d="{baseline}"/></svg>"#
-    );
-    svg
-}
-
-fn negativity_chart(
-    series: &TopicSeries,
-    steps: &[Step],
-    frame: &Frame,
-    episodes: &[&Episode],
-) -> String {
-    let mut svg = chart_start("negativity", "Negative share", series, frame);
-    for v in [0.0, 0.5, 1.0] {
-        y_label(frame, &mut svg, v, &format!("{:.0}%", v * 100.0));
-    }
-    episode_marks(frame, episodes, &mut svg);
-    let raw = path(frame, steps.iter().map(|s| (s.t_ms, s.neg)));
-    let adjusted = path(frame, steps.iter().map(|s| (s.t_ms, s.neg_adjusted)));
-    let _ = write!(
-        svg,
-        r#"<path class="neg-raw" d="{raw}"/><path class="neg-adjusted" d="{adjusted}"/></svg>"#
-    );
-    svg
 }
 
 /// Topics to chart: those with episodes in order of their first, then the busiest.
@@ -428,30 +193,6 @@ fn troll_evidence(t: &crate::detect::troll::TrollDetails, html: &mut String) {
     );
 }
 
-const STYLE: &str = r#"
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2430;margin:0 auto;max-width:1040px;padding:24px}
-h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:32px 0 8px;border-bottom:1px solid #d5dae1;padding-bottom:4px}
-h3{font-size:16px;margin:18px 0 6px}small{color:#5b6576;font-weight:normal}
-.meta{color:#5b6576;margin:0 0 12px}.cards{display:flex;gap:12px;flex-wrap:wrap}
-.card{border:1px solid #d5dae1;border-radius:6px;padding:8px 14px;min-width:120px}.card b{display:block;font-size:22px}
-table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e3e7ec;padding:5px 6px;text-align:left;vertical-align:top}
-th{background:#f3f5f8}.critical{color:#b3261e;font-weight:600}.warning{color:#8a5a00}
-.badge{display:inline-block;border-radius:4px;padding:0 6px;font-size:12px;color:#fff;white-space:nowrap}
-.badge.surge{background:#1f6feb}.badge.negativity{background:#c2410c}.badge.troll_burst{background:#7e22ce}
-.chart{width:100%;height:auto;display:block;margin:2px 0 6px}
-.chart .volume{fill:none;stroke:#1f6feb;stroke-width:1.6}.chart .baseline{fill:none;stroke:#6b7280;stroke-width:1.3;stroke-dasharray:5 4}
-.chart .neg-raw{fill:none;stroke:#c2410c;stroke-width:1.6}.chart .neg-adjusted{fill:none;stroke:#15803d;stroke-width:1.3;stroke-dasharray:5 3}
-.chart .grid{stroke:#e8ebef;stroke-width:1}.chart .tick{font-size:11px;fill:#5b6576}
-.episode{opacity:.14}.episode.surge{fill:#1f6feb}.episode.negativity{fill:#c2410c}.episode.troll_burst{fill:#7e22ce}
-.alert-marker{stroke:#fff;stroke-width:1.5}.alert-marker.surge{fill:#1f6feb}.alert-marker.negativity{fill:#c2410c}.alert-marker.troll_burst{fill:#7e22ce}
-.legend{font-size:12px;color:#5b6576}.legend i{display:inline-block;width:18px;height:3px;vertical-align:middle;margin:0 4px 0 10px}
-.explanation{border-left:3px solid #d5dae1;padding:2px 0 2px 12px;margin:14px 0}
-blockquote{margin:6px 0;padding:6px 10px;background:#f6f7f9;border-radius:4px}blockquote footer{color:#5b6576;font-size:12px}
-.cluster dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:6px 0}.cluster dt{color:#5b6576}.cluster dd{margin:0}
-.representative{font-style:italic}.topic{break-inside:avoid;page-break-inside:avoid}
-@media print{body{max-width:none;padding:0;font-size:12px}a{color:inherit;text-decoration:none}.explanation,tr{break-inside:avoid;page-break-inside:avoid}h2{break-after:avoid}}
-"#;
-
 /// Writes the report for a replay's timeline.
 pub fn write_report(
     timeline: &Timeline,
@@ -464,7 +205,8 @@ pub fn write_report(
     let span = timeline.span_ms();
     let _ = write!(
         html,
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>ondata incident report</title><style>{STYLE}</style></head><body><header><h1>Incident report</h1><p class="meta">{} · sources: {} · sensitivity {} · times in UTC · ondata {}</p></header>"#,
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>ondata incident report</title><style>{}</style></head><body><header><h1>Incident report</h1><p class="meta">{} · sources: {} · sensitivity {} · times in UTC · ondata {}</p></header>"#,
+        include_str!("report.css"),
         span.map_or("no events".into(), |(a, b)| format!(
             "{} → {}",
             when(a),
@@ -584,20 +326,11 @@ pub fn write_report(
     out.flush()
 }
 
-/// A round upper bound for an axis: 1, 2 or 5 times a power of ten.
-fn nice(v: f64) -> f64 {
-    let p = 10f64.powf(v.max(1e-9).log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * p)
-        .find(|c| *c >= v)
-        .unwrap_or(10.0 * p)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::alert::{Alert, AlertStatus, Severity};
+    use crate::incident::Point;
 
     #[test]
     fn the_report_draws_series_and_marks_the_episode() {
