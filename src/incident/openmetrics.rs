@@ -43,43 +43,93 @@ fn header(out: &mut impl Write, f: &Family<'_>) -> io::Result<()> {
     writeln!(out, "# HELP {} {}", f.name, f.help)
 }
 
-/// One gauge family: a series per topic, one sample per bucket that has a value.
-fn gauge(
-    out: &mut impl Write,
-    timeline: &Timeline,
-    topics: &[&TopicSeries],
-    family: Family<'_>,
-    value: impl Fn(&Point) -> Option<f64>,
-) -> io::Result<()> {
-    header(out, &family)?;
-    for t in topics {
-        let labels = format!("{{topic=\"{}\"}}", escape(&t.name));
-        for p in &t.points {
-            if let Some(v) = value(p) {
-                let at = seconds(p.t_ms + timeline.bucket_ms);
-                writeln!(out, "{}{labels} {v} {at}", family.name)?;
-            }
-        }
-    }
-    Ok(())
+/// A per-topic family: a sample per bucket that has a value; a counter's samples are the
+/// running total of its values (named `<family>_total`).
+struct TopicFamily {
+    family: Family<'static>,
+    /// The bucket's value, given the buckets per minute.
+    value: fn(&Point, f64) -> Option<f64>,
 }
 
-/// One counter family: the running total per topic.
-fn counter(
+const TOPIC_FAMILIES: &[TopicFamily] = &[
+    TopicFamily {
+        family: Family {
+            name: "ondata_events",
+            kind: "counter",
+            help: "Comments accepted, by topic.",
+        },
+        value: |p, _| Some(f64::from(p.count)),
+    },
+    TopicFamily {
+        family: Family {
+            name: "ondata_negative_events",
+            kind: "counter",
+            help: "Negative comments, by topic.",
+        },
+        value: |p, _| Some(f64::from(p.negative)),
+    },
+    TopicFamily {
+        family: Family {
+            name: "ondata_topic_volume_per_minute",
+            kind: "gauge",
+            help: "Comments per minute in the last closed bucket.",
+        },
+        value: |p, per_min| Some(f64::from(p.count) * per_min),
+    },
+    TopicFamily {
+        family: Family {
+            name: "ondata_topic_baseline_per_minute",
+            kind: "gauge",
+            help: "Expected comments per minute (recent level).",
+        },
+        value: |p, _| Some(f64::from(p.baseline_per_minute)),
+    },
+    TopicFamily {
+        family: Family {
+            name: "ondata_topic_negativity_ratio",
+            kind: "gauge",
+            help: "Negative share over the negativity window.",
+        },
+        value: |p, _| p.negativity_ratio.map(f64::from),
+    },
+    TopicFamily {
+        family: Family {
+            name: "ondata_topic_negativity_ratio_adjusted",
+            kind: "gauge",
+            help: "Negative share over the negativity window without active troll clusters.",
+        },
+        value: |p, _| p.negativity_ratio_adjusted.map(f64::from),
+    },
+];
+
+fn topic_family(
     out: &mut impl Write,
     timeline: &Timeline,
     topics: &[&TopicSeries],
-    family: Family<'_>,
-    value: impl Fn(&Point) -> u32,
+    f: &TopicFamily,
 ) -> io::Result<()> {
-    header(out, &family)?;
+    header(out, &f.family)?;
+    let per_min = 60_000.0 / timeline.bucket_ms.max(1) as f64;
+    let counter = f.family.kind == "counter";
+    let name = if counter {
+        format!("{}_total", f.family.name)
+    } else {
+        f.family.name.to_string()
+    };
     for t in topics {
         let labels = format!("{{topic=\"{}\"}}", escape(&t.name));
-        let mut total = 0u64;
+        let mut total = 0.0;
         for p in &t.points {
-            total += u64::from(value(p));
+            let Some(v) = (f.value)(p, per_min) else {
+                continue;
+            };
             let at = seconds(p.t_ms + timeline.bucket_ms);
-            writeln!(out, "{}_total{labels} {total} {at}", family.name)?;
+            if counter {
+                total += v;
+                writeln!(out, "{name}{labels} {total} {at}")?;
+            } else {
+                writeln!(out, "{name}{labels} {v} {at}")?;
+            }
         }
     }
     Ok(())
@@ -89,73 +139,9 @@ fn counter(
 pub fn write_openmetrics(timeline: &Timeline, mut out: impl Write) -> io::Result<()> {
     let out = &mut out;
     let topics: Vec<&TopicSeries> = timeline.active_topics().collect();
-    let per_min = 60_000.0 / timeline.bucket_ms.max(1) as f64;
-    counter(
-        out,
-        timeline,
-        &topics,
-        Family {
-            name: "ondata_events",
-            kind: "counter",
-            help: "Comments accepted, by topic.",
-        },
-        |p| p.count,
-    )?;
-    counter(
-        out,
-        timeline,
-        &topics,
-        Family {
-            name: "ondata_negative_events",
-            kind: "counter",
-            help: "Negative comments, by topic.",
-        },
-        |p| p.negative,
-    )?;
-    gauge(
-        out,
-        timeline,
-        &topics,
-        Family {
-            name: "ondata_topic_volume_per_minute",
-            kind: "gauge",
-            help: "Comments per minute in the last closed bucket.",
-        },
-        |p| Some(f64::from(p.count) * per_min),
-    )?;
-    gauge(
-        out,
-        timeline,
-        &topics,
-        Family {
-            name: "ondata_topic_baseline_per_minute",
-            kind: "gauge",
-            help: "Expected comments per minute (recent level).",
-        },
-        |p| Some(f64::from(p.baseline_per_minute)),
-    )?;
-    gauge(
-        out,
-        timeline,
-        &topics,
-        Family {
-            name: "ondata_topic_negativity_ratio",
-            kind: "gauge",
-            help: "Negative share over the negativity window.",
-        },
-        |p| p.negativity_ratio.map(f64::from),
-    )?;
-    gauge(
-        out,
-        timeline,
-        &topics,
-        Family {
-            name: "ondata_topic_negativity_ratio_adjusted",
-            kind: "gauge",
-            help: "Negative share over the negativity window without active troll clusters.",
-        },
-        |p| p.negativity_ratio_adjusted.map(f64::from),
-    )?;
+    for f in TOPIC_FAMILIES {
+        topic_family(out, timeline, &topics, f)?;
+    }
     alerts_firing(out, timeline, &topics)?;
     alerts_total(out, timeline)?;
     writeln!(out, "# EOF")?;
