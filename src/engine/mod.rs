@@ -21,16 +21,15 @@ use crate::dedup::IdDedup;
 use crate::detect::negativity::{NegativityDetector, NegativitySettings};
 use crate::detect::surge::{SurgeDetector, SurgeSettings};
 use crate::detect::troll::index::{ClusterId, Message, Placement};
-use crate::detect::troll::signature::{Signature, Signer, BINS};
 use crate::detect::troll::{TrollDetector, TrollSettings};
 use crate::event::Event;
 use crate::text::lexicon::Lexicon;
-use crate::text::sentiment::{Label, SentimentScorer};
-use crate::text::tokenize::Tokens;
-use crate::text::topics::TopicMatcher;
 use crate::window::TopicWindow;
 
+mod analysis;
 mod view;
+
+pub use analysis::{Analysis, Analyzer};
 
 use view::negative_shares;
 pub use view::{BucketPoint, SeriesPoint, TopicSnapshot};
@@ -73,8 +72,7 @@ pub struct Engine {
     lateness_ms: i64,
     surge: SurgeSettings,
     negativity: NegativitySettings,
-    scorer: SentimentScorer,
-    matcher: TopicMatcher,
+    analyzer: Analyzer,
     max_dynamic: usize,
     dynamic: usize,
     topics: Vec<Topic>,
@@ -95,10 +93,8 @@ pub struct Engine {
     stats: EngineStats,
     scratch_topics: Vec<usize>,
     detect: DetectConfig,
-    /// Reused per comment: tokens feed both sentiment and near-duplicate signatures.
-    tokens: Tokens,
-    signer: Signer,
-    signature: Signature,
+    /// Reused per comment by [`Engine::ingest`].
+    analysis: Analysis,
     /// Every topic's closed buckets, while a caller keeps them ([`Engine::keep_series`]).
     series: Option<Vec<BucketPoint>>,
 }
@@ -122,7 +118,6 @@ impl Engine {
             .max_window()
             .max(negativity.max_window())
             .max(troll_buckets);
-        let matcher = TopicMatcher::new(&config.topics.rules);
         let resolve_mins = surge
             .params
             .resolve_after_mins
@@ -135,7 +130,7 @@ impl Engine {
                 .max(1),
             surge,
             negativity,
-            scorer: SentimentScorer::new(lexicon, &config.sentiment),
+            analyzer: Analyzer::new(config, lexicon),
             max_dynamic: config.topics.max_dynamic,
             dynamic: 0,
             topics: Vec::new(),
@@ -149,13 +144,10 @@ impl Engine {
             stats: EngineStats::default(),
             scratch_topics: Vec::new(),
             detect: config.detect.clone(),
-            tokens: Tokens::new(),
-            signer: Signer::new(),
-            signature: [0; BINS],
-            matcher,
+            analysis: Analysis::default(),
             series: None,
         };
-        for name in engine.matcher.rule_names().to_vec() {
+        for name in engine.analyzer.rule_names().to_vec() {
             engine.add_topic(&name, i64::MIN);
         }
         engine.other = engine.add_topic(OTHER_TOPIC, i64::MIN);
@@ -206,33 +198,64 @@ impl Engine {
         &mut self,
         event: &Event<'_>,
         alerts: &mut Vec<Alert>,
-        mut clusters: Option<&mut Vec<(usize, ClusterId)>>,
+        clusters: Option<&mut Vec<(usize, ClusterId)>>,
     ) {
+        if !self.admits(event) {
+            return;
+        }
+        let mut analysis = std::mem::take(&mut self.analysis);
+        self.analyzer.analyze(event, &mut analysis);
+        self.apply(event, &analysis, alerts, clusters);
+        self.analysis = analysis;
+    }
+
+    /// Like [`Engine::ingest_into`], with the comment already analysed by an [`Analyzer`]
+    /// built from the same configuration (on another thread, say): the same alerts as
+    /// [`Engine::ingest_into`] gives for the same events.
+    pub fn ingest_analyzed(
+        &mut self,
+        event: &Event<'_>,
+        analysis: &Analysis,
+        alerts: &mut Vec<Alert>,
+    ) {
+        if self.admits(event) {
+            self.apply(event, analysis, alerts, None);
+        }
+    }
+
+    /// An analyser of this engine's configuration, for another thread.
+    pub fn analyzer(&self) -> Analyzer {
+        self.analyzer.clone()
+    }
+
+    /// Drops redeliveries and late events (counted); true when the event is to be applied.
+    fn admits(&mut self, event: &Event<'_>) -> bool {
         if let Some(id) = &event.id {
             if self.dedup.seen(id) {
                 self.stats.duplicates += 1;
-                return;
+                return false;
             }
         }
-        let ts = event.ts_ms;
-        if self.max_ts.is_some() && ts < self.watermark {
+        if self.max_ts.is_some() && event.ts_ms < self.watermark {
             self.stats.late += 1;
-            return;
+            return false;
         }
+        true
+    }
+
+    fn apply(
+        &mut self,
+        event: &Event<'_>,
+        analysis: &Analysis,
+        alerts: &mut Vec<Alert>,
+        mut clusters: Option<&mut Vec<(usize, ClusterId)>>,
+    ) {
+        let ts = event.ts_ms;
         if self.max_ts.is_none() {
             self.start(ts);
         }
         self.stats.accepted += 1;
-        self.tokens.tokenize(&event.text);
-        let score = match event.sentiment {
-            Some(s) => s,
-            None => {
-                self.scorer
-                    .score_tokenized(&self.tokens, event.lang.as_deref())
-                    .score
-            }
-        };
-        let negative = self.scorer.label(score) == Label::Negative;
+        let (score, negative) = (analysis.score, analysis.negative);
         if negative {
             self.stats.negative += 1;
         }
@@ -243,44 +266,39 @@ impl Engine {
                 topics.push(id);
             }
         }
-        self.matcher.for_each_match(&event.text, |rule| {
+        // Rules are the first topics: a rule's index is its topic's.
+        for &rule in &analysis.rules {
             if !topics.contains(&rule) {
                 topics.push(rule);
             }
-        });
+        }
         if topics.is_empty() {
             topics.push(self.other);
         }
         let bucket_start = ts.div_euclid(self.bucket_ms) * self.bucket_ms;
-        // Tokens that shingles are made of; a comment shorter than a topic's min_tokens is
-        // never signed for it (signing is the costliest step of the troll path).
-        let token_count = crate::detect::troll::signature::text_tokens(&self.tokens);
-        let mut signed = false;
+        let token_count = analysis.token_count;
         for &id in &topics {
             let topic = &mut self.topics[id];
             topic.events += 1;
             topic.negative += u64::from(negative);
             let bucket = topic.window.bucket_mut(bucket_start);
             bucket.add(&event.text, &event.author, ts, score, negative);
-            // Near-duplicate index: only comments long enough to be a template.
+            // Near-duplicate index: only comments long enough to be a template (the
+            // analysis signed every comment as long as the shortest topic minimum).
             let min_tokens = topic.troll_settings.params.min_tokens as usize;
-            if token_count < min_tokens {
+            if token_count < min_tokens || !analysis.signed {
                 continue;
-            }
-            if !signed {
-                self.signer.sign(&self.tokens, &mut self.signature);
-                signed = true;
             }
             let message = Message {
                 ts_ms: ts,
                 text: &event.text,
                 author: &event.author,
-                tokens: &self.tokens,
+                tokens: &analysis.tokens,
                 token_count,
                 negative,
                 score,
             };
-            let placement = topic.troll.index.insert(&message, &self.signature);
+            let placement = topic.troll.index.insert(&message, &analysis.signature);
             if let Some(trace) = clusters.as_deref_mut() {
                 if let Placement::New(cluster) | Placement::Joined { id: cluster, .. } = placement {
                     trace.push((id, cluster));

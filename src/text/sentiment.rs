@@ -94,6 +94,7 @@ pub struct Explanation {
 }
 
 /// A scorer with its own scratch buffers; one per thread.
+#[derive(Clone)]
 pub struct SentimentScorer {
     lexicon: Arc<Lexicon>,
     tokens: Tokens,

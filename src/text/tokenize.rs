@@ -33,7 +33,7 @@ pub struct Token {
 }
 
 /// Reusable tokeniser output. Call [`Tokens::tokenize`] for each text.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Tokens {
     folded: String,
     tokens: Vec<Token>,

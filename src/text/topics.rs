@@ -10,6 +10,7 @@ use super::normalize::{fold, fold_into};
 use crate::config::TopicRule;
 
 /// Matches comment text against the configured topic rules.
+#[derive(Clone)]
 pub struct TopicMatcher {
     automaton: Option<AhoCorasick>,
     /// For each automaton pattern, the index of its rule.

@@ -16,6 +16,7 @@ use std::hash::Hasher;
 
 use rustc_hash::{FxHashMap, FxHasher};
 
+use super::bands::{band_hashes, BandHash, BandTable};
 use super::signature::{band_keys, similarity, Signature, BANDS};
 use crate::text::tokenize::{TokenKind, Tokens};
 use crate::window::RawSample;
@@ -129,23 +130,24 @@ pub type ClusterId = u32;
 
 struct Generation {
     start_ms: i64,
-    /// One table per band: band key → cluster.
-    bands: Vec<FxHashMap<u32, ClusterId>>,
+    /// Every band's keys → cluster.
+    bands: BandTable,
     homed: Vec<ClusterId>,
 }
 
 impl Generation {
-    fn new(start_ms: i64) -> Self {
+    /// A generation sized for `entries` band keys, as many as the one before it held.
+    fn new(start_ms: i64, entries: usize) -> Self {
         Self {
             start_ms,
-            bands: (0..BANDS).map(|_| FxHashMap::default()).collect(),
+            bands: BandTable::with_capacity(entries),
             homed: Vec::new(),
         }
     }
 
-    fn insert_keys(&mut self, sig: &Signature, id: ClusterId) {
-        for (table, key) in self.bands.iter_mut().zip(band_keys(sig)) {
-            table.insert(key, id);
+    fn insert_keys(&mut self, hashes: &[BandHash; BANDS], id: ClusterId) {
+        for &h in hashes {
+            self.bands.insert(h, id);
         }
     }
 }
@@ -239,23 +241,25 @@ impl TrollIndex {
         let start = ts_ms.div_euclid(len) * len;
         match self.generations.back() {
             Some(g) if g.start_ms >= start => {}
-            _ => self.generations.push_back(Generation::new(start)),
+            last => {
+                let entries = last.map_or(0, |g| g.bands.len());
+                self.generations.push_back(Generation::new(start, entries));
+            }
         }
         self.generations.len() - 1
     }
 
     /// Adds a message; returns where it went.
     pub fn insert(&mut self, m: &Message<'_>, sig: &Signature) -> Placement {
-        let keys = band_keys(sig);
+        let hashes = band_hashes(&band_keys(sig));
         self.candidates.clear();
+        let candidates = &mut self.candidates;
         for g in &self.generations {
-            for (table, k) in g.bands.iter().zip(&keys) {
-                if let Some(&id) = table.get(k) {
-                    if !self.candidates.contains(&id) {
-                        self.candidates.push(id);
-                    }
+            g.bands.lookup(&hashes, |id| {
+                if !candidates.contains(&id) {
+                    candidates.push(id);
                 }
-            }
+            });
         }
         let mut best: Option<(ClusterId, f64)> = None;
         for &id in &self.candidates {
@@ -275,7 +279,7 @@ impl TrollIndex {
         }
         let gen = self.current(m.ts_ms);
         match best {
-            Some((id, s)) => self.join(id, gen, m, sig, s),
+            Some((id, s)) => self.join(id, gen, m, sig, &hashes, s),
             None if self.clusters.len() >= self.settings.max_clusters && !self.drop_oldest() => {
                 // A flood inside one generation: nothing older is left to evict, so the new
                 // message is not indexed rather than letting memory grow.
@@ -301,7 +305,7 @@ impl TrollIndex {
                     }
                 };
                 let g = &mut self.generations[gen];
-                g.insert_keys(sig, id);
+                g.insert_keys(&hashes, id);
                 g.homed.push(id);
                 let home = (g.start_ms.div_euclid(self.generation_ms())) as u32;
                 self.clusters.insert(
@@ -329,6 +333,7 @@ impl TrollIndex {
         gen: usize,
         m: &Message<'_>,
         sig: &Signature,
+        hashes: &[BandHash; BANDS],
         similarity: f64,
     ) -> Placement {
         let max_members = self.settings.max_members;
@@ -342,7 +347,7 @@ impl TrollIndex {
         if c.home < gen_no {
             let anchors = c.detail.as_ref().map_or(&[][..], |d| &d.anchors[..]);
             for s in std::iter::once(&self.signatures[c.slot as usize]).chain(anchors) {
-                g.insert_keys(s, id);
+                g.insert_keys(&band_hashes(&band_keys(s)), id);
             }
             g.homed.push(id);
             c.home = gen_no;
@@ -370,7 +375,7 @@ impl TrollIndex {
         detail.count_minute(m.ts_ms, window_ms);
         if similarity < ANCHOR_BELOW && detail.anchors.len() < MAX_ANCHORS {
             detail.anchors.push(*sig);
-            g.insert_keys(sig, id);
+            g.insert_keys(hashes, id);
         }
         let author = author_hash(m.author);
         let tracked = detail.authors.len() < max_members || detail.authors.contains_key(&author);
@@ -470,13 +475,7 @@ impl TrollIndex {
         let bands: usize = self
             .generations
             .iter()
-            .map(|g| {
-                g.bands
-                    .iter()
-                    .map(|t| t.capacity() * (8 + 1))
-                    .sum::<usize>()
-                    + g.homed.capacity() * 4
-            })
+            .map(|g| g.bands.bytes() + g.homed.capacity() * 4)
             .sum();
         self.clusters.capacity() * per_cluster
             + self.signatures.capacity() * std::mem::size_of::<Signature>()

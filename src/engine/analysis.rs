@@ -1,0 +1,106 @@
+//! What the engine learns from a comment on its own, before it touches any state: tokens,
+//! sentiment, the topic rules it matches and its near-duplicate signature.
+//!
+//! This is most of the work per comment and depends on nothing but the comment and the
+//! configuration, so a replay computes it on another core ([`crate::replay`]) while the
+//! engine applies the previous batch. [`Engine::ingest`](super::Engine::ingest) runs the
+//! same [`Analyzer`] inline; either way the engine sees the same [`Analysis`], so the
+//! alerts are the same byte for byte whatever the number of threads.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::detect::troll::signature::{text_tokens, Signature, Signer, BINS};
+use crate::event::Event;
+use crate::text::lexicon::Lexicon;
+use crate::text::sentiment::{Label, SentimentScorer};
+use crate::text::tokenize::Tokens;
+use crate::text::topics::TopicMatcher;
+
+/// One comment's analysis. Reused from comment to comment: nothing is allocated once its
+/// buffers have grown to the longest comment.
+pub struct Analysis {
+    /// Sentiment compound score in [-1, 1] (the event's own `sentiment` when it has one).
+    pub score: f64,
+    pub negative: bool,
+    /// Indexes of the topic rules the text matches, in rule order.
+    pub rules: Vec<usize>,
+    pub tokens: Tokens,
+    /// Tokens that shingles are made of (words, numbers, URLs).
+    pub token_count: usize,
+    /// Whether `signature` holds this comment's signature: only comments long enough for
+    /// some topic's troll index are signed.
+    pub signed: bool,
+    pub signature: Signature,
+}
+
+impl Default for Analysis {
+    fn default() -> Self {
+        Self {
+            score: 0.0,
+            negative: false,
+            rules: Vec::new(),
+            tokens: Tokens::new(),
+            token_count: 0,
+            signed: false,
+            signature: [0; BINS],
+        }
+    }
+}
+
+/// Computes [`Analysis`]es; one per thread (it owns scratch buffers: clone it for another).
+#[derive(Clone)]
+pub struct Analyzer {
+    scorer: SentimentScorer,
+    matcher: TopicMatcher,
+    signer: Signer,
+    /// The shortest `min_tokens` of any topic: shorter comments are never indexed.
+    sign_from_tokens: usize,
+}
+
+impl Analyzer {
+    pub fn new(config: &Config, lexicon: Arc<Lexicon>) -> Self {
+        let detect = &config.detect;
+        let sign_from_tokens = std::iter::once(detect.troll_params(""))
+            .chain(detect.troll.topics.keys().map(|t| detect.troll_params(t)))
+            .map(|p| p.min_tokens as usize)
+            .min()
+            .unwrap_or(0);
+        Self {
+            scorer: SentimentScorer::new(lexicon, &config.sentiment),
+            matcher: TopicMatcher::new(&config.topics.rules),
+            signer: Signer::new(),
+            sign_from_tokens,
+        }
+    }
+
+    /// Names of the topic rules, in rule order (the indexes of [`Analysis::rules`]).
+    pub fn rule_names(&self) -> &[String] {
+        self.matcher.rule_names()
+    }
+
+    pub fn analyze(&mut self, event: &Event<'_>, out: &mut Analysis) {
+        out.tokens.tokenize(&event.text);
+        out.score = match event.sentiment {
+            Some(s) => s,
+            None => {
+                self.scorer
+                    .score_tokenized(&out.tokens, event.lang.as_deref())
+                    .score
+            }
+        };
+        out.negative = self.scorer.label(out.score) == Label::Negative;
+        out.rules.clear();
+        let rules = &mut out.rules;
+        self.matcher.for_each_match(&event.text, |rule| {
+            if !rules.contains(&rule) {
+                rules.push(rule);
+            }
+        });
+        out.token_count = text_tokens(&out.tokens);
+        out.signed = out.token_count >= self.sign_from_tokens;
+        if out.signed {
+            self.signer.sign(&out.tokens, &mut out.signature);
+        }
+    }
+}
