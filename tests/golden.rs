@@ -137,3 +137,111 @@ fn italian_summaries_change_only_the_summary() {
         }
     }
 }
+
+/// What a replay wrote, everything but the time it took.
+#[derive(Debug, PartialEq)]
+struct Output {
+    alerts: Vec<u8>,
+    dead_letter: Vec<u8>,
+    summary: String,
+    openmetrics: Vec<u8>,
+}
+
+fn replay_threads(config: &Config, inputs: &[PathBuf], threads: usize) -> Output {
+    let opts = ReplayOptions {
+        inputs: inputs
+            .iter()
+            .map(|p| p.to_str().unwrap().to_string())
+            .collect(),
+        timeline: true,
+        threads,
+        ..ReplayOptions::default()
+    };
+    let mut sink = NdjsonSink::new(Vec::new());
+    let mut dead_letter = Vec::new();
+    let mut summary = replay(config, &opts, &mut sink, &mut dead_letter).expect("replay");
+    let mut openmetrics = Vec::new();
+    let timeline = summary.timeline.take().expect("timeline kept");
+    ondata::incident::openmetrics::write_openmetrics(&timeline, &mut openmetrics).unwrap();
+    // The first line gives the wall time; the rest are counts.
+    let summary = summary.to_string();
+    let summary = summary.split_once('\n').map_or("", |(_, rest)| rest);
+    Output {
+        alerts: sink.into_inner(),
+        dead_letter,
+        summary: summary.to_string(),
+        openmetrics,
+    }
+}
+
+/// A replay on two threads (one reading and analysing comments, one running the engine)
+/// writes exactly what a replay on one thread writes: alerts, dead letters, counts and the
+/// series of a backfill, for one file with broken lines in it and for several files merged
+/// by event time.
+#[test]
+fn one_and_two_threads_write_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.input.max_line_bytes = 64 * 1024;
+    for fixture in fixtures() {
+        let raw = zstd::decode_all(std::fs::File::open(&fixture).unwrap()).unwrap();
+        let lines: Vec<&[u8]> = raw
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        assert!(lines.len() > 10_000, "{} lines", lines.len());
+        // One file, with lines that are not events spread through it (more than a batch
+        // apart and within one).
+        let mut broken = Vec::new();
+        for (n, line) in lines.iter().enumerate() {
+            broken.extend_from_slice(line);
+            broken.push(b'\n');
+            match n % 1500 {
+                7 => broken.extend_from_slice(b"{not json\n"),
+                8 => broken.extend_from_slice(b"\n   \n"),
+                9 => broken
+                    .extend_from_slice(b"{\"ts\":\"yesterday\",\"text\":\"x\",\"author\":\"a\"}\n"),
+                10 if n % 4500 == 10 => {
+                    broken.extend_from_slice(&vec![b'x'; 100 * 1024]);
+                    broken.push(b'\n');
+                }
+                _ => {}
+            }
+        }
+        let one = dir.path().join("broken.ndjson");
+        std::fs::write(&one, &broken).unwrap();
+        // The same stream split over three files by line, merged back by event time.
+        let parts: Vec<PathBuf> = (0..3)
+            .map(|k| {
+                let path = dir.path().join(format!("part{k}.ndjson"));
+                let mut part = Vec::new();
+                for line in lines.iter().skip(k).step_by(3) {
+                    part.extend_from_slice(line);
+                    part.push(b'\n');
+                }
+                if k == 1 {
+                    part.extend_from_slice(b"not an event either\n");
+                }
+                std::fs::write(&path, part).unwrap();
+                path
+            })
+            .collect();
+        for inputs in [vec![one.clone()], parts] {
+            let single = replay_threads(&config, &inputs, 1);
+            let double = replay_threads(&config, &inputs, 2);
+            assert!(!single.alerts.is_empty(), "{}: alerts", fixture.display());
+            assert!(
+                !single.dead_letter.is_empty(),
+                "{}: dead letters",
+                fixture.display()
+            );
+            assert!(single.openmetrics.len() > 10_000);
+            assert!(
+                single == double,
+                "{} ({} file(s)): one thread and two differ",
+                fixture.display(),
+                inputs.len()
+            );
+        }
+    }
+}

@@ -5,8 +5,7 @@
 //! merged in event-time order by the timestamp of each file's next event, so a day split
 //! across files replays as one stream.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,12 +18,16 @@ use serde::Serialize;
 use crate::alert::sink::AlertSink;
 use crate::alert::{Alert, AlertKind};
 use crate::config::Config;
-use crate::engine::{Engine, EngineStats};
+use crate::engine::{Analysis, Engine, EngineStats};
 use crate::event::{parse_event, Event, RejectReason, Rejection};
 use crate::incident::Timeline;
 use crate::metrics::Metrics;
 use crate::source::{open_input, LineReader, ReadLine};
 use crate::status::{Board, StreamStatus};
+
+mod batch;
+
+use batch::{run_threaded, Batch, BatchLine, Reader};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -50,6 +53,10 @@ pub struct ReplayOptions {
     /// Keep every topic's series and every alert for a report or a backfill
     /// ([`ReplaySummary::timeline`]).
     pub timeline: bool,
+    /// Threads for a replay of files: 1, or 2 (one reads and analyses comments while the
+    /// other runs the engine); 0 uses two when the machine has two cores. The output is the
+    /// same whatever the number.
+    pub threads: usize,
 }
 
 /// Where a served replay shows what it does.
@@ -275,7 +282,15 @@ impl<'a> Pipeline<'a> {
     }
 
     fn event(&mut self, event: &Event<'_>) -> io::Result<()> {
-        self.engine.ingest_into(event, &mut self.alerts);
+        self.event_with(event, None)
+    }
+
+    /// An event, analysed already or not.
+    fn event_with(&mut self, event: &Event<'_>, analysis: Option<&Analysis>) -> io::Result<()> {
+        match analysis {
+            Some(a) => self.engine.ingest_analyzed(event, a, &mut self.alerts),
+            None => self.engine.ingest_into(event, &mut self.alerts),
+        }
         if let Some(t) = &mut self.timeline {
             t.absorb(&mut self.engine);
         }
@@ -337,42 +352,35 @@ impl<'a> Pipeline<'a> {
         Ok(())
     }
 
-    /// Handles one line read from `source`.
-    fn line(
-        &mut self,
-        source: &str,
-        line_no: u64,
-        buf: &[u8],
-        read: ReadLine,
-    ) -> io::Result<Option<Event<'static>>> {
+    /// Takes one line of a batch read from `source`.
+    fn batch_line(&mut self, source: &str, line: &BatchLine, batch: &Batch) -> io::Result<()> {
         self.summary.lines += 1;
-        match read {
-            ReadLine::TooLong { len } => {
-                let r = Rejection::new(
-                    RejectReason::LineTooLong,
-                    format!(
-                        "line of {len} bytes exceeds input.max_line_bytes = {}; first KiB kept",
-                        self.config.input.max_line_bytes
-                    ),
-                );
-                self.reject(source, line_no, buf, &r, Some(len))?;
-                Ok(None)
-            }
-            ReadLine::Line | ReadLine::Eof => {
-                if buf.iter().all(u8::is_ascii_whitespace) {
-                    // Blank lines are not events and not errors.
-                    self.summary.lines -= 1;
-                    return Ok(None);
-                }
-                match parse_event(buf, &self.config.input) {
-                    Ok(e) => Ok(Some(e.into_owned())),
-                    Err(r) => {
-                        self.reject(source, line_no, buf, &r, None)?;
-                        Ok(None)
-                    }
-                }
-            }
+        let raw = batch.bytes(line);
+        if let ReadLine::TooLong { len } = line.read {
+            let r = Rejection::new(
+                RejectReason::LineTooLong,
+                format!(
+                    "line of {len} bytes exceeds input.max_line_bytes = {}; first KiB kept",
+                    self.config.input.max_line_bytes
+                ),
+            );
+            return self.reject(source, line.line_no, raw, &r, Some(len));
         }
+        // Parsed again here, borrowed from the batch: cheaper than moving owned events
+        // between threads.
+        match parse_event(raw, &self.config.input) {
+            Ok(event) => self.event_with(&event, line.analysis.map(|a| batch.analysis(a))),
+            Err(r) => self.reject(source, line.line_no, raw, &r, None),
+        }
+    }
+}
+
+/// How many threads a replay uses: `requested`, or with 0 both cores of a machine that has
+/// two or more (one reads and analyses, one runs the engine).
+pub fn replay_threads(requested: usize) -> usize {
+    match requested {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
+        n => n.min(2),
     }
 }
 
@@ -385,7 +393,7 @@ pub fn replay(
     dead_letter: &mut dyn Write,
 ) -> Result<ReplaySummary, ReplayError> {
     let read_bytes = Arc::new(AtomicU64::new(0));
-    let mut readers = Vec::new();
+    let mut inputs = Vec::new();
     let mut total_size = Some(0u64);
     for path in &opts.inputs {
         let f = open_input(path, read_bytes.clone()).map_err(|source| ReplayError::Open {
@@ -393,82 +401,32 @@ pub fn replay(
             source,
         })?;
         total_size = total_size.zip(f.size).map(|(a, b)| a + b);
-        readers.push((
+        inputs.push((
             f.name,
             LineReader::new(f.reader, config.input.max_line_bytes),
         ));
     }
     let progress = Progress::new(opts.progress, total_size, read_bytes);
     let mut p = Pipeline::new(config, opts, sink, dead_letter);
-    let mut buf = Vec::with_capacity(4096);
-    let read_err = |name: &str, r: &LineReader, source| ReplayError::Read {
-        path: name.to_string(),
-        line: r.line_no + 1,
-        source,
+    let mut reader = Reader::new(inputs, config.input.clone(), p.engine.analyzer());
+    let names = reader.names();
+    let mut take = |batch: &mut Batch| -> Result<(), ReplayError> {
+        for line in &batch.lines {
+            p.batch_line(&names[line.source], line, batch)?;
+            progress.tick(p.summary.lines);
+        }
+        batch.error.take().map_or(Ok(()), Err)
     };
-    if readers.len() == 1 {
-        // Fast path: parse borrowed from the line buffer.
-        let (name, mut reader) = readers.pop().expect("one reader");
+    if replay_threads(opts.threads) > 1 {
+        run_threaded(&mut reader, take)?;
+    } else {
+        let mut batch = Batch::default();
         loop {
-            let read = reader
-                .next_line(&mut buf)
-                .map_err(|e| read_err(&name, &reader, e))?;
-            if read == ReadLine::Eof {
+            reader.fill(&mut batch);
+            take(&mut batch)?;
+            if batch.last {
                 break;
             }
-            let blank = buf.iter().all(u8::is_ascii_whitespace);
-            if read == ReadLine::Line && !blank {
-                p.summary.lines += 1;
-                match parse_event(&buf, &config.input) {
-                    Ok(event) => p.event(&event)?,
-                    Err(r) => p.reject(&name, reader.line_no, &buf, &r, None)?,
-                }
-            } else {
-                // Blank and overlong lines: the shared handling below.
-                p.line(&name, reader.line_no, &buf, read)?;
-            }
-            progress.tick(p.summary.lines);
-        }
-    } else {
-        // Merge: a min-heap of each file's next event by (time, file, sequence).
-        let mut heap: BinaryHeap<Reverse<(i64, usize, u64)>> = BinaryHeap::new();
-        let mut heads: Vec<Option<Event<'static>>> = vec![None; readers.len()];
-        let mut seq = 0u64;
-        let pull = |i: usize,
-                    p: &mut Pipeline<'_>,
-                    readers: &mut Vec<(String, LineReader)>,
-                    buf: &mut Vec<u8>|
-         -> Result<Option<Event<'static>>, ReplayError> {
-            let (name, reader) = &mut readers[i];
-            loop {
-                let read = reader
-                    .next_line(buf)
-                    .map_err(|e| read_err(name, reader, e))?;
-                if read == ReadLine::Eof {
-                    return Ok(None);
-                }
-                if let Some(e) = p.line(name, reader.line_no, buf, read)? {
-                    return Ok(Some(e));
-                }
-            }
-        };
-        for (i, head) in heads.iter_mut().enumerate() {
-            if let Some(e) = pull(i, &mut p, &mut readers, &mut buf)? {
-                heap.push(Reverse((e.ts_ms, i, seq)));
-                seq += 1;
-                *head = Some(e);
-            }
-        }
-        while let Some(Reverse((_, i, _))) = heap.pop() {
-            if let Some(e) = heads[i].take() {
-                p.event(&e)?;
-            }
-            if let Some(e) = pull(i, &mut p, &mut readers, &mut buf)? {
-                heap.push(Reverse((e.ts_ms, i, seq)));
-                seq += 1;
-                heads[i] = Some(e);
-            }
-            progress.tick(p.summary.lines);
         }
     }
     progress.finish();

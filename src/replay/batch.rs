@@ -1,0 +1,311 @@
+//! The reading side of a replay: lines read, merged by event time across files, and their
+//! events analysed ([`Analyzer`]), in batches handed to the engine in the order it takes
+//! them.
+//!
+//! With two threads the reader runs on its own core, a batch or two ahead of the engine;
+//! with one, the same code fills a batch and the engine takes it. The engine sees the same
+//! lines in the same order with the same analyses either way, so the output is the same
+//! byte for byte.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::ops::Range;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use super::ReplayError;
+use crate::config::InputConfig;
+use crate::engine::{Analysis, Analyzer};
+use crate::event::parse_event;
+use crate::source::{LineReader, ReadLine};
+
+/// Lines per batch: large enough that handing a batch over costs nothing per line, small
+/// enough that two in flight stay in the cache.
+const BATCH_LINES: usize = 1024;
+
+/// One line for the engine.
+pub(super) struct BatchLine {
+    /// Index of the input it came from.
+    pub source: usize,
+    pub line_no: u64,
+    pub bytes: Range<usize>,
+    /// `Line`, or `TooLong` for a line cut at `input.max_line_bytes`.
+    pub read: ReadLine,
+    /// Index in [`Batch::analyses`] when the line parsed as an event.
+    pub analysis: Option<usize>,
+}
+
+/// Lines read ahead, with the analysis of each event; reused from batch to batch.
+#[derive(Default)]
+pub(super) struct Batch {
+    bytes: Vec<u8>,
+    pub lines: Vec<BatchLine>,
+    analyses: Vec<Analysis>,
+    analysed: usize,
+    /// A read error after the last line: reported once the lines before it are taken.
+    pub error: Option<ReplayError>,
+    /// No line follows this batch.
+    pub last: bool,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.lines.clear();
+        self.analysed = 0;
+        self.error = None;
+        self.last = false;
+    }
+
+    pub fn bytes(&self, line: &BatchLine) -> &[u8] {
+        &self.bytes[line.bytes.clone()]
+    }
+
+    pub fn analysis(&self, index: usize) -> &Analysis {
+        &self.analyses[index]
+    }
+
+    fn push(&mut self, source: usize, line_no: u64, bytes: &[u8], read: ReadLine) -> usize {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(bytes);
+        self.lines.push(BatchLine {
+            source,
+            line_no,
+            bytes: start..self.bytes.len(),
+            read,
+            analysis: None,
+        });
+        self.lines.len() - 1
+    }
+
+    /// Adds a line that parsed as an event, analysed.
+    fn push_event(
+        &mut self,
+        source: usize,
+        line_no: u64,
+        bytes: &[u8],
+        event: &crate::event::Event<'_>,
+        analyzer: &mut Analyzer,
+    ) {
+        let line = self.push(source, line_no, bytes, ReadLine::Line);
+        if self.analysed == self.analyses.len() {
+            self.analyses.push(Analysis::default());
+        }
+        analyzer.analyze(event, &mut self.analyses[self.analysed]);
+        self.lines[line].analysis = Some(self.analysed);
+        self.analysed += 1;
+    }
+}
+
+/// The next event line of one input in a merge, waiting for its turn.
+struct Head {
+    ts_ms: i64,
+    line_no: u64,
+    bytes: Vec<u8>,
+}
+
+/// Reads the inputs and fills batches.
+pub(super) struct Reader {
+    inputs: Vec<(String, LineReader)>,
+    limits: InputConfig,
+    analyzer: Analyzer,
+    buf: Vec<u8>,
+    /// Merge of several inputs: each input's next event by (time, input, sequence).
+    heap: BinaryHeap<Reverse<(i64, usize, u64)>>,
+    heads: Vec<Option<Head>>,
+    seq: u64,
+    started: bool,
+}
+
+impl Reader {
+    pub fn new(inputs: Vec<(String, LineReader)>, limits: InputConfig, analyzer: Analyzer) -> Self {
+        let heads = inputs.iter().map(|_| None).collect();
+        Self {
+            inputs,
+            limits,
+            analyzer,
+            buf: Vec::with_capacity(4096),
+            heap: BinaryHeap::new(),
+            heads,
+            seq: 0,
+            started: false,
+        }
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.inputs.iter().map(|(name, _)| name.clone()).collect()
+    }
+
+    /// Fills `batch` with the next lines; sets `batch.last` at the end of input or on a
+    /// read error (in `batch.error`).
+    pub fn fill(&mut self, batch: &mut Batch) {
+        batch.clear();
+        let filled = if self.inputs.len() == 1 {
+            self.fill_one(batch)
+        } else {
+            self.fill_merged(batch)
+        };
+        match filled {
+            Ok(more) => batch.last = !more,
+            Err(e) => {
+                batch.error = Some(e);
+                batch.last = true;
+            }
+        }
+    }
+
+    fn read_error(&self, input: usize, source: std::io::Error) -> ReplayError {
+        let (name, reader) = &self.inputs[input];
+        ReplayError::Read {
+            path: name.clone(),
+            line: reader.line_no + 1,
+            source,
+        }
+    }
+
+    /// One input: lines in file order. Returns false at its end.
+    fn fill_one(&mut self, batch: &mut Batch) -> Result<bool, ReplayError> {
+        while batch.lines.len() < BATCH_LINES {
+            let reader = &mut self.inputs[0].1;
+            let read = match reader.next_line(&mut self.buf) {
+                Ok(read) => read,
+                Err(e) => return Err(self.read_error(0, e)),
+            };
+            let line_no = reader.line_no;
+            match read {
+                ReadLine::Eof => return Ok(false),
+                ReadLine::TooLong { .. } => {
+                    batch.push(0, line_no, &self.buf, read);
+                }
+                ReadLine::Line => {
+                    if self.buf.iter().all(u8::is_ascii_whitespace) {
+                        // Blank lines are not events and not errors.
+                        continue;
+                    }
+                    match parse_event(&self.buf, &self.limits) {
+                        Ok(event) => {
+                            batch.push_event(0, line_no, &self.buf, &event, &mut self.analyzer)
+                        }
+                        Err(_) => {
+                            batch.push(0, line_no, &self.buf, read);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads input `i` up to its next event, which becomes its head; lines that are not
+    /// events go into the batch as they are met. False at the input's end.
+    fn pull(&mut self, i: usize, batch: &mut Batch) -> Result<bool, ReplayError> {
+        loop {
+            let reader = &mut self.inputs[i].1;
+            let read = match reader.next_line(&mut self.buf) {
+                Ok(read) => read,
+                Err(e) => return Err(self.read_error(i, e)),
+            };
+            let line_no = reader.line_no;
+            match read {
+                ReadLine::Eof => return Ok(false),
+                ReadLine::TooLong { .. } => {
+                    batch.push(i, line_no, &self.buf, read);
+                }
+                ReadLine::Line => {
+                    if self.buf.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    match parse_event(&self.buf, &self.limits) {
+                        Ok(event) => {
+                            self.heap.push(Reverse((event.ts_ms, i, self.seq)));
+                            self.seq += 1;
+                            let head = self.heads[i].get_or_insert_with(|| Head {
+                                ts_ms: 0,
+                                line_no: 0,
+                                bytes: Vec::new(),
+                            });
+                            head.ts_ms = event.ts_ms;
+                            head.line_no = line_no;
+                            head.bytes.clear();
+                            head.bytes.extend_from_slice(&self.buf);
+                            return Ok(true);
+                        }
+                        Err(_) => {
+                            batch.push(i, line_no, &self.buf, read);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Several inputs: events in event-time order, ties by input then reading order.
+    fn fill_merged(&mut self, batch: &mut Batch) -> Result<bool, ReplayError> {
+        if !self.started {
+            self.started = true;
+            for i in 0..self.inputs.len() {
+                self.pull(i, batch)?;
+            }
+        }
+        while batch.lines.len() < BATCH_LINES {
+            let Some(Reverse((ts_ms, i, _))) = self.heap.pop() else {
+                return Ok(false);
+            };
+            if let Some(head) = &self.heads[i] {
+                debug_assert_eq!(head.ts_ms, ts_ms);
+                // The head parsed when it was read; parsing its copy again gives the same.
+                if let Ok(event) = parse_event(&head.bytes, &self.limits) {
+                    batch.push_event(i, head.line_no, &head.bytes, &event, &mut self.analyzer);
+                }
+            }
+            self.pull(i, batch)?;
+        }
+        Ok(true)
+    }
+}
+
+/// Runs `reader` on its own thread (scoped), handing full batches to `take` on this one.
+/// Returns what `take` returned first as an error, or after the last batch.
+pub(super) fn run_threaded<E>(
+    reader: &mut Reader,
+    mut take: impl FnMut(&mut Batch) -> Result<(), E>,
+) -> Result<(), E> {
+    // Two batches in flight (one being filled, one waiting) plus the one being taken.
+    let (full_tx, full_rx) = sync_channel::<Batch>(2);
+    let (empty_tx, empty_rx) = sync_channel::<Batch>(4);
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_ahead(reader, &full_tx, &empty_rx));
+        let result = take_all(&full_rx, &empty_tx, &mut take);
+        // Dropping the receivers stops the reader at its next hand-over if `take` failed.
+        drop(full_rx);
+        drop(empty_tx);
+        result
+    })
+}
+
+fn read_ahead(reader: &mut Reader, full: &SyncSender<Batch>, empty: &Receiver<Batch>) {
+    loop {
+        let mut batch = empty.try_recv().unwrap_or_default();
+        reader.fill(&mut batch);
+        let last = batch.last;
+        if full.send(batch).is_err() || last {
+            return;
+        }
+    }
+}
+
+fn take_all<E>(
+    full: &Receiver<Batch>,
+    empty: &SyncSender<Batch>,
+    take: &mut impl FnMut(&mut Batch) -> Result<(), E>,
+) -> Result<(), E> {
+    while let Ok(mut batch) = full.recv() {
+        take(&mut batch)?;
+        let last = batch.last;
+        // The reader may have finished: then the batch is simply dropped.
+        let _ = empty.try_send(batch);
+        if last {
+            break;
+        }
+    }
+    Ok(())
+}
