@@ -1,12 +1,27 @@
-//! Engine ingestion: parse only (the baseline), and parse + engine, over one simulated day.
+//! Engine ingestion: parse only (the baseline), and parse + engine, over one simulated day;
+//! and the cost of each stage per comment (`stage/*`), the breakdown `scripts/bench.sh`
+//! prints: parse, tokenize, sentiment, topics, signature (the analysis a replay computes on
+//! its reading thread), then windows (buckets and detectors, no comment indexed), index
+//! (near-duplicate lookup and insert alone, one index for all topics, comments
+//! of at least `min_tokens`) and apply (the engine's whole share: windows,
+//! index and detectors, from analysed comments).
 
 use std::hint::black_box;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ondata::config::Config;
+use ondata::detect::troll::index::{IndexSettings, Message, TrollIndex};
+use ondata::detect::troll::signature::{Signer, BINS};
+use ondata::engine::Analysis;
+use ondata::event::Event;
 use ondata::simulate::{simulate, Scenario, SimOptions};
 use ondata::text::lexicon::Lexicon;
+use ondata::text::sentiment::SentimentScorer;
+use ondata::text::tokenize::Tokens;
+use ondata::text::topics::TopicMatcher;
 use ondata::{parse_event, Engine};
 
 fn stream() -> Vec<Vec<u8>> {
@@ -57,5 +72,139 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+fn apply(engine: &mut Engine, events: &[Event<'static>], analyses: &[Analysis]) -> usize {
+    let mut alerts = Vec::new();
+    for (e, a) in events.iter().zip(analyses) {
+        engine.ingest_analyzed(e, a, &mut alerts);
+    }
+    alerts.extend(engine.finish());
+    alerts.len()
+}
+
+fn stages(c: &mut Criterion) {
+    let lines = stream();
+    let config = Config::default();
+    let lexicon = Arc::new(Lexicon::bundled());
+    let events: Vec<Event<'static>> = lines
+        .iter()
+        .filter_map(|l| parse_event(l, &config.input).ok())
+        .map(Event::into_owned)
+        .collect();
+    let engine = Engine::with_lexicon(&config, lexicon.clone());
+    let mut analyzer = engine.analyzer();
+    let analyses: Vec<Analysis> = events
+        .iter()
+        .map(|e| {
+            let mut a = Analysis::default();
+            analyzer.analyze(e, &mut a);
+            a
+        })
+        .collect();
+    let mut g = c.benchmark_group("stage");
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(2));
+    g.throughput(Throughput::Elements(events.len() as u64));
+    g.bench_function("parse", |b| {
+        b.iter(|| {
+            for line in &lines {
+                black_box(parse_event(line, &config.input).is_ok());
+            }
+        })
+    });
+    let mut tokens = Tokens::new();
+    g.bench_function("tokenize", |b| {
+        b.iter(|| {
+            for e in &events {
+                tokens.tokenize(black_box(&e.text));
+                black_box(tokens.len());
+            }
+        })
+    });
+    let mut scorer = SentimentScorer::new(lexicon.clone(), &config.sentiment);
+    g.bench_function("sentiment", |b| {
+        b.iter(|| {
+            for (e, a) in events.iter().zip(&analyses) {
+                black_box(scorer.score_tokenized(&a.tokens, e.lang.as_deref()));
+            }
+        })
+    });
+    let mut matcher = TopicMatcher::new(&config.topics.rules);
+    g.bench_function("topics", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for e in &events {
+                matcher.for_each_match(&e.text, |_| n += 1);
+            }
+            black_box(n)
+        })
+    });
+    let mut signer = Signer::new();
+    let mut sig = [0u8; BINS];
+    g.bench_function("signature", |b| {
+        b.iter(|| {
+            for a in &analyses {
+                signer.sign(&a.tokens, &mut sig);
+                black_box(&sig);
+            }
+        })
+    });
+    // Buckets and detectors alone: no comment is long enough for the troll index.
+    let mut unindexed = config.clone();
+    unindexed.detect.troll.min_tokens = Some(u32::MAX);
+    g.bench_function("windows", |b| {
+        b.iter_batched(
+            || Engine::with_lexicon(&unindexed, lexicon.clone()),
+            |mut engine| black_box(apply(&mut engine, &events, &analyses)),
+            BatchSize::LargeInput,
+        )
+    });
+    let params = config.detect.troll_params("");
+    let settings = IndexSettings {
+        window_ms: i64::from(params.window_mins) * 60_000,
+        threshold: params.similarity,
+        max_clusters: config.detect.troll.max_clusters,
+        max_members: 10_000,
+    };
+    g.bench_function("index", |b| {
+        b.iter_batched(
+            || TrollIndex::new(settings.clone()),
+            |mut index| {
+                let mut expired_at = i64::MIN;
+                for (e, a) in events.iter().zip(&analyses) {
+                    // As the engine does at each bucket's close.
+                    if e.ts_ms >= expired_at + 60_000 {
+                        index.expire(e.ts_ms);
+                        expired_at = e.ts_ms;
+                    }
+                    if a.token_count < params.min_tokens as usize {
+                        continue;
+                    }
+                    let m = Message {
+                        ts_ms: e.ts_ms,
+                        text: &e.text,
+                        author: &e.author,
+                        tokens: &a.tokens,
+                        token_count: a.token_count,
+                        negative: a.negative,
+                        score: a.score,
+                    };
+                    black_box(index.insert(&m, &a.signature));
+                }
+                index.len()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("apply", |b| {
+        b.iter_batched(
+            || Engine::with_lexicon(&config, lexicon.clone()),
+            |mut engine| black_box(apply(&mut engine, &events, &analyses)),
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, stages);
 criterion_main!(benches);

@@ -30,7 +30,9 @@ impl IdDedup {
             return true;
         }
         if self.current.len() >= self.generation_size {
-            self.previous = std::mem::take(&mut self.current);
+            // The oldest generation goes; its table, already grown, takes the new one.
+            std::mem::swap(&mut self.current, &mut self.previous);
+            self.current.clear();
         }
         self.current.insert(key);
         false

@@ -48,6 +48,35 @@ impl Event<'_> {
             sentiment: self.sentiment,
         }
     }
+
+    /// Copies this event into `slot`, reusing the strings `slot` already owns: filling the
+    /// same slots event after event allocates only while they grow.
+    pub fn copy_into(&self, slot: &mut Event<'static>) {
+        fn set(dst: &mut Cow<'static, str>, src: &str) {
+            match dst {
+                Cow::Owned(s) => {
+                    s.clear();
+                    s.push_str(src);
+                }
+                Cow::Borrowed(_) => *dst = Cow::Owned(src.to_owned()),
+            }
+        }
+        fn set_opt(dst: &mut Option<Cow<'static, str>>, src: &Option<Cow<'_, str>>) {
+            match (dst.as_mut(), src) {
+                (Some(d), Some(s)) => set(d, s),
+                (None, Some(s)) => *dst = Some(Cow::Owned(s.to_string())),
+                (_, None) => *dst = None,
+            }
+        }
+        slot.ts_ms = self.ts_ms;
+        set(&mut slot.text, &self.text);
+        set(&mut slot.author, &self.author);
+        set_opt(&mut slot.topic, &self.topic);
+        set_opt(&mut slot.id, &self.id);
+        set_opt(&mut slot.channel, &self.channel);
+        set_opt(&mut slot.lang, &self.lang);
+        slot.sentiment = self.sentiment;
+    }
 }
 
 /// Why an input line was not accepted. The string forms are metric label values.

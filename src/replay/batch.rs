@@ -1,6 +1,6 @@
-//! The reading side of a replay: lines read, merged by event time across files, and their
-//! events analysed ([`Analyzer`]), in batches handed to the engine in the order it takes
-//! them.
+//! The reading side of a replay: lines read, parsed, merged by event time across files, and
+//! their events analysed ([`Analyzer`]), in batches handed to the engine in the order it
+//! takes them.
 //!
 //! With two threads the reader runs on its own core, a batch or two ahead of the engine;
 //! with one, the same code fills a batch and the engine takes it. The engine sees the same
@@ -15,32 +15,42 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use super::ReplayError;
 use crate::config::InputConfig;
 use crate::engine::{Analysis, Analyzer};
-use crate::event::parse_event;
+use crate::event::{parse_event, Event, Rejection};
 use crate::source::{LineReader, ReadLine};
 
 /// Lines per batch: large enough that handing a batch over costs nothing per line, small
 /// enough that two in flight stay in the cache.
 const BATCH_LINES: usize = 1024;
 
+/// What a line turned out to be.
+pub(super) enum Parsed {
+    /// An event: its index in the batch's events and analyses.
+    Event(usize),
+    Rejected(Rejection),
+    /// Longer than `input.max_line_bytes` (its full length); the batch keeps its first bytes.
+    TooLong(u64),
+}
+
 /// One line for the engine.
 pub(super) struct BatchLine {
     /// Index of the input it came from.
     pub source: usize,
     pub line_no: u64,
-    pub bytes: Range<usize>,
-    /// `Line`, or `TooLong` for a line cut at `input.max_line_bytes`.
-    pub read: ReadLine,
-    /// Index in [`Batch::analyses`] when the line parsed as an event.
-    pub analysis: Option<usize>,
+    /// The line as read, for the dead letter (empty for events).
+    bytes: Range<usize>,
+    pub parsed: Parsed,
 }
 
-/// Lines read ahead, with the analysis of each event; reused from batch to batch.
+/// Lines read ahead, events parsed and analysed; reused from batch to batch, so events'
+/// strings and analyses' buffers are allocated only while they grow.
 #[derive(Default)]
 pub(super) struct Batch {
     bytes: Vec<u8>,
     pub lines: Vec<BatchLine>,
+    events: Vec<Event<'static>>,
     analyses: Vec<Analysis>,
-    analysed: usize,
+    /// Events in this batch (the slots beyond are spare).
+    used: usize,
     /// A read error after the last line: reported once the lines before it are taken.
     pub error: Option<ReplayError>,
     /// No line follows this batch.
@@ -51,7 +61,7 @@ impl Batch {
     fn clear(&mut self) {
         self.bytes.clear();
         self.lines.clear();
-        self.analysed = 0;
+        self.used = 0;
         self.error = None;
         self.last = false;
     }
@@ -60,39 +70,45 @@ impl Batch {
         &self.bytes[line.bytes.clone()]
     }
 
-    pub fn analysis(&self, index: usize) -> &Analysis {
-        &self.analyses[index]
+    pub fn event(&self, index: usize) -> (&Event<'static>, &Analysis) {
+        (&self.events[index], &self.analyses[index])
     }
 
-    fn push(&mut self, source: usize, line_no: u64, bytes: &[u8], read: ReadLine) -> usize {
+    /// Adds a line that is not an event, kept for the dead letter.
+    fn push_rejected(&mut self, source: usize, line_no: u64, bytes: &[u8], parsed: Parsed) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(bytes);
         self.lines.push(BatchLine {
             source,
             line_no,
             bytes: start..self.bytes.len(),
-            read,
-            analysis: None,
+            parsed,
         });
-        self.lines.len() - 1
     }
 
-    /// Adds a line that parsed as an event, analysed.
+    /// Adds an event, copied into a reused slot and analysed.
     fn push_event(
         &mut self,
         source: usize,
         line_no: u64,
-        bytes: &[u8],
-        event: &crate::event::Event<'_>,
+        event: &Event<'_>,
         analyzer: &mut Analyzer,
     ) {
-        let line = self.push(source, line_no, bytes, ReadLine::Line);
-        if self.analysed == self.analyses.len() {
+        let k = self.used;
+        if k == self.events.len() {
+            self.events.push(event.clone().into_owned());
             self.analyses.push(Analysis::default());
+        } else {
+            event.copy_into(&mut self.events[k]);
         }
-        analyzer.analyze(event, &mut self.analyses[self.analysed]);
-        self.lines[line].analysis = Some(self.analysed);
-        self.analysed += 1;
+        analyzer.analyze(event, &mut self.analyses[k]);
+        self.used += 1;
+        self.lines.push(BatchLine {
+            source,
+            line_no,
+            bytes: 0..0,
+            parsed: Parsed::Event(k),
+        });
     }
 }
 
@@ -173,8 +189,8 @@ impl Reader {
             let line_no = reader.line_no;
             match read {
                 ReadLine::Eof => return Ok(false),
-                ReadLine::TooLong { .. } => {
-                    batch.push(0, line_no, &self.buf, read);
+                ReadLine::TooLong { len } => {
+                    batch.push_rejected(0, line_no, &self.buf, Parsed::TooLong(len));
                 }
                 ReadLine::Line => {
                     if self.buf.iter().all(u8::is_ascii_whitespace) {
@@ -182,11 +198,9 @@ impl Reader {
                         continue;
                     }
                     match parse_event(&self.buf, &self.limits) {
-                        Ok(event) => {
-                            batch.push_event(0, line_no, &self.buf, &event, &mut self.analyzer)
-                        }
-                        Err(_) => {
-                            batch.push(0, line_no, &self.buf, read);
+                        Ok(event) => batch.push_event(0, line_no, &event, &mut self.analyzer),
+                        Err(r) => {
+                            batch.push_rejected(0, line_no, &self.buf, Parsed::Rejected(r));
                         }
                     }
                 }
@@ -207,8 +221,8 @@ impl Reader {
             let line_no = reader.line_no;
             match read {
                 ReadLine::Eof => return Ok(false),
-                ReadLine::TooLong { .. } => {
-                    batch.push(i, line_no, &self.buf, read);
+                ReadLine::TooLong { len } => {
+                    batch.push_rejected(i, line_no, &self.buf, Parsed::TooLong(len));
                 }
                 ReadLine::Line => {
                     if self.buf.iter().all(u8::is_ascii_whitespace) {
@@ -229,8 +243,8 @@ impl Reader {
                             head.bytes.extend_from_slice(&self.buf);
                             return Ok(true);
                         }
-                        Err(_) => {
-                            batch.push(i, line_no, &self.buf, read);
+                        Err(r) => {
+                            batch.push_rejected(i, line_no, &self.buf, Parsed::Rejected(r));
                         }
                     }
                 }
@@ -254,7 +268,7 @@ impl Reader {
                 debug_assert_eq!(head.ts_ms, ts_ms);
                 // The head parsed when it was read; parsing its copy again gives the same.
                 if let Ok(event) = parse_event(&head.bytes, &self.limits) {
-                    batch.push_event(i, head.line_no, &head.bytes, &event, &mut self.analyzer);
+                    batch.push_event(i, head.line_no, &event, &mut self.analyzer);
                 }
             }
             self.pull(i, batch)?;
@@ -265,21 +279,41 @@ impl Reader {
 
 /// Runs `reader` on its own thread (scoped), handing full batches to `take` on this one.
 /// Returns what `take` returned first as an error, or after the last batch.
-pub(super) fn run_threaded<E>(
+pub(super) fn run_threaded(
     reader: &mut Reader,
-    mut take: impl FnMut(&mut Batch) -> Result<(), E>,
-) -> Result<(), E> {
+    mut take: impl FnMut(&mut Batch) -> Result<(), ReplayError>,
+) -> Result<(), ReplayError> {
     // Two batches in flight (one being filled, one waiting) plus the one being taken.
     let (full_tx, full_rx) = sync_channel::<Batch>(2);
     let (empty_tx, empty_rx) = sync_channel::<Batch>(4);
     std::thread::scope(|scope| {
-        scope.spawn(move || read_ahead(reader, &full_tx, &empty_rx));
+        let spawned = std::thread::Builder::new()
+            .name("ondata-read".into())
+            .spawn_scoped(scope, move || read_ahead(reader, &full_tx, &empty_rx));
+        if let Err(e) = spawned {
+            return Err(ReplayError::Thread(e));
+        }
         let result = take_all(&full_rx, &empty_tx, &mut take);
         // Dropping the receivers stops the reader at its next hand-over if `take` failed.
         drop(full_rx);
         drop(empty_tx);
         result
     })
+}
+
+/// Fills a batch, has it taken, and again, on this thread.
+pub(super) fn take_inline<E>(
+    reader: &mut Reader,
+    take: &mut impl FnMut(&mut Batch) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut batch = Batch::default();
+    loop {
+        reader.fill(&mut batch);
+        take(&mut batch)?;
+        if batch.last {
+            return Ok(());
+        }
+    }
 }
 
 fn read_ahead(reader: &mut Reader, full: &SyncSender<Batch>, empty: &Receiver<Batch>) {

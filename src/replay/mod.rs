@@ -19,15 +19,15 @@ use crate::alert::sink::AlertSink;
 use crate::alert::{Alert, AlertKind};
 use crate::config::Config;
 use crate::engine::{Analysis, Engine, EngineStats};
-use crate::event::{parse_event, Event, RejectReason, Rejection};
+use crate::event::{Event, RejectReason, Rejection};
 use crate::incident::Timeline;
 use crate::metrics::Metrics;
-use crate::source::{open_input, LineReader, ReadLine};
+use crate::source::{open_input, LineReader};
 use crate::status::{Board, StreamStatus};
 
 mod batch;
 
-use batch::{run_threaded, Batch, BatchLine, Reader};
+use batch::{run_threaded, take_inline, Batch, BatchLine, Parsed, Reader};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -41,6 +41,8 @@ pub enum ReplayError {
     },
     #[error("cannot write output: {0}")]
     Write(#[from] io::Error),
+    #[error("cannot start the replay's reading thread: {0} (try --threads 1)")]
+    Thread(io::Error),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -355,22 +357,22 @@ impl<'a> Pipeline<'a> {
     /// Takes one line of a batch read from `source`.
     fn batch_line(&mut self, source: &str, line: &BatchLine, batch: &Batch) -> io::Result<()> {
         self.summary.lines += 1;
-        let raw = batch.bytes(line);
-        if let ReadLine::TooLong { len } = line.read {
-            let r = Rejection::new(
-                RejectReason::LineTooLong,
-                format!(
-                    "line of {len} bytes exceeds input.max_line_bytes = {}; first KiB kept",
-                    self.config.input.max_line_bytes
-                ),
-            );
-            return self.reject(source, line.line_no, raw, &r, Some(len));
-        }
-        // Parsed again here, borrowed from the batch: cheaper than moving owned events
-        // between threads.
-        match parse_event(raw, &self.config.input) {
-            Ok(event) => self.event_with(&event, line.analysis.map(|a| batch.analysis(a))),
-            Err(r) => self.reject(source, line.line_no, raw, &r, None),
+        match &line.parsed {
+            Parsed::Event(k) => {
+                let (event, analysis) = batch.event(*k);
+                self.event_with(event, Some(analysis))
+            }
+            Parsed::Rejected(r) => self.reject(source, line.line_no, batch.bytes(line), r, None),
+            Parsed::TooLong(len) => {
+                let r = Rejection::new(
+                    RejectReason::LineTooLong,
+                    format!(
+                        "line of {len} bytes exceeds input.max_line_bytes = {}; first KiB kept",
+                        self.config.input.max_line_bytes
+                    ),
+                );
+                self.reject(source, line.line_no, batch.bytes(line), &r, Some(*len))
+            }
         }
     }
 }
@@ -420,14 +422,7 @@ pub fn replay(
     if replay_threads(opts.threads) > 1 {
         run_threaded(&mut reader, take)?;
     } else {
-        let mut batch = Batch::default();
-        loop {
-            reader.fill(&mut batch);
-            take(&mut batch)?;
-            if batch.last {
-                break;
-            }
-        }
+        take_inline(&mut reader, &mut take)?;
     }
     progress.finish();
     p.finish()

@@ -140,18 +140,32 @@ impl Tokens {
         let (mut upper, mut letters) = (0u32, 0u32);
         let mut run_char = '\0';
         let mut run_len = 0;
+        let bytes = text.as_bytes();
         while i < text.len() {
-            let c = next_char(text, i);
-            if !(c.is_alphanumeric() || c == '_') {
-                break;
-            }
-            if c.is_alphabetic() {
-                letters += 1;
-                if c.is_uppercase() {
-                    upper += 1;
+            let b = bytes[i];
+            let (f, len) = if b.is_ascii() {
+                // Most comment text: no decoding, no Unicode tables.
+                if !(b.is_ascii_alphanumeric() || b == b'_') {
+                    break;
                 }
-            }
-            let f = fold_char(c);
+                if b.is_ascii_alphabetic() {
+                    letters += 1;
+                    upper += u32::from(b.is_ascii_uppercase());
+                }
+                (b.to_ascii_lowercase() as char, 1)
+            } else {
+                let c = next_char(text, i);
+                if !(c.is_alphanumeric() || c == '_') {
+                    break;
+                }
+                if c.is_alphabetic() {
+                    letters += 1;
+                    if c.is_uppercase() {
+                        upper += 1;
+                    }
+                }
+                (fold_char(c), c.len_utf8())
+            };
             if f == run_char {
                 run_len += 1;
                 // Keep at most two of a run ("mamma" stays; "nooooo" becomes "noo" → "no" below).
@@ -167,7 +181,7 @@ impl Tokens {
                 run_len = 1;
                 self.folded.push(f);
             }
-            i += c.len_utf8();
+            i += len;
         }
         if run_len >= 3 {
             self.folded.pop();
@@ -281,6 +295,9 @@ pub fn is_apostrophe(c: char) -> bool {
 }
 
 fn is_url_start(b: &[u8]) -> bool {
+    if !matches!(b.first(), Some(b'h' | b'H' | b'w' | b'W')) {
+        return false;
+    }
     let starts = |p: &[u8]| b.len() > p.len() && b[..p.len()].eq_ignore_ascii_case(p);
     starts(b"https://") || starts(b"http://") || starts(b"www.")
 }

@@ -92,6 +92,7 @@ impl BandTable {
     }
 
     /// Points (band, key) at `id`, replacing what it pointed to.
+    #[inline]
     pub fn insert(&mut self, hash: BandHash, id: u32) {
         if (self.len + 1) * MAX_LOAD_DEN > self.slots.len() * MAX_LOAD_NUM {
             self.grow();
@@ -115,6 +116,7 @@ impl BandTable {
     }
 
     /// The cluster each band's key points to, passed to `found` in band order.
+    #[inline]
     pub fn lookup(&self, hashes: &[BandHash; BANDS], mut found: impl FnMut(u32)) {
         let mask = self.mask();
         // The home slots first, all of them: independent loads the processor overlaps.
@@ -136,6 +138,7 @@ impl BandTable {
         }
     }
 
+    #[inline]
     fn home(&self, fingerprint: u32) -> usize {
         // A table of one slot per fingerprint bit pattern would need `shift` 0: never reached
         // (2^32 slots), but checked shifts keep it defined.

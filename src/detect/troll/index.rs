@@ -130,7 +130,7 @@ pub type ClusterId = u32;
 
 struct Generation {
     start_ms: i64,
-    /// Every band's keys → cluster.
+    /// Every band's keys → the slot of the cluster they lead to.
     bands: BandTable,
     homed: Vec<ClusterId>,
 }
@@ -145,9 +145,9 @@ impl Generation {
         }
     }
 
-    fn insert_keys(&mut self, hashes: &[BandHash; BANDS], id: ClusterId) {
+    fn insert_keys(&mut self, hashes: &[BandHash; BANDS], slot: u32) {
         for &h in hashes {
-            self.bands.insert(h, id);
+            self.bands.insert(h, slot);
         }
     }
 }
@@ -184,14 +184,18 @@ pub struct TrollIndex {
     generations: VecDeque<Generation>,
     clusters: FxHashMap<ClusterId, Cluster>,
     /// Signatures of the clusters' first members, densely packed: a hash table of full
-    /// records would carry its spare capacity at 176 bytes a bucket instead of 48.
+    /// records would carry its spare capacity at 176 bytes a bucket instead of 48. Band
+    /// keys lead to a slot here, so a candidate is checked without looking its cluster up.
     signatures: Vec<Signature>,
+    /// The cluster in each slot, and whether it has anchors (then it is looked up).
+    owners: Vec<(ClusterId, bool)>,
     free_slots: Vec<u32>,
     next_id: ClusterId,
     /// Clusters dropped before their time, or messages not indexed, because of
     /// `max_clusters`.
     pub evicted: u64,
-    candidates: Vec<ClusterId>,
+    /// Slots the band keys led to.
+    candidates: Vec<u32>,
 }
 
 fn author_hash(author: &str) -> u32 {
@@ -212,6 +216,7 @@ impl TrollIndex {
             generations: VecDeque::new(),
             clusters: FxHashMap::default(),
             signatures: Vec::new(),
+            owners: Vec::new(),
             free_slots: Vec::new(),
             next_id: 0,
             evicted: 0,
@@ -255,26 +260,32 @@ impl TrollIndex {
         self.candidates.clear();
         let candidates = &mut self.candidates;
         for g in &self.generations {
-            g.bands.lookup(&hashes, |id| {
-                if !candidates.contains(&id) {
-                    candidates.push(id);
+            g.bands.lookup(&hashes, |slot| {
+                if !candidates.contains(&slot) {
+                    candidates.push(slot);
                 }
             });
         }
         let mut best: Option<(ClusterId, f64)> = None;
-        for &id in &self.candidates {
-            if let Some(c) = self.clusters.get(&id) {
-                let anchors = c.detail.as_ref().map_or(&[][..], |d| &d.anchors[..]);
-                let s = anchors
-                    .iter()
-                    .map(|a| similarity(sig, a))
-                    .fold(similarity(sig, &self.signatures[c.slot as usize]), f64::max);
-                // Ties go to the older cluster, so the choice does not depend on hash order.
-                if s >= self.settings.threshold
-                    && best.is_none_or(|(bid, bs)| s > bs || (s == bs && id < bid))
-                {
-                    best = Some((id, s));
+        for &slot in &self.candidates {
+            // A slot's keys live in generations up to its cluster's home, which go before
+            // it does: every slot a key leads to holds a live cluster.
+            let (id, anchored) = self.owners[slot as usize];
+            let mut s = similarity(sig, &self.signatures[slot as usize]);
+            if anchored {
+                if let Some(d) = self.clusters.get(&id).and_then(|c| c.detail.as_ref()) {
+                    s = d
+                        .anchors
+                        .iter()
+                        .map(|a| similarity(sig, a))
+                        .fold(s, f64::max);
                 }
+            }
+            // Ties go to the older cluster, so the choice does not depend on hash order.
+            if s >= self.settings.threshold
+                && best.is_none_or(|(bid, bs)| s > bs || (s == bs && id < bid))
+            {
+                best = Some((id, s));
             }
         }
         let gen = self.current(m.ts_ms);
@@ -297,15 +308,17 @@ impl TrollIndex {
                 let slot = match self.free_slots.pop() {
                     Some(slot) => {
                         self.signatures[slot as usize] = *sig;
+                        self.owners[slot as usize] = (id, false);
                         slot
                     }
                     None => {
                         self.signatures.push(*sig);
+                        self.owners.push((id, false));
                         (self.signatures.len() - 1) as u32
                     }
                 };
                 let g = &mut self.generations[gen];
-                g.insert_keys(&hashes, id);
+                g.insert_keys(&hashes, slot);
                 g.homed.push(id);
                 let home = (g.start_ms.div_euclid(self.generation_ms())) as u32;
                 self.clusters.insert(
@@ -347,7 +360,7 @@ impl TrollIndex {
         if c.home < gen_no {
             let anchors = c.detail.as_ref().map_or(&[][..], |d| &d.anchors[..]);
             for s in std::iter::once(&self.signatures[c.slot as usize]).chain(anchors) {
-                g.insert_keys(&band_hashes(&band_keys(s)), id);
+                g.insert_keys(&band_hashes(&band_keys(s)), c.slot);
             }
             g.homed.push(id);
             c.home = gen_no;
@@ -375,7 +388,8 @@ impl TrollIndex {
         detail.count_minute(m.ts_ms, window_ms);
         if similarity < ANCHOR_BELOW && detail.anchors.len() < MAX_ANCHORS {
             detail.anchors.push(*sig);
-            g.insert_keys(hashes, id);
+            self.owners[c.slot as usize].1 = true;
+            g.insert_keys(hashes, c.slot);
         }
         let author = author_hash(m.author);
         let tracked = detail.authors.len() < max_members || detail.authors.contains_key(&author);
@@ -479,6 +493,7 @@ impl TrollIndex {
             .sum();
         self.clusters.capacity() * per_cluster
             + self.signatures.capacity() * std::mem::size_of::<Signature>()
+            + self.owners.capacity() * std::mem::size_of::<(ClusterId, bool)>()
             + bands
     }
 }

@@ -193,15 +193,25 @@ pub fn band_keys(sig: &Signature) -> [u32; BANDS] {
     keys
 }
 
-/// Estimated Jaccard similarity: the share of agreeing bins. Written as a plain count of
-/// equal bytes, which the compiler turns into vector compares (sixteen or more bins at a
-/// time).
+/// Estimated Jaccard similarity: the share of agreeing bins. Compares eight bins at a time:
+/// XOR the words, then count the zero bytes (a byte is non-zero when its high bit, or the
+/// carry of its low seven bits plus 0x7f, is set). About 130 instructions for 128 bins,
+/// whatever the compiler decides about vectorising a byte loop.
 #[inline]
 pub fn similarity(a: &Signature, b: &Signature) -> f64 {
-    let equal = a.iter().zip(b).filter(|(x, y)| x == y).count();
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let word =
+        |s: &Signature, i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or_default());
+    let mut differ = 0u32;
+    for i in (0..BINS).step_by(8) {
+        let d = word(a, i) ^ word(b, i);
+        differ += ((d | ((d & LOW7) + LOW7)) & HIGH).count_ones();
+    }
+    let equal = BINS as u32 - differ;
     // Two different minima share their low byte with probability 1/256: remove that share.
     const CHANCE: f64 = 1.0 / 256.0;
-    ((equal as f64 / BINS as f64 - CHANCE) / (1.0 - CHANCE)).max(0.0)
+    ((f64::from(equal) / BINS as f64 - CHANCE) / (1.0 - CHANCE)).max(0.0)
 }
 
 #[cfg(test)]
