@@ -17,7 +17,7 @@ use std::hash::Hasher;
 use rustc_hash::{FxHashMap, FxHasher};
 
 use super::bands::{band_hashes, BandHash, BandTable};
-use super::signature::{band_keys, similarity, Signature, BANDS};
+use super::signature::{band_keys, similarity_at_least, Signature, BANDS};
 use crate::text::tokenize::{TokenKind, Tokens};
 use crate::window::RawSample;
 
@@ -271,21 +271,22 @@ impl TrollIndex {
             // A slot's keys live in generations up to its cluster's home, which go before
             // it does: every slot a key leads to holds a live cluster.
             let (id, anchored) = self.owners[slot as usize];
-            let mut s = similarity(sig, &self.signatures[slot as usize]);
+            let threshold = self.settings.threshold;
+            let mut s = similarity_at_least(sig, &self.signatures[slot as usize], threshold);
             if anchored {
                 if let Some(d) = self.clusters.get(&id).and_then(|c| c.detail.as_ref()) {
-                    s = d
-                        .anchors
-                        .iter()
-                        .map(|a| similarity(sig, a))
-                        .fold(s, f64::max);
+                    for a in &d.anchors {
+                        if let Some(x) = similarity_at_least(sig, a, threshold) {
+                            s = Some(s.map_or(x, |s| s.max(x)));
+                        }
+                    }
                 }
             }
             // Ties go to the older cluster, so the choice does not depend on hash order.
-            if s >= self.settings.threshold
-                && best.is_none_or(|(bid, bs)| s > bs || (s == bs && id < bid))
-            {
-                best = Some((id, s));
+            if let Some(s) = s {
+                if best.is_none_or(|(bid, bs)| s > bs || (s == bs && id < bid)) {
+                    best = Some((id, s));
+                }
             }
         }
         let gen = self.current(m.ts_ms);

@@ -193,30 +193,83 @@ pub fn band_keys(sig: &Signature) -> [u32; BANDS] {
     keys
 }
 
-/// Estimated Jaccard similarity: the share of agreeing bins. Compares eight bins at a time:
-/// XOR the words, then count the zero bytes (a byte is non-zero when its high bit, or the
-/// carry of its low seven bits plus 0x7f, is set). About 130 instructions for 128 bins,
-/// whatever the compiler decides about vectorising a byte loop.
+/// Bins that differ between `a` and `b` in `bins`, eight at a time: XOR the words, then
+/// count the non-zero bytes (a byte is non-zero when its high bit, or the carry of its low
+/// seven bits plus 0x7f, is set). About one instruction a bin, whatever the compiler decides
+/// about vectorising a byte loop.
 #[inline]
-pub fn similarity(a: &Signature, b: &Signature) -> f64 {
+fn differing(a: &Signature, b: &Signature, bins: std::ops::Range<usize>) -> u32 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let word =
         |s: &Signature, i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or_default());
-    let mut differ = 0u32;
-    for i in (0..BINS).step_by(8) {
+    let mut differ = 0;
+    for i in bins.step_by(8) {
         let d = word(a, i) ^ word(b, i);
         differ += ((d | ((d & LOW7) + LOW7)) & HIGH).count_ones();
     }
-    let equal = BINS as u32 - differ;
-    // Two different minima share their low byte with probability 1/256: remove that share.
+    differ
+}
+
+/// The similarity estimate from the number of agreeing bins: two different minima share
+/// their low byte with probability 1/256, a share taken out.
+#[inline]
+fn estimate(equal: u32) -> f64 {
     const CHANCE: f64 = 1.0 / 256.0;
     ((f64::from(equal) / BINS as f64 - CHANCE) / (1.0 - CHANCE)).max(0.0)
+}
+
+/// Estimated Jaccard similarity: the share of agreeing bins.
+#[inline]
+pub fn similarity(a: &Signature, b: &Signature) -> f64 {
+    estimate(BINS as u32 - differing(a, b, 0..BINS))
+}
+
+/// [`similarity`] when it is at least `threshold`. The first half of the bins decides most
+/// candidates: when even a second half in full agreement could not reach the threshold, the
+/// second half (the signature's second cache line) is not read.
+#[inline]
+pub fn similarity_at_least(a: &Signature, b: &Signature, threshold: f64) -> Option<f64> {
+    let half = BINS / 2;
+    let at_most = BINS as u32 - differing(a, b, 0..half);
+    if estimate(at_most) < threshold {
+        return None;
+    }
+    let s = estimate(at_most - differing(a, b, half..BINS));
+    (s >= threshold).then_some(s)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_thresholded_similarity_agrees_with_the_full_one() {
+        let mut a = [0u8; BINS];
+        for (i, v) in a.iter_mut().enumerate() {
+            *v = i as u8;
+        }
+        for differ_first in [0usize, 10, 30, 50, 64] {
+            for differ_second in [0usize, 20, 64] {
+                let mut b = a;
+                for i in 0..differ_first {
+                    b[i] ^= 0xff;
+                }
+                for i in 0..differ_second {
+                    b[64 + i] ^= 0xff;
+                }
+                let full = similarity(&a, &b);
+                for threshold in [0.0, 0.3, 0.5, 0.7, 0.9, 1.0] {
+                    let got = similarity_at_least(&a, &b, threshold);
+                    assert_eq!(
+                        got,
+                        (full >= threshold).then_some(full),
+                        "{differ_first} {differ_second} {threshold}"
+                    );
+                }
+            }
+        }
+    }
 
     fn sig(text: &str) -> (Signature, Shingled) {
         let mut t = Tokens::new();
