@@ -252,11 +252,11 @@ mod tests {
         for differ_first in [0usize, 10, 30, 50, 64] {
             for differ_second in [0usize, 20, 64] {
                 let mut b = a;
-                for i in 0..differ_first {
-                    b[i] ^= 0xff;
+                for v in b.iter_mut().take(differ_first) {
+                    *v ^= 0xff;
                 }
-                for i in 0..differ_second {
-                    b[64 + i] ^= 0xff;
+                for v in b.iter_mut().skip(64).take(differ_second) {
+                    *v ^= 0xff;
                 }
                 let full = similarity(&a, &b);
                 for threshold in [0.0, 0.3, 0.5, 0.7, 0.9, 1.0] {
