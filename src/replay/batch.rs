@@ -178,40 +178,15 @@ impl Reader {
         }
     }
 
-    /// One input: lines in file order. Returns false at its end.
-    fn fill_one(&mut self, batch: &mut Batch) -> Result<bool, ReplayError> {
-        while batch.lines.len() < BATCH_LINES {
-            let reader = &mut self.inputs[0].1;
-            let read = match reader.next_line(&mut self.buf) {
-                Ok(read) => read,
-                Err(e) => return Err(self.read_error(0, e)),
-            };
-            let line_no = reader.line_no;
-            match read {
-                ReadLine::Eof => return Ok(false),
-                ReadLine::TooLong { len } => {
-                    batch.push_rejected(0, line_no, &self.buf, Parsed::TooLong(len));
-                }
-                ReadLine::Line => {
-                    if self.buf.iter().all(u8::is_ascii_whitespace) {
-                        // Blank lines are not events and not errors.
-                        continue;
-                    }
-                    match parse_event(&self.buf, &self.limits) {
-                        Ok(event) => batch.push_event(0, line_no, &event, &mut self.analyzer),
-                        Err(r) => {
-                            batch.push_rejected(0, line_no, &self.buf, Parsed::Rejected(r));
-                        }
-                    }
-                }
-            }
-        }
-        Ok(true)
-    }
-
-    /// Reads input `i` up to its next event, which becomes its head; lines that are not
-    /// events go into the batch as they are met. False at the input's end.
-    fn pull(&mut self, i: usize, batch: &mut Batch) -> Result<bool, ReplayError> {
+    /// Reads input `i` up to its next event, putting the lines that are not events in the
+    /// batch as they come, and hands the event to `on_event`. Returns its time and line
+    /// number (the line stays in `self.buf`), or `None` at the input's end.
+    fn next_event(
+        &mut self,
+        i: usize,
+        batch: &mut Batch,
+        on_event: impl FnOnce(&mut Batch, &mut Analyzer, u64, &Event<'_>),
+    ) -> Result<Option<(i64, u64)>, ReplayError> {
         loop {
             let reader = &mut self.inputs[i].1;
             let read = match reader.next_line(&mut self.buf) {
@@ -220,36 +195,54 @@ impl Reader {
             };
             let line_no = reader.line_no;
             match read {
-                ReadLine::Eof => return Ok(false),
+                ReadLine::Eof => return Ok(None),
                 ReadLine::TooLong { len } => {
                     batch.push_rejected(i, line_no, &self.buf, Parsed::TooLong(len));
                 }
-                ReadLine::Line => {
-                    if self.buf.iter().all(u8::is_ascii_whitespace) {
-                        continue;
+                // Blank lines are not events and not errors.
+                ReadLine::Line if self.buf.iter().all(u8::is_ascii_whitespace) => {}
+                ReadLine::Line => match parse_event(&self.buf, &self.limits) {
+                    Ok(event) => {
+                        on_event(batch, &mut self.analyzer, line_no, &event);
+                        return Ok(Some((event.ts_ms, line_no)));
                     }
-                    match parse_event(&self.buf, &self.limits) {
-                        Ok(event) => {
-                            self.heap.push(Reverse((event.ts_ms, i, self.seq)));
-                            self.seq += 1;
-                            let head = self.heads[i].get_or_insert_with(|| Head {
-                                ts_ms: 0,
-                                line_no: 0,
-                                bytes: Vec::new(),
-                            });
-                            head.ts_ms = event.ts_ms;
-                            head.line_no = line_no;
-                            head.bytes.clear();
-                            head.bytes.extend_from_slice(&self.buf);
-                            return Ok(true);
-                        }
-                        Err(r) => {
-                            batch.push_rejected(i, line_no, &self.buf, Parsed::Rejected(r));
-                        }
-                    }
-                }
+                    Err(r) => batch.push_rejected(i, line_no, &self.buf, Parsed::Rejected(r)),
+                },
             }
         }
+    }
+
+    /// One input: lines in file order. Returns false at its end.
+    fn fill_one(&mut self, batch: &mut Batch) -> Result<bool, ReplayError> {
+        while batch.lines.len() < BATCH_LINES {
+            let event = |batch: &mut Batch, analyzer: &mut Analyzer, line_no, e: &Event<'_>| {
+                batch.push_event(0, line_no, e, analyzer)
+            };
+            if self.next_event(0, batch, event)?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads input `i` up to its next event, which becomes its head (analysed when its turn
+    /// comes). False at the input's end.
+    fn pull(&mut self, i: usize, batch: &mut Batch) -> Result<bool, ReplayError> {
+        let Some((ts_ms, line_no)) = self.next_event(i, batch, |_, _, _, _| {})? else {
+            return Ok(false);
+        };
+        self.heap.push(Reverse((ts_ms, i, self.seq)));
+        self.seq += 1;
+        let head = self.heads[i].get_or_insert_with(|| Head {
+            ts_ms: 0,
+            line_no: 0,
+            bytes: Vec::new(),
+        });
+        head.ts_ms = ts_ms;
+        head.line_no = line_no;
+        head.bytes.clear();
+        head.bytes.extend_from_slice(&self.buf);
+        Ok(true)
     }
 
     /// Several inputs: events in event-time order, ties by input then reading order.
