@@ -17,7 +17,16 @@ pub fn fold_char(c: char) -> char {
         'ç' | 'Ç' => 'c',
         'ñ' | 'Ñ' => 'n',
         'ý' | 'ÿ' | 'Ý' => 'y',
-        _ => c.to_lowercase().next().unwrap_or(c),
+        _ => {
+            // An upper-case letter whose lower case is in the table above ('Ÿ' → 'ÿ' → 'y'):
+            // fold that, so folding twice changes nothing (found by fuzzing).
+            let lower = c.to_lowercase().next().unwrap_or(c);
+            if lower != c {
+                fold_char(lower)
+            } else {
+                lower
+            }
+        }
     }
 }
 
@@ -82,5 +91,12 @@ mod tests {
     fn folds_case_accents_and_spaces() {
         assert_eq!(fold("  Perché   l'INPS è  GIÙ "), "perche l'inps e giu");
         assert_eq!(fold("Ça NIÑO Über"), "ca nino uber");
+    }
+
+    #[test]
+    fn upper_case_letters_outside_the_table_fold_like_their_lower_case() {
+        // 'Ÿ' lower-cases to 'ÿ', which the table folds to 'y'.
+        assert_eq!(fold("Ÿ"), "y");
+        assert_eq!(fold(&fold("#ŸMMA")), fold("#ŸMMA"));
     }
 }
