@@ -8,7 +8,8 @@
 //! - `/api/silences` (GET, POST) and `/api/silences/{id}` (DELETE): the admin API, which
 //!   needs `Authorization: Bearer $ONDATA_ADMIN_TOKEN` and is off when that is unset.
 //!
-//! Bad requests get a 4xx status with a one-line plain-text reason.
+//! Bad requests get a 4xx status with a one-line plain-text reason. Every connection is held
+//! to [`Limits`]: head size and time, body size, request time, connections at once.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,14 +17,21 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use std::time::Duration;
+
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use subtle::ConstantTimeEq;
 
@@ -258,7 +266,14 @@ async fn add_silence(
     };
     let Json(req) = match body {
         Ok(b) => b,
-        Err(e) => return bad_request(e.body_text()).into_response(),
+        // 413 for a body over the limit, 415 without a JSON content type, 400 for the rest.
+        Err(e) => {
+            let status = match e.status() {
+                s @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE) => s,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return Refused(status, format!("bad request: {}", e.body_text())).into_response();
+        }
     };
     match silences.add(req) {
         Ok(made) => {
@@ -314,14 +329,93 @@ async fn method_not_allowed() -> Response {
         .into_response()
 }
 
-/// Binds `listen` now (so a taken port is an error at start) and serves until `shutdown`.
+/// What one client may ask of the HTTP server. The defaults suit a metrics scrape, the
+/// status page and the admin API; a client past them gets an error or a closed connection,
+/// never the process's memory or time.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// A request's head (request line and headers) must arrive within this; a client that
+    /// connects and sends nothing, or dribbles its headers (slowloris), is disconnected.
+    pub header_timeout: Duration,
+    /// A whole request, its body read and its answer made, within this (else 408).
+    pub request_timeout: Duration,
+    /// Largest request head, in bytes (hyper's read buffer; at least 8 KiB).
+    pub max_head_bytes: usize,
+    /// Largest request body, in bytes (else 413).
+    pub max_body_bytes: usize,
+    /// Connections served at once; more are closed as they arrive.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_head_bytes: 16 * 1024,
+            max_body_bytes: 64 * 1024,
+            max_connections: 256,
+        }
+    }
+}
+
+async fn time_limit(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => Refused(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("request timeout: not done within {limit:?}"),
+        )
+        .into_response(),
+    }
+}
+
+/// Binds `listen` now (so a taken port is an error at start) and serves until `shutdown`,
+/// with the default [`Limits`].
 pub async fn serve(
     listen: &str,
     metrics: Arc<Metrics>,
     board: Arc<Board>,
     stats: Arc<LiveStats>,
     admin: Admin,
-    mut shutdown: watch::Receiver<Stop>,
+    shutdown: watch::Receiver<Stop>,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    serve_limited(
+        listen,
+        AppState {
+            metrics,
+            board,
+            stats,
+            admin,
+        },
+        Limits::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] with the given limits (tests use short ones).
+pub async fn serve_with_limits(
+    listen: &str,
+    metrics: Arc<Metrics>,
+    admin: Admin,
+    limits: Limits,
+    shutdown: watch::Receiver<Stop>,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let state = AppState {
+        metrics,
+        board: Arc::new(Board::new()),
+        stats: Arc::new(LiveStats::default()),
+        admin,
+    };
+    serve_limited(listen, state, limits, shutdown).await
+}
+
+async fn serve_limited(
+    listen: &str,
+    state: AppState,
+    limits: Limits,
+    shutdown: watch::Receiver<Stop>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -339,26 +433,79 @@ pub async fn serve(
         .route("/api/silences/{id}", delete(delete_silence))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(AppState {
-            metrics,
-            board,
-            stats,
-            admin,
-        });
-    let task = tokio::spawn(async move {
-        let stop = async move {
-            while *shutdown.borrow() == Stop::Run {
-                if shutdown.changed().await.is_err() {
-                    break;
-                }
-            }
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop)
-            .await
-        {
-            tracing::error!("http server: {e}");
-        }
-    });
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            limits.request_timeout,
+            time_limit,
+        ));
+    let task = tokio::spawn(accept(listener, app, limits, shutdown));
     Ok((addr, task))
+}
+
+/// Resolves when `shutdown` asks the process to stop (or its sender is gone).
+async fn stopping(shutdown: &mut watch::Receiver<Stop>) {
+    while *shutdown.borrow() == Stop::Run {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Accepts connections until `shutdown`, each served under `limits`; then lets the requests
+/// in flight finish (up to five seconds).
+async fn accept(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+    mut shutdown: watch::Receiver<Stop>,
+) {
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_head_bytes.max(8 * 1024));
+    let mut refused_logged = false;
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors, say: wait a little instead of spinning.
+                    tracing::warn!("http: cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = stopping(&mut shutdown) => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            if !refused_logged {
+                tracing::warn!(
+                    "http: {} connections open, closing new ones (first from {peer})",
+                    limits.max_connections
+                );
+                refused_logged = true;
+            }
+            drop(stream);
+            continue;
+        };
+        refused_logged = false;
+        let service = TowerToHyperService::new(app.clone());
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("http: connection from {peer}: {e}");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::debug!("http: connections still open after 5 s at shutdown");
+    }
 }

@@ -40,6 +40,7 @@ pub mod metrics;
 pub mod range;
 pub mod rebuild;
 pub mod replay;
+pub mod secret;
 pub mod simulate;
 pub mod source;
 pub mod status;

@@ -294,7 +294,12 @@ impl Processor {
             self.uncommitted = false;
             match self.consumer.commit_consumer_state(CommitMode::Async) {
                 Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-                Err(e) => tracing::warn!("offset commit failed: {e} (retried in {COMMIT_EVERY:?})"),
+                Err(e) => {
+                    tracing::warn!("offset commit failed: {e} (retried in {COMMIT_EVERY:?})");
+                    if let Some(m) = &self.consumer.context().metrics {
+                        m.kafka_error("commit");
+                    }
+                }
             }
         }
         if now.duration_since(self.last_metrics) >= Duration::from_secs(1) {
@@ -600,6 +605,9 @@ pub async fn run(
                 Err(e) => {
                     // librdkafka reconnects and retries by itself; this only paces the log.
                     tracing::warn!("kafka: {e}");
+                    if let Some(m) = &consumer.context().metrics {
+                        m.kafka_error("fetch");
+                    }
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }

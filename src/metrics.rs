@@ -19,6 +19,9 @@ use crate::alert::{Alert, AlertStatus};
 use crate::engine::Engine;
 use crate::event::RejectReason;
 
+/// The `kind` labels of `ondata_kafka_errors_total`.
+pub const KAFKA_ERROR_KINDS: [&str; 3] = ["client", "fetch", "commit"];
+
 pub struct Metrics {
     pub registry: Registry,
     events: IntCounterVec,
@@ -38,6 +41,7 @@ pub struct Metrics {
     suppressed: IntCounterVec,
     outbox: IntGaugeVec,
     lag: IntGaugeVec,
+    kafka_errors: IntCounterVec,
     event_delay: Histogram,
     processing: Histogram,
     dead_lettered: IntCounter,
@@ -168,6 +172,17 @@ impl Metrics {
                 "Messages behind the partition's end, from librdkafka's statistics.",
                 &["kafka_topic", "partition"],
             ),
+            kafka_errors: {
+                let c = counter(
+                    "ondata_kafka_errors_total",
+                    "Kafka errors, by kind: client (broker connections and requests, retried by librdkafka), fetch, commit.",
+                    &["kind"],
+                );
+                for kind in KAFKA_ERROR_KINDS {
+                    c.with_label_values(&[kind]);
+                }
+                c
+            },
             event_delay: histogram(
                 "ondata_event_delay_seconds",
                 "Wall clock minus event time when the engine takes a comment.",
@@ -323,6 +338,11 @@ impl Metrics {
                 }
             }
         }
+    }
+
+    /// Counts a Kafka error of `kind` (one of [`KAFKA_ERROR_KINDS`]).
+    pub fn kafka_error(&self, kind: &str) {
+        self.kafka_errors.with_label_values(&[kind]).inc();
     }
 
     /// Total consumer lag over the partitions librdkafka reported, if any.

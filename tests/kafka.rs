@@ -21,6 +21,7 @@ use ondata::alert::{Alert, AlertSink};
 use ondata::config::Config;
 use ondata::event::parse_event;
 use ondata::live::{self, LiveStats, LiveSummary, Stop};
+use ondata::metrics::Metrics;
 use ondata::range::{self, TimeRange};
 use ondata::replay::{replay, ReplayOptions};
 use ondata::simulate::{simulate, Scenario, SimOptions};
@@ -238,6 +239,14 @@ struct Running {
 }
 
 fn start(config: Config, extra: Vec<Box<dyn AlertSink + Send>>) -> Running {
+    start_observed(config, extra, None)
+}
+
+fn start_observed(
+    config: Config,
+    extra: Vec<Box<dyn AlertSink + Send>>,
+    metrics: Option<Arc<Metrics>>,
+) -> Running {
     // RUST_LOG=ondata=debug shows what the live path did.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -256,7 +265,7 @@ fn start(config: Config, extra: Vec<Box<dyn AlertSink + Send>>) -> Running {
     let task = rt.spawn(live::run(
         config,
         sinks,
-        None,
+        metrics,
         None,
         stats.clone(),
         stopped,
@@ -489,7 +498,8 @@ fn broker_faults_are_survived_without_loss() {
     let lines = stream(Scenario::ClickDay, 2, 7);
     let cfg = earliest(config(&brokers, &topic, &unique("g")));
     let expected = replay_alerts(&cfg, &lines);
-    let run = start(cfg, Vec::new());
+    let metrics = Arc::new(Metrics::new());
+    let run = start_observed(cfg, Vec::new(), Some(metrics.clone()));
     let (first, rest) = lines.split_at(lines.len() / 3);
     produce(&brokers, &topic, first);
     wait_until("a third taken", || run.taken() >= first.len() as u64 / 2);
@@ -505,6 +515,23 @@ fn broker_faults_are_survived_without_loss() {
     mock.broker_up(2).unwrap();
     produce(&brokers, &topic, rest);
     wait_until("every message taken", || run.taken() >= lines.len() as u64);
+    // The faults are visible in /metrics, and the lag of every partition drains to zero
+    // (librdkafka's statistics come every five seconds).
+    let errors = |text: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with("ondata_kafka_errors_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    wait_until("the faults counted", || errors(&metrics.render()) > 0.0);
+    wait_until("every partition's lag reported at zero", || {
+        let text = metrics.render();
+        let lags: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("ondata_kafka_consumer_lag{"))
+            .collect();
+        lags.len() == 3 && lags.iter().all(|l| l.ends_with(" 0"))
+    });
     let alerts = run.alerts.clone();
     let summary = run.stop(Stop::Drain);
     assert_eq!(summary.events, lines.len() as u64, "nothing lost");

@@ -35,7 +35,9 @@ fn agent(timeout: Duration) -> ureq::Agent {
 
 /// POSTs JSON; 2xx is delivered, 408/429/5xx and network errors are retried, other 4xx are
 /// the receiver refusing this body for good.
-fn post(agent: &ureq::Agent, url: &str, body: &Value) -> Result<(), Failure> {
+/// Messages name the receiver by `shown` (scheme, host and port), never by the URL, which
+/// may carry a key.
+fn post(agent: &ureq::Agent, url: &str, shown: &str, body: &Value) -> Result<(), Failure> {
     let text = body.to_string();
     match agent
         .post(url)
@@ -54,20 +56,25 @@ fn post(agent: &ureq::Agent, url: &str, body: &Value) -> Result<(), Failure> {
                 .chars()
                 .take(200)
                 .collect();
-            let reason = format!("{url} answered {status}: {}", detail.trim());
+            let detail = crate::secret::scrub(detail.trim(), url, shown);
+            let reason = format!("{shown} answered {status}: {detail}");
             if status == 408 || status == 429 || status >= 500 {
                 Err(Failure::retry(reason))
             } else {
                 Err(Failure::permanent(reason))
             }
         }
-        Err(e) => Err(Failure::retry(format!("{url}: {e}"))),
+        Err(e) => Err(Failure::retry(format!(
+            "{shown}: {}",
+            crate::secret::scrub(&e.to_string(), url, shown)
+        ))),
     }
 }
 
 pub struct Webhook {
     agent: ureq::Agent,
     url: String,
+    shown: String,
     format: WebhookFormat,
     language: Language,
 }
@@ -77,6 +84,7 @@ impl Webhook {
         Self {
             agent: agent(timeout),
             url: url.to_string(),
+            shown: crate::secret::shown_url(url),
             format,
             language: Language::En,
         }
@@ -102,6 +110,7 @@ impl Transport for Webhook {
         post(
             &self.agent,
             &self.url,
+            &self.shown,
             &Self::body(self.format, self.language, notice),
         )
     }
@@ -120,6 +129,7 @@ pub struct Alertmanager {
     agent: ureq::Agent,
     language: Language,
     endpoint: String,
+    shown: String,
     firing: BTreeMap<String, Alert>,
     last_resend: Instant,
 }
@@ -130,6 +140,7 @@ impl Alertmanager {
             agent: agent(timeout),
             language: Language::En,
             endpoint: format!("{}/api/v2/alerts", url.trim_end_matches('/')),
+            shown: crate::secret::shown_url(url),
             firing: BTreeMap::new(),
             last_resend: Instant::now(),
         }
@@ -149,7 +160,12 @@ impl Transport for Alertmanager {
         let (now, keep) = (wall_ms(), AM_KEEP.as_millis() as i64);
         if let Notice::Overflow { .. } = notice {
             let body = format::alertmanager_overflow(notice, self.language, now, keep);
-            return post(&self.agent, &self.endpoint, &Value::Array(vec![body]));
+            return post(
+                &self.agent,
+                &self.endpoint,
+                &self.shown,
+                &Value::Array(vec![body]),
+            );
         }
         // Alertmanager groups by itself: a group's alerts go in one request.
         let mut batch = Vec::new();
@@ -165,7 +181,12 @@ impl Transport for Alertmanager {
             }
             batch.push(format::alertmanager(alert, now, keep));
         }
-        post(&self.agent, &self.endpoint, &Value::Array(batch))?;
+        post(
+            &self.agent,
+            &self.endpoint,
+            &self.shown,
+            &Value::Array(batch),
+        )?;
         for alert in notice.alerts() {
             match alert.status {
                 AlertStatus::Firing => self.firing.insert(alert.id.clone(), alert.clone()),
@@ -186,7 +207,12 @@ impl Transport for Alertmanager {
             .values()
             .map(|a| format::alertmanager(a, now, AM_KEEP.as_millis() as i64))
             .collect();
-        post(&self.agent, &self.endpoint, &Value::Array(body))
+        post(
+            &self.agent,
+            &self.endpoint,
+            &self.shown,
+            &Value::Array(body),
+        )
     }
 }
 

@@ -254,7 +254,11 @@ pub fn sinks_from_config(
                 sinks.push(Box::new(file));
             }
             (SinkKind::Webhook, _) => {
-                let url = sink.url.as_deref().unwrap_or_default();
+                let url = crate::secret::resolve(
+                    sink.url.as_deref().unwrap_or_default(),
+                    &format!("alerts.sinks[{i}].url"),
+                )?;
+                let url = url.as_str();
                 let transport = Webhook::new(url, sink.format.unwrap_or_default(), timeout)
                     .language(alerts.language);
                 sinks.push(Box::new(WorkerSink::start_with(
@@ -265,7 +269,11 @@ pub fn sinks_from_config(
                 )));
             }
             (SinkKind::Alertmanager, _) => {
-                let url = sink.url.as_deref().unwrap_or_default();
+                let url = crate::secret::resolve(
+                    sink.url.as_deref().unwrap_or_default(),
+                    &format!("alerts.sinks[{i}].url"),
+                )?;
+                let url = url.as_str();
                 let transport = Alertmanager::new(url, timeout).language(alerts.language);
                 sinks.push(Box::new(WorkerSink::start_with(
                     &name,

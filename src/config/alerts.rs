@@ -84,6 +84,8 @@ pub struct SinkConfig {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Webhook and alertmanager. `env:NAME` reads it from the environment variable NAME,
+    /// for URLs that carry a key; logs and `check-config` show only scheme, host and port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,10 +286,13 @@ fn validate_sink(key: &str, sink: &SinkConfig) -> Result<(), ConfigError> {
         _ => {}
     }
     if let Some(url) = &sink.url {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
+        let from_env = url
+            .strip_prefix("env:")
+            .is_some_and(|name| !name.is_empty());
+        if !(from_env || url.starts_with("http://") || url.starts_with("https://")) {
             return Err(invalid(
                 &format!("{key}.url"),
-                "an http:// or https:// URL, e.g. \"http://alertmanager:9093\"",
+                "an http:// or https:// URL, e.g. \"http://alertmanager:9093\", or env:NAME to read it from the environment variable NAME (for URLs with a key)",
             ));
         }
     }

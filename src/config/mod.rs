@@ -260,9 +260,17 @@ impl Config {
         shown.detect.troll.min_messages = Some(troll.min_messages);
         shown.detect.troll.min_authors = Some(troll.min_authors);
         shown.detect.troll.min_tokens = Some(troll.min_tokens);
-        // Serialising a plain data tree cannot fail; fall back to Debug just in case.
-        toml::to_string_pretty(&shown)
-            .unwrap_or_else(|e| format!("# cannot render: {e}\n{shown:?}"))
+        // Secrets are not printed: passwords in `[kafka.client]`, keys inside sink URLs.
+        for (k, v) in shown.kafka.client.iter_mut() {
+            *v = crate::secret::shown_property(k, v);
+        }
+        for sink in &mut shown.alerts.sinks {
+            if let Some(url) = sink.url.as_mut() {
+                *url = crate::secret::shown_url(url);
+            }
+        }
+        // Serialising a plain data tree cannot fail.
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {

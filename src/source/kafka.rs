@@ -81,14 +81,7 @@ fn resolved_client_properties(kafka: &KafkaConfig) -> Result<BTreeMap<String, St
         .client
         .iter()
         .map(|(k, v)| {
-            let value = match v.strip_prefix("env:") {
-                Some(name) => std::env::var(name).with_context(|| {
-                    format!(
-                        "kafka.client.\"{k}\" = \"{v}\": environment variable {name} is not set"
-                    )
-                })?,
-                None => v.clone(),
-            };
+            let value = crate::secret::resolve(v, &format!("kafka.client.\"{k}\""))?;
             Ok((k.clone(), value))
         })
         .collect()
@@ -170,6 +163,9 @@ impl ClientContext for LiveContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!("kafka: {error}: {reason} (librdkafka retries by itself)");
+        if let Some(m) = &self.metrics {
+            m.kafka_error("client");
+        }
     }
 
     fn stats(&self, statistics: rdkafka::Statistics) {
@@ -211,6 +207,19 @@ impl LiveContext {
 }
 
 impl ConsumerContext for LiveContext {
+    /// Asynchronous commits report here: a failed one is counted (and retried with the next).
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        match result {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => {
+                tracing::warn!("offset commit failed: {e} (retried with the next commit)");
+                if let Some(m) = &self.metrics {
+                    m.kafka_error("commit");
+                }
+            }
+        }
+    }
+
     /// The new assignment is published before librdkafka applies it, so the engine hears of
     /// a partition before any of its messages (they can be fetched as soon as it is applied).
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
