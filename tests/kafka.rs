@@ -3,16 +3,18 @@
 //! function `ondata run` and `ondata demo` run, and compares its alerts with `replay` of the
 //! same events. Every wait is bounded.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::producer::DefaultProducerContext;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
@@ -24,23 +26,12 @@ use ondata::live::{self, LiveStats, LiveSummary, Stop};
 use ondata::metrics::Metrics;
 use ondata::range::{self, TimeRange};
 use ondata::replay::{replay, ReplayOptions};
-use ondata::simulate::{simulate, Scenario, SimOptions};
+use ondata::simulate::Scenario;
 use ondata::source::kafka::header_map;
 
-const WAIT: Duration = Duration::from_secs(120);
+use common::kafka::{produce, produce_stamped, stream, unique};
 
-fn unique(prefix: &str) -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}-{}-{}-{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+const WAIT: Duration = Duration::from_secs(120);
 
 /// Alerts as JSON lines, shared with the test.
 #[derive(Clone, Default)]
@@ -66,102 +57,6 @@ impl Collected {
 
 /// A simulated stream, one event per line, ending with one quiet event ten minutes after the
 /// last, so every bucket that holds the incident closes on event time in both paths alike.
-fn stream(scenario: Scenario, days: u32, seed: u64) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let opts = SimOptions {
-        scenario,
-        seed,
-        days,
-        ..SimOptions::default()
-    };
-    simulate(&opts, &mut out).expect("simulate");
-    let mut lines: Vec<Vec<u8>> = out
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect();
-    let last = lines
-        .iter()
-        .filter_map(|l| {
-            parse_event(l, &Config::default().input)
-                .ok()
-                .map(|e| e.ts_ms)
-        })
-        .max()
-        .expect("events");
-    let close = (last / 60_000 + 10) * 60_000;
-    lines.push(
-        format!(r#"{{"ts":{close},"text":"fine giornata","author":"test","topic":"zz-end"}}"#)
-            .into_bytes(),
-    );
-    lines
-}
-
-fn key_of(line: &[u8]) -> String {
-    parse_event(line, &Config::default().input)
-        .ok()
-        .and_then(|e| e.topic.map(|t| t.into_owned()))
-        .unwrap_or_default()
-}
-
-/// Produces lines keyed by their topic (as ondata's README asks), then checks that the
-/// topic holds them all.
-fn produce(brokers: &str, topic: &str, lines: &[Vec<u8>]) {
-    produce_stamped(brokers, topic, lines, false)
-}
-
-/// The same; with `at_event_time` each message's timestamp is its comment's time (as a
-/// producer that stamps messages with `ts` does), so Kafka time ranges are event time.
-fn produce_stamped(brokers: &str, topic: &str, lines: &[Vec<u8>], at_event_time: bool) {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("linger.ms", "5")
-        .set("message.timeout.ms", "60000")
-        .create()
-        .expect("producer");
-    let before = total_messages(brokers, topic);
-    for line in lines {
-        let key = key_of(line);
-        let mut record = BaseRecord::to(topic).key(key.as_bytes()).payload(&line[..]);
-        if at_event_time {
-            if let Ok(e) = parse_event(line, &Config::default().input) {
-                record = record.timestamp(e.ts_ms);
-            }
-        }
-        let mut tries = 0;
-        while let Err((e, r)) = producer.send(record) {
-            tries += 1;
-            assert!(tries < 10_000, "cannot produce: {e}");
-            record = r;
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-    producer.flush(Duration::from_secs(60)).expect("flush");
-    wait_until("every message in the topic", || {
-        total_messages(brokers, topic) >= before + lines.len() as i64
-    });
-}
-
-/// Messages in all partitions of `topic` (sum of high watermarks).
-fn total_messages(brokers: &str, topic: &str) -> i64 {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    let md = c
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    md.topics()[0]
-        .partitions()
-        .iter()
-        .map(|p| {
-            c.fetch_watermarks(topic, p.id(), Duration::from_secs(10))
-                .map(|(_, h)| h)
-                .unwrap_or(0)
-        })
-        .sum()
-}
-
 fn replay_alerts(config: &Config, lines: &[Vec<u8>]) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.ndjson");

@@ -12,9 +12,11 @@ mod common;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use common::kafka::unique;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::mocking::MockCluster;
@@ -45,19 +47,6 @@ fn get(url: &str) -> (u16, String) {
     let mut r = agent().get(url).call().expect("request");
     let status = r.status().as_u16();
     (status, r.body_mut().read_to_string().unwrap_or_default())
-}
-
-fn unique(prefix: &str) -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!(
-        "{prefix}-{}-{}-{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 fn lines_of(stream: &[u8]) -> Vec<Vec<u8>> {

@@ -184,7 +184,12 @@ impl AlertSink for WorkerSink {
         let seq = self.shared.outbox.as_ref().and_then(|ob| {
             let mut ob = ob.lock().unwrap_or_else(|p| p.into_inner());
             match ob.add(alert, group) {
-                Ok(seq) => Some(seq),
+                Ok(seq) => {
+                    if let Some(m) = self.shared.metrics() {
+                        m.outbox(name, ob.outstanding());
+                    }
+                    Some(seq)
+                }
                 Err(e) => {
                     // Still delivered from memory; only a restart before delivery loses it.
                     tracing::error!("sink {name}: cannot write the outbox: {e}");

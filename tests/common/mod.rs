@@ -2,6 +2,8 @@
 // Each test crate uses some of these.
 #![allow(dead_code)]
 
+pub mod kafka;
+
 use std::path::PathBuf;
 use std::process::Child;
 use std::time::{Duration, Instant};
