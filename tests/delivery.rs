@@ -218,6 +218,107 @@ fn a_failing_receiver_is_retried_and_the_alert_delivered_once() {
     assert_eq!(late.got.lock().unwrap().len(), 1);
 }
 
+/// A receiver that hangs for a while and then fails every request, until told to answer.
+#[derive(Clone, Default)]
+struct Stalling {
+    answering: Arc<std::sync::atomic::AtomicBool>,
+    got: Arc<Mutex<Vec<String>>>,
+}
+
+async fn stall(State(r): State<Stalling>, body: String) -> StatusCode {
+    if !r.answering.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    r.got
+        .lock()
+        .unwrap()
+        .push(v["id"].as_str().unwrap_or_default().to_string());
+    StatusCode::OK
+}
+
+#[test]
+fn a_stalled_receiver_never_holds_up_the_engine_and_gets_every_alert_once_in_order() {
+    let rt = runtime();
+    let r = Stalling::default();
+    let app = Router::new()
+        .route("/hook", post(stall))
+        .with_state(r.clone());
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let outbox = ondata::alert::outbox::Outbox::open(dir.path(), "hook").unwrap();
+    let mut sink = WorkerSink::start_with(
+        "hook",
+        Webhook::new(
+            &format!("http://{addr}/hook"),
+            WebhookFormat::Generic,
+            // Shorter than the stall: timeouts and 503s both.
+            Duration::from_millis(400),
+        ),
+        Some(outbox),
+        None,
+    );
+    sink.attach_metrics(metrics.clone());
+    // Three times the in-memory queue, far more than the receiver takes while it stalls
+    // (one attempt every 0.4 s at best): sending must not wait for it.
+    let (firing, _) = troll_pair();
+    let n = 3 * 1024;
+    let ids: Vec<String> = (0..n).map(|i| format!("{i:016x}")).collect();
+    let (done, finished) = std::sync::mpsc::channel();
+    let sender = {
+        let ids = ids.clone();
+        std::thread::spawn(move || {
+            for id in &ids {
+                let mut a = firing.clone();
+                a.id = id.clone();
+                sink.send(&a).unwrap();
+            }
+            let _ = done.send(());
+            sink
+        })
+    };
+    finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("sending 3,072 alerts to a stalled receiver returned");
+    let sink = sender.join().unwrap();
+    let pending = |m: &Metrics| {
+        m.render()
+            .lines()
+            .find(|l| l.starts_with("ondata_alert_outbox_pending{sink=\"hook\"}"))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<usize>().ok())
+    };
+    assert_eq!(
+        pending(&metrics),
+        Some(n),
+        "every alert waits in the outbox"
+    );
+    let errors_before = r.got.lock().unwrap().len();
+    assert_eq!(errors_before, 0);
+
+    // The receiver answers again: everything arrives, once, in the order sent.
+    r.answering.store(true, Ordering::SeqCst);
+    assert!(
+        sink.wait_delivered(Duration::from_secs(120)),
+        "all delivered"
+    );
+    assert_eq!(*r.got.lock().unwrap(), ids);
+    assert_eq!(pending(&metrics), Some(0));
+    let failed = metrics
+        .render()
+        .lines()
+        .find(|l| l.starts_with("ondata_alert_deliveries_total{outcome=\"error\",sink=\"hook\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(failed >= 1.0, "the failed attempts are counted");
+}
+
 #[test]
 fn kafka_sink_writes_one_message_per_status_keyed_by_id() {
     let mock = MockCluster::new(1).unwrap();
@@ -257,7 +358,7 @@ fn kafka_sink_writes_one_message_per_status_keyed_by_id() {
 }
 
 #[test]
-fn the_real_alertmanager_shows_the_alert_firing_then_resolved() {
+fn the_real_alertmanager_down_at_first_then_shows_the_alert_firing_then_resolved() {
     let Some(bin) = tool(
         &["prometheus-alertmanager", "alertmanager"],
         "prometheus-alertmanager",
@@ -272,6 +373,15 @@ fn the_real_alertmanager_shows_the_alert_firing_then_resolved() {
     )
     .unwrap();
     let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    // Alertmanager is down when the alert is raised: the sink retries until it is up.
+    let (firing, resolved) = troll_pair();
+    let mut sink = WorkerSink::start(
+        "alertmanager",
+        Alertmanager::new(&base, Duration::from_secs(5)),
+    );
+    sink.send(&firing).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
     let _am = Killed(
         Command::new(bin)
             .arg(format!("--config.file={}", config.display()))
@@ -283,7 +393,6 @@ fn the_real_alertmanager_shows_the_alert_firing_then_resolved() {
             .spawn()
             .expect("alertmanager starts"),
     );
-    let base = format!("http://127.0.0.1:{port}");
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(5)))
@@ -304,13 +413,7 @@ fn the_real_alertmanager_shows_the_alert_firing_then_resolved() {
             .is_ok_and(|r| r.status() == 200)
     });
 
-    let (firing, resolved) = troll_pair();
-    let mut sink = WorkerSink::start(
-        "alertmanager",
-        Alertmanager::new(&base, Duration::from_secs(5)),
-    );
-    sink.send(&firing).unwrap();
-    assert!(sink.wait_delivered(Duration::from_secs(20)));
+    assert!(sink.wait_delivered(Duration::from_secs(60)));
     let shown = ours(&firing.id).expect("Alertmanager lists the alert");
     assert_eq!(shown["status"]["state"], "active");
     assert_eq!(shown["labels"]["alertname"], "ondata_troll_burst");

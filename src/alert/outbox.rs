@@ -153,6 +153,19 @@ impl Outbox {
         Ok((outbox, pending))
     }
 
+    /// The outstanding alert `seq`, read back from its line (for alerts that waited here
+    /// because the sink's queue was full).
+    pub fn pending(&self, seq: u64) -> Option<Pending> {
+        let (_, line) = self.outstanding.get(&seq)?;
+        let add: Add = serde_json::from_str(line).ok()?;
+        let alert = Alert::from_json(&add.alert.to_string()).ok()?;
+        Some(Pending {
+            seq,
+            alert,
+            group: add.group,
+        })
+    }
+
     /// Keys of alerts this sink delivered (recently) or still holds: not to be queued again.
     pub fn known(&self) -> Vec<Key> {
         self.delivered

@@ -5,7 +5,7 @@
 //! `ondata_alert_deliveries_total{sink,outcome}`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -15,9 +15,10 @@ use super::outbox::{Key, Outbox, Pending};
 use super::{Alert, AlertSink};
 use crate::metrics::Metrics;
 
-/// Alerts queued for one sink at most; beyond, the engine waits (alerts are rare: a full
-/// queue means the receiver has been down for a long time).
-const QUEUE: usize = 10_000;
+/// Alerts queued in memory for one sink at most. Beyond, an alert waits in the sink's
+/// outbox (on disk; only its sequence number stays in memory) until the worker catches up,
+/// so a receiver that is down or slow never holds up the engine.
+const QUEUE: usize = 1024;
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const LONGEST_RETRY: Duration = Duration::from_secs(30);
 /// How often the worker wakes with nothing to send (for `Transport::tick`).
@@ -66,6 +67,14 @@ enum Job {
     Drained { done: mpsc::Sender<()>, flush: bool },
 }
 
+/// A job that did not fit in the queue.
+enum Spilled {
+    /// In the outbox under this sequence number.
+    Stored(u64),
+    /// Not in an outbox (none, or it could not be written): kept in memory.
+    Held(Job),
+}
+
 /// What the engine's handle and the worker share.
 struct Shared {
     name: String,
@@ -73,9 +82,45 @@ struct Shared {
     /// Set at shutdown: the worker stops retrying.
     closing: AtomicBool,
     outbox: Option<Mutex<Outbox>>,
+    /// Jobs behind a full queue, in order. While it is not empty every new job joins it, so
+    /// alerts keep their order; the worker takes from it when the queue is empty.
+    overflow: Mutex<std::collections::VecDeque<Spilled>>,
 }
 
 impl Shared {
+    /// The next job behind the queue, if any.
+    fn take_spilled(&self) -> Option<Job> {
+        loop {
+            let next = self
+                .overflow
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front()?;
+            match next {
+                Spilled::Held(job) => return Some(job),
+                Spilled::Stored(seq) => {
+                    let pending = self
+                        .outbox
+                        .as_ref()
+                        .and_then(|ob| ob.lock().unwrap_or_else(|p| p.into_inner()).pending(seq));
+                    match pending {
+                        Some(p) => {
+                            return Some(Job::Alert {
+                                alert: Box::new(p.alert),
+                                seq: Some(p.seq),
+                                group: p.group,
+                            })
+                        }
+                        None => tracing::error!(
+                            "sink {}: alert {seq} is no longer in the outbox; skipped",
+                            self.name
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
     fn metrics(&self) -> Option<Arc<Metrics>> {
         self.metrics.lock().ok().and_then(|m| m.clone())
     }
@@ -134,6 +179,7 @@ impl WorkerSink {
             metrics: Mutex::new(None),
             closing: AtomicBool::new(false),
             outbox: outbox.map(Mutex::new),
+            overflow: Mutex::new(std::collections::VecDeque::new()),
         });
         let backlog = pending
             .into_iter()
@@ -165,12 +211,48 @@ impl WorkerSink {
     }
 
     fn wait(&self, timeout: Duration, flush: bool) -> bool {
-        let Some(tx) = &self.tx else { return true };
         let (done, wait) = mpsc::channel();
-        if tx.send(Job::Drained { done, flush }).is_err() {
+        if self.enqueue(Job::Drained { done, flush }).is_err() {
             return false;
         }
         wait.recv_timeout(timeout).is_ok()
+    }
+
+    /// Queues `job` for the worker without waiting: behind a full queue it joins the
+    /// overflow (an alert in the outbox as its sequence number only).
+    fn enqueue(&self, job: Job) -> std::io::Result<()> {
+        let name = &self.shared.name;
+        let Some(tx) = &self.tx else {
+            return Err(std::io::Error::other(format!("sink {name}: closed")));
+        };
+        let mut overflow = self
+            .shared
+            .overflow
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let job = if overflow.is_empty() {
+            match tx.try_send(job) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Disconnected(_)) => {
+                    return Err(std::io::Error::other(format!(
+                        "sink {name}: worker stopped"
+                    )))
+                }
+                Err(TrySendError::Full(job)) => {
+                    tracing::warn!(
+                        "sink {name}: {QUEUE} alerts queued for a receiver that is down or slow; more wait in the outbox"
+                    );
+                    job
+                }
+            }
+        } else {
+            job
+        };
+        overflow.push_back(match job {
+            Job::Alert { seq: Some(seq), .. } => Spilled::Stored(seq),
+            job => Spilled::Held(job),
+        });
+        Ok(())
     }
 }
 
@@ -197,17 +279,11 @@ impl AlertSink for WorkerSink {
                 }
             }
         });
-        let job = Job::Alert {
+        self.enqueue(Job::Alert {
             alert: Box::new(alert.clone()),
             seq,
             group: group.cloned(),
-        };
-        match &self.tx {
-            Some(tx) => tx
-                .send(job)
-                .map_err(|_| std::io::Error::other(format!("sink {name}: worker stopped"))),
-            None => Err(std::io::Error::other("sink closed")),
-        }
+        })
     }
 
     /// Queued alerts are being delivered by the worker; a flush only waits (bounded) so a
@@ -353,12 +429,20 @@ fn work(
         let wait = gate
             .as_ref()
             .map_or(TICK, |g| Duration::from_millis(g.next_due_ms() as u64));
+        // The outbox's backlog first, then the queue, then what overflowed it.
         let job = match backlog.pop_front() {
             Some(job) => Some(job),
-            None => match rx.recv_timeout(wait) {
+            None => match rx.try_recv() {
                 Ok(job) => Some(job),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(TryRecvError::Disconnected) => return,
+                Err(TryRecvError::Empty) => match shared.take_spilled() {
+                    Some(job) => Some(job),
+                    None => match rx.recv_timeout(wait) {
+                        Ok(job) => Some(job),
+                        Err(RecvTimeoutError::Timeout) => None,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    },
+                },
             },
         };
         let mut outs = Vec::new();
