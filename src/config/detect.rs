@@ -48,6 +48,9 @@ pub struct TrollConfig {
     pub window_mins: u32,
     /// Clusters held per topic; beyond it the oldest part of the window is evicted early.
     pub max_clusters: usize,
+    /// Clusters held over all topics together (bounds memory when a flood spreads over many
+    /// topics); beyond it the biggest topic's oldest part is evicted early.
+    pub max_clusters_total: usize,
     /// Distinct authors tracked per cluster.
     pub max_members: usize,
     /// Per-topic overrides of `min_messages`, `min_authors`, `min_tokens`.
@@ -65,6 +68,7 @@ impl Default for TrollConfig {
             min_share: 0.1,
             window_mins: 15,
             max_clusters: 250_000,
+            max_clusters_total: 600_000,
             max_members: 10_000,
             topics: BTreeMap::new(),
         }
@@ -262,6 +266,12 @@ impl DetectConfig {
             return Err(invalid(
                 "detect.troll.max_clusters",
                 "must be at least 100 (default 250000)",
+            ));
+        }
+        if t.max_clusters_total < 100 {
+            return Err(invalid(
+                "detect.troll.max_clusters_total",
+                "must be at least 100 (default 600000)",
             ));
         }
         if t.max_members == 0 {

@@ -97,7 +97,13 @@ pub struct Engine {
     analysis: Analysis,
     /// Every topic's closed buckets, while a caller keeps them ([`Engine::keep_series`]).
     series: Option<Vec<BucketPoint>>,
+    /// Comments since the indexes' total was last held to its cap.
+    since_cap_check: u32,
 }
+
+/// How often (in comments) the clusters of all topics are counted against
+/// `detect.troll.max_clusters_total`: it is exceeded by at most this many.
+const CAP_CHECK_EVERY: u32 = 1024;
 
 impl Engine {
     pub fn new(config: &Config) -> Self {
@@ -146,6 +152,7 @@ impl Engine {
             detect: config.detect.clone(),
             analysis: Analysis::default(),
             series: None,
+            since_cap_check: 0,
         };
         for name in engine.analyzer.rule_names().to_vec() {
             engine.add_topic(&name, i64::MIN);
@@ -320,7 +327,36 @@ impl Engine {
             }
         }
         self.scratch_topics = topics;
+        self.since_cap_check += 1;
+        if self.since_cap_check >= CAP_CHECK_EVERY {
+            self.since_cap_check = 0;
+            self.cap_clusters();
+        }
         self.observe_time(ts, alerts);
+    }
+
+    /// Holds the near-duplicate indexes of all topics together to
+    /// `detect.troll.max_clusters_total`, shedding the oldest part of the biggest.
+    /// At the cap, no index grows until the next check: a new message evicts its topic's
+    /// oldest generation or is not indexed (counted as evicted either way).
+    fn cap_clusters(&mut self) {
+        let cap = self.detect.troll.max_clusters_total;
+        let mut total: usize = self.topics.iter().map(|t| t.troll.index.len()).sum();
+        while total > cap {
+            let Some(biggest) = self.topics.iter_mut().max_by_key(|t| t.troll.index.len()) else {
+                break;
+            };
+            let shed = biggest.troll.index.shed_oldest();
+            if shed == 0 {
+                break;
+            }
+            total -= shed;
+        }
+        let full = total >= cap;
+        for t in &mut self.topics {
+            let index = &mut t.troll.index;
+            index.set_limit(if full { index.len() } else { usize::MAX });
+        }
     }
 
     /// Moves event time forward without an event (an idle tick in live mode): as if an event

@@ -14,6 +14,7 @@
 //! `naspi`, `concorsi` and comments with no topic stay ordinary in every scenario.
 
 pub mod comments;
+pub mod flood;
 pub mod rng;
 
 use std::io::{self, Write};

@@ -196,6 +196,9 @@ pub struct TrollIndex {
     pub evicted: u64,
     /// Slots the band keys led to.
     candidates: Vec<u32>,
+    /// Clusters held at most just now: `max_clusters`, or fewer while the engine holds all
+    /// topics to their total ([`TrollIndex::set_limit`]).
+    limit: usize,
 }
 
 fn author_hash(author: &str) -> u32 {
@@ -212,6 +215,7 @@ fn secs(ts_ms: i64) -> u32 {
 impl TrollIndex {
     pub fn new(settings: IndexSettings) -> Self {
         Self {
+            limit: settings.max_clusters,
             settings,
             generations: VecDeque::new(),
             clusters: FxHashMap::default(),
@@ -292,7 +296,7 @@ impl TrollIndex {
         let gen = self.current(m.ts_ms);
         match best {
             Some((id, s)) => self.join(id, gen, m, sig, &hashes, s),
-            None if self.clusters.len() >= self.settings.max_clusters && !self.drop_oldest() => {
+            None if self.clusters.len() >= self.limit && !self.drop_oldest() => {
                 // A flood inside one generation: nothing older is left to evict, so the new
                 // message is not indexed rather than letting memory grow.
                 self.evicted += 1;
@@ -456,13 +460,31 @@ impl TrollIndex {
         dropped
     }
 
+    /// Holds the index to `limit` clusters (never more than `max_clusters`) from now on:
+    /// beyond it a new message evicts the oldest generation, or is not indexed.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.min(self.settings.max_clusters);
+    }
+
+    /// Evicts the oldest generation early (counted in `evicted`) if there is an older one
+    /// than the current; returns how many clusters went. For the engine's cap over all
+    /// topics.
+    pub fn shed_oldest(&mut self) -> usize {
+        if self.generations.len() > 1 {
+            let dropped = self.drop_front();
+            self.evicted += dropped as u64;
+            return dropped;
+        }
+        0
+    }
+
     /// Evicts the oldest generation if there is an older one than the current; says whether
     /// anything went.
     fn drop_oldest(&mut self) -> bool {
         if self.generations.len() > 1 {
             let dropped = self.drop_front();
             self.evicted += dropped as u64;
-            return dropped > 0 || self.clusters.len() < self.settings.max_clusters;
+            return dropped > 0 || self.clusters.len() < self.limit;
         }
         false
     }
