@@ -535,3 +535,64 @@ fn no_secret_appears_in_logs_api_check_config_or_alerts() {
     }
     let _ = world.brokers;
 }
+
+#[test]
+fn the_tls_and_sasl_example_is_accepted_by_librdkafka_and_shows_no_secret() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/examples/kafka-sasl-ssl.toml"
+    );
+    let secret_url = format!("https://hooks.slack.com/services/T000/B000/{WEBHOOK_KEY}");
+    let mut c = ondata(&["check-config", path]);
+    c.env("KAFKA_PASSWORD", KAFKA_PASSWORD)
+        .env("ONDATA_WEBHOOK_URL", &secret_url);
+    let out = c.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains(r#""security.protocol" = "sasl_ssl""#),
+        "{printed}"
+    );
+    assert!(!printed.contains(KAFKA_PASSWORD) && !printed.contains(WEBHOOK_KEY));
+
+    // librdkafka takes every property (TLS and SCRAM are built in), the password from the
+    // environment; the brokers are pointed at a closed loopback port.
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut config = Config::from_toml_with_env(
+        &text,
+        path,
+        [(
+            "ONDATA__KAFKA__BROKERS".to_string(),
+            "127.0.0.1:9".to_string(),
+        )],
+    )
+    .unwrap();
+    if !Path::new(&config.kafka.client["ssl.ca.location"]).exists() {
+        config.kafka.client.remove("ssl.ca.location");
+    }
+    // A variable that is not set is named in the error; then the password itself.
+    let mut props = config.kafka.clone();
+    props.client.insert(
+        "sasl.password".into(),
+        "env:ONDATA_TEST_EXAMPLE_PASSWORD".into(),
+    );
+    let missing = ondata::source::kafka::consumer_config(&props).unwrap_err();
+    assert!(
+        missing
+            .to_string()
+            .contains("ONDATA_TEST_EXAMPLE_PASSWORD is not set"),
+        "{missing:#}"
+    );
+    props
+        .client
+        .insert("sasl.password".into(), KAFKA_PASSWORD.into());
+    let consumer: Result<rdkafka::consumer::BaseConsumer, _> =
+        ondata::source::kafka::consumer_config(&props)
+            .unwrap()
+            .create();
+    assert!(consumer.is_ok(), "{:?}", consumer.err());
+}
