@@ -1,51 +1,29 @@
-//! The live path (`ondata run`, `ondata demo`): Kafka → engine → sinks, at least once.
-//!
-//! Two threads of control. The consumer task (tokio, `StreamConsumer`) copies messages out
-//! of librdkafka and sends them through a bounded channel: when the engine falls behind, the
-//! send waits and consumption pauses. The engine thread does all CPU work: parsing, the
-//! event-time merge of partitions, detection, alert delivery, and storing offsets, each only
-//! after the engine has taken that message, in order per partition.
-//!
-//! On every assignment the engine is rebuilt from Kafka itself: each assigned partition's
-//! recent history (`kafka.rebuild_hours`, measured on broker timestamps) is read back up to
-//! where live consumption resumes and fed to a fresh engine without sending its alerts;
-//! conditions still firing at the end are sent once. Alerts are keyed by (id, status, at)
-//! and never sent twice by one process; file sinks remember what an earlier process wrote.
+//! The engine thread of the live path: takes messages from the consumer task in order,
+//! parses them, merges partitions by event time, runs the engine, delivers alerts, stores
+//! offsets once the engine has taken a message, commits them, and rebuilds the engine from
+//! Kafka on every assignment.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
-use tokio::runtime::Handle;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-pub use crate::alert::delivery::Delivery;
-use crate::alert::{Alert, AlertSink};
+use super::{LiveStats, LiveSummary, Stop, IDLE_PARTITION, STALLED_PARTITION};
+use crate::alert::delivery::Delivery;
+use crate::alert::Alert;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::merge::{pending_of, Aligner, Item, Pending};
 use crate::metrics::Metrics;
 use crate::rebuild::read_history;
-use crate::source::kafka::{
-    self, AssignmentState, DeadLetters, LiveContext, OwnedMessage, Partition,
-};
+use crate::source::kafka::{self, DeadLetters, LiveContext, OwnedMessage, Partition};
 use crate::status::{Board, StreamStatus};
 
-/// Messages in flight between the consumer task and the engine thread.
-const CHANNEL_CAPACITY: usize = 4096;
-/// A partition that has sent nothing for this long, and whose end the broker confirms we
-/// have reached (checked at most every `merge::IDLE_RECHECK`), no longer holds back the event-time
-/// merge of the others. One with messages we have not received (its broker slow, down, or
-/// reconnecting) holds it back for up to `STALLED_PARTITION`; after that its events may
-/// come late, and are counted as such. 30 s: librdkafka reconnects within 10 s, and at real
-/// speed 30 s of wall time is the allowed lateness.
-const IDLE_PARTITION: Duration = Duration::from_millis(200);
-const STALLED_PARTITION: Duration = Duration::from_secs(30);
 /// Stored offsets are committed this often (asynchronously), and synchronously on revoke
 /// and on shutdown.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
@@ -59,73 +37,13 @@ fn wall_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// What the caller asks of a running live path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stop {
-    Run,
-    /// Graceful: drain what is buffered, flush alerts, commit offsets.
-    Drain,
-    /// As if the process died: nothing more is taken, flushed or committed.
-    Abort,
-}
-
-/// Counters shared with the caller (tests, the demo, `/readyz`).
-#[derive(Debug, Default)]
-pub struct LiveStats {
-    /// Messages the engine has taken (parsed events and dead letters), offsets stored.
-    pub taken: AtomicU64,
-    pub events: AtomicU64,
-    pub dead_lettered: AtomicU64,
-    /// Messages skipped because the rebuild or an earlier take already covered them.
-    pub skipped: AtomicU64,
-    pub rebuilds: AtomicU64,
-    pub rebuilt_events: AtomicU64,
-    /// Wall time spent rebuilding, over all rebuilds.
-    pub rebuild_ms: AtomicU64,
-    pub alerts_sent: AtomicU64,
-    pub alerts_suppressed: AtomicU64,
-    /// Partitions assigned and the rebuild done.
-    pub ready: AtomicBool,
-}
-
-impl LiveStats {
-    fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
-    }
-}
-
-/// What ran, for the closing summary.
-#[derive(Debug, Default)]
-pub struct LiveSummary {
-    pub taken: u64,
-    pub events: u64,
-    pub dead_lettered: u64,
-    pub alerts_sent: u64,
-    pub rebuilds: u64,
-    pub late: u64,
-}
-
-impl std::fmt::Display for LiveSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "ondata run: {} messages taken ({} events, {} dead-lettered, {} late), {} alerts sent, {} rebuild(s)",
-            self.taken, self.events, self.dead_lettered, self.late, self.alerts_sent, self.rebuilds
-        )
-    }
-}
-
-enum ToEngine {
+pub(super) enum ToEngine {
     Assigned(Vec<Partition>),
     Message(OwnedMessage),
 }
 
 /// The engine thread's state.
-struct Processor {
+pub(super) struct Processor {
     config: Config,
     engine: Engine,
     aligner: Aligner,
@@ -153,7 +71,43 @@ struct Processor {
 }
 
 impl Processor {
-    fn handle(&mut self, msg: ToEngine, shutdown: &watch::Receiver<Stop>) {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        config: Config,
+        consumer: Arc<StreamConsumer<LiveContext>>,
+        watermarks: kafka::HistoryReader,
+        dead: DeadLetters,
+        delivery: Delivery,
+        stats: Arc<LiveStats>,
+        metrics: Option<Arc<Metrics>>,
+        board: Option<Arc<Board>>,
+        reset_to_earliest: bool,
+    ) -> Self {
+        Self {
+            engine: Engine::new(&config),
+            config,
+            aligner: Aligner::new(IDLE_PARTITION, STALLED_PARTITION),
+            consumer: consumer.clone(),
+            watermarks,
+            dead,
+            delivery,
+            stats,
+            metrics,
+            board,
+            assigned: BTreeSet::new(),
+            next: BTreeMap::new(),
+            taken: BTreeMap::new(),
+            reset_to_earliest,
+            alerts: Vec::new(),
+            max_ts: None,
+            last_release: Instant::now(),
+            last_metrics: Instant::now(),
+            last_commit: Instant::now(),
+            uncommitted: false,
+        }
+    }
+
+    pub(super) fn handle(&mut self, msg: ToEngine, shutdown: &watch::Receiver<Stop>) {
         match msg {
             ToEngine::Assigned(parts) => self.reassign(parts, shutdown),
             ToEngine::Message(m) => {
@@ -195,7 +149,7 @@ impl Processor {
     }
 
     /// Releases whatever the merge allows into the engine.
-    fn release(&mut self, force: bool) {
+    pub(super) fn release(&mut self, force: bool) {
         if !force {
             self.confirm_idle();
         }
@@ -273,7 +227,7 @@ impl Processor {
     }
 
     /// With nothing arriving, event time moves on by the wall time since the last event.
-    fn idle_tick(&mut self) {
+    pub(super) fn idle_tick(&mut self) {
         let now = Instant::now();
         if self.aligner.is_empty() && now.duration_since(self.last_release) >= IDLE_TICK {
             if let Some(max) = self.max_ts {
@@ -442,7 +396,7 @@ impl Processor {
     }
 
     /// Shutdown: release what waits in the merge, flush alerts and dead letters, commit.
-    fn finish(&mut self) -> LiveSummary {
+    pub(super) fn finish(&mut self) -> LiveSummary {
         self.release(true);
         self.delivery.flush();
         self.publish();
@@ -457,184 +411,4 @@ impl Processor {
             late: self.engine.stats().late,
         }
     }
-}
-
-/// Runs the live path until `shutdown` turns true; then drains, flushes and commits within
-/// `grace`. `sinks` receive the alerts; `metrics`, if given, are kept up to date.
-pub async fn run(
-    config: Config,
-    sinks: Vec<Box<dyn AlertSink + Send>>,
-    metrics: Option<Arc<Metrics>>,
-    board: Option<Arc<Board>>,
-    stats: Arc<LiveStats>,
-    mut shutdown: watch::Receiver<Stop>,
-    grace: Duration,
-) -> Result<LiveSummary> {
-    let assignment = Arc::new(AssignmentState::default());
-    let aborting = Arc::new(AtomicBool::new(false));
-    let consumer_cfg = kafka::consumer_config(&config.kafka)?;
-    let reset_to_earliest = matches!(
-        consumer_cfg.get("auto.offset.reset"),
-        Some("earliest" | "smallest" | "beginning")
-    );
-    let consumer: Arc<StreamConsumer<LiveContext>> = Arc::new(
-        consumer_cfg
-            .create_with_context(LiveContext {
-                assignment: assignment.clone(),
-                aborting: aborting.clone(),
-                metrics: metrics.clone(),
-            })
-            .context("cannot create the Kafka consumer (check [kafka] and [kafka.client])")?,
-    );
-    let topics: Vec<&str> = config.kafka.topics.iter().map(String::as_str).collect();
-    consumer
-        .subscribe(&topics)
-        .with_context(|| format!("cannot subscribe to {topics:?}"))?;
-    tracing::info!(
-        "consuming {topics:?} from {} as group {}",
-        config.kafka.brokers,
-        config.kafka.group_id
-    );
-    let dead = DeadLetters::new(&config.kafka)?;
-    let watermarks = kafka::history_consumer(&config.kafka)?;
-    // Sinks that remember what an earlier process delivered (files) seed the duplicate check.
-    let delivery = Delivery::new(sinks)
-        .routed(crate::alert::delivery::Router::from_config(&config.alerts))
-        .observed(metrics.clone(), board.clone());
-
-    let (tx, mut rx) = mpsc::channel::<ToEngine>(CHANNEL_CAPACITY);
-    let handle = Handle::current();
-    let engine_shutdown = shutdown.clone();
-    let mut processor = Processor {
-        engine: Engine::new(&config),
-        config,
-        aligner: Aligner::new(IDLE_PARTITION, STALLED_PARTITION),
-        consumer: consumer.clone(),
-        watermarks,
-        dead,
-        delivery,
-        stats,
-        metrics,
-        board,
-        assigned: BTreeSet::new(),
-        next: BTreeMap::new(),
-        taken: BTreeMap::new(),
-        reset_to_earliest,
-        alerts: Vec::new(),
-        max_ts: None,
-        last_release: Instant::now(),
-        last_metrics: Instant::now(),
-        last_commit: Instant::now(),
-        uncommitted: false,
-    };
-    let engine_thread = std::thread::Builder::new()
-        .name("ondata-engine".into())
-        .spawn(move || {
-            let aborted = || *engine_shutdown.borrow() == Stop::Abort;
-            loop {
-                if aborted() {
-                    return None;
-                }
-                let got = handle.block_on(async {
-                    tokio::time::timeout(Duration::from_millis(50), rx.recv()).await
-                });
-                match got {
-                    Ok(Some(msg)) => {
-                        processor.handle(msg, &engine_shutdown);
-                        // Take what else is queued before merging, up to a batch.
-                        for _ in 0..512 {
-                            match rx.try_recv() {
-                                Ok(msg) => processor.handle(msg, &engine_shutdown),
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(_) => {}
-                }
-                processor.release(false);
-                processor.idle_tick();
-            }
-            if aborted() {
-                return None;
-            }
-            Some(processor.finish())
-        })
-        .context("cannot start the engine thread")?;
-
-    // The consumer task: copy messages out, report assignment changes in order with them.
-    let mut generation = 0u64;
-    let mut names: BTreeMap<String, Arc<str>> = BTreeMap::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let mut backoff = Duration::from_millis(100);
-    let closed = loop {
-        let (g, parts) = assignment.snapshot();
-        if g != generation {
-            generation = g;
-            if tx.send(ToEngine::Assigned(parts)).await.is_err() {
-                break true;
-            }
-        }
-        tokio::select! {
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() != Stop::Run {
-                    break false;
-                }
-            }
-            _ = tick.tick() => {}
-            received = consumer.recv() => match received {
-                Ok(m) => {
-                    backoff = Duration::from_millis(100);
-                    let (g, parts) = assignment.snapshot();
-                    if g != generation {
-                        generation = g;
-                        if tx.send(ToEngine::Assigned(parts)).await.is_err() {
-                            break true;
-                        }
-                    }
-                    let topic = names
-                        .entry(m.topic().to_string())
-                        .or_insert_with(|| Arc::from(m.topic()))
-                        .clone();
-                    let owned = OwnedMessage::from_message(&m, topic);
-                    drop(m);
-                    if tx.send(ToEngine::Message(owned)).await.is_err() {
-                        break true;
-                    }
-                }
-                Err(e) => {
-                    // librdkafka reconnects and retries by itself; this only paces the log.
-                    tracing::warn!("kafka: {e}");
-                    if let Some(m) = &consumer.context().metrics {
-                        m.kafka_error("fetch");
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                }
-            },
-        }
-    };
-    if closed {
-        tracing::error!("the engine thread stopped early");
-    }
-    if *shutdown.borrow() == Stop::Abort {
-        aborting.store(true, Ordering::SeqCst);
-    }
-    drop(tx);
-    let joined = tokio::task::spawn_blocking(move || engine_thread.join());
-    let summary = match tokio::time::timeout(grace, joined).await {
-        Ok(Ok(Ok(Some(summary)))) => summary,
-        Ok(Ok(Ok(None))) => LiveSummary::default(),
-        Ok(Ok(Err(_))) => anyhow::bail!("the engine thread panicked"),
-        Ok(Err(e)) => anyhow::bail!("the engine thread could not be joined: {e}"),
-        Err(_) => anyhow::bail!("shutdown took longer than the {grace:?} grace period"),
-    };
-    let closing = tokio::task::spawn_blocking(move || {
-        consumer.unsubscribe();
-        drop(consumer);
-    });
-    if tokio::time::timeout(grace, closing).await.is_err() {
-        tracing::warn!("closing the Kafka consumer took longer than {grace:?}");
-    }
-    Ok(summary)
 }
