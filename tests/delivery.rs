@@ -92,12 +92,7 @@ fn start_receiver(rt: &tokio::runtime::Runtime, r: &Receiver) -> SocketAddr {
     let app = Router::new()
         .route("/{*path}", post(receive))
         .with_state(r.clone());
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(async move { axum::serve(listener, app).await });
-    addr
+    common::serve(rt, app)
 }
 
 #[test]
@@ -245,11 +240,7 @@ fn a_stalled_receiver_never_holds_up_the_engine_and_gets_every_alert_once_in_ord
     let app = Router::new()
         .route("/hook", post(stall))
         .with_state(r.clone());
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(async move { axum::serve(listener, app).await });
+    let addr = common::serve(&rt, app);
 
     let dir = tempfile::tempdir().unwrap();
     let metrics = Arc::new(Metrics::new());

@@ -487,16 +487,10 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_against_live_ondata(
                 .ok()
                 .and_then(|e| e.topic.map(|t| t.into_owned()))
                 .unwrap_or_default();
-            let mut record = BaseRecord::to(&topic)
+            let record = BaseRecord::to(&topic)
                 .key(key.as_bytes())
                 .payload(&line[..]);
-            let mut tries = 0;
-            while let Err((e, r)) = producer.send(record) {
-                tries += 1;
-                assert!(tries < 10_000, "cannot produce: {e}");
-                record = r;
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            common::kafka::send(&producer, record);
         }
         std::thread::sleep(Duration::from_millis(500));
     }

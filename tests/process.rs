@@ -105,12 +105,7 @@ fn start_hook(rt: &tokio::runtime::Runtime, hook: &Hook) -> SocketAddr {
     let app = Router::new()
         .route("/services/{key}", post(receive))
         .with_state(hook.clone());
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rt.spawn(async move { axum::serve(listener, app).await });
-    addr
+    common::serve(rt, app)
 }
 
 /// One test's world: a broker with the stream in its topic, a webhook, a directory.

@@ -90,13 +90,7 @@ pub fn produce_stamped(brokers: &str, topic: &str, lines: &[Vec<u8>], at_event_t
                 record = record.timestamp(e.ts_ms);
             }
         }
-        let mut tries = 0;
-        while let Err((e, r)) = producer.send(record) {
-            tries += 1;
-            assert!(tries < 10_000, "cannot produce: {e}");
-            record = r;
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        send(&producer, record);
     }
     producer.flush(Duration::from_secs(60)).expect("flush");
     super::wait_until("every message in the topic", WAIT, || {
@@ -122,4 +116,18 @@ pub fn total_messages(brokers: &str, topic: &str) -> i64 {
                 .unwrap_or(0)
         })
         .sum()
+}
+
+/// Sends `record`, waiting while the producer's queue is full (bounded).
+pub fn send(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    mut record: BaseRecord<[u8], [u8]>,
+) {
+    let mut tries = 0;
+    while let Err((e, r)) = producer.send(record) {
+        tries += 1;
+        assert!(tries < 10_000, "cannot produce: {e}");
+        record = r;
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

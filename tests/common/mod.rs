@@ -61,3 +61,13 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Serves `app` on a loopback port of `rt`; returns the address.
+pub fn serve(rt: &tokio::runtime::Runtime, app: axum::Router) -> std::net::SocketAddr {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move { axum::serve(listener, app).await });
+    addr
+}
