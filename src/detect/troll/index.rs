@@ -481,12 +481,7 @@ impl TrollIndex {
     /// Evicts the oldest generation if there is an older one than the current; says whether
     /// anything went.
     fn drop_oldest(&mut self) -> bool {
-        if self.generations.len() > 1 {
-            let dropped = self.drop_front();
-            self.evicted += dropped as u64;
-            return dropped > 0 || self.clusters.len() < self.limit;
-        }
-        false
+        self.generations.len() > 1 && (self.shed_oldest() > 0 || self.clusters.len() < self.limit)
     }
 
     fn drop_front(&mut self) -> usize {
