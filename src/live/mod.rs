@@ -27,7 +27,7 @@ pub use crate::alert::delivery::Delivery;
 use crate::alert::AlertSink;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::source::kafka::{self, AssignmentState, DeadLetters, LiveContext, OwnedMessage};
+use crate::source::kafka::{self, AssignmentState, LiveContext, OwnedMessage};
 use crate::status::Board;
 
 mod processor;
@@ -139,12 +139,6 @@ pub async fn run(
         config.kafka.brokers,
         config.kafka.group_id
     );
-    let dead = DeadLetters::new(&config.kafka)?;
-    let watermarks = kafka::history_consumer(&config.kafka)?;
-    // Sinks that remember what an earlier process delivered (files) seed the duplicate check.
-    let delivery = Delivery::new(sinks)
-        .routed(crate::alert::delivery::Router::from_config(&config.alerts))
-        .observed(metrics.clone(), board.clone());
 
     let (tx, mut rx) = mpsc::channel::<ToEngine>(CHANNEL_CAPACITY);
     let handle = Handle::current();
@@ -152,14 +146,12 @@ pub async fn run(
     let mut processor = Processor::new(
         config,
         consumer.clone(),
-        watermarks,
-        dead,
-        delivery,
+        sinks,
         stats,
         metrics,
         board,
         reset_to_earliest,
-    );
+    )?;
     let engine_thread = std::thread::Builder::new()
         .name("ondata-engine".into())
         .spawn(move || {

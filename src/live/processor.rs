@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use super::{LiveStats, LiveSummary, Stop, IDLE_PARTITION, STALLED_PARTITION};
 use crate::alert::delivery::Delivery;
-use crate::alert::Alert;
+use crate::alert::{Alert, AlertSink};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::merge::{pending_of, Aligner, Item, Pending};
@@ -71,23 +71,28 @@ pub(super) struct Processor {
 }
 
 impl Processor {
-    #[allow(clippy::too_many_arguments)]
+    /// The engine thread's state, with its own clients for dead letters and partitions'
+    /// ends, and alert delivery to `sinks` (files among them seed the duplicate check with
+    /// what an earlier process delivered).
     pub(super) fn new(
         config: Config,
         consumer: Arc<StreamConsumer<LiveContext>>,
-        watermarks: kafka::HistoryReader,
-        dead: DeadLetters,
-        delivery: Delivery,
+        sinks: Vec<Box<dyn AlertSink + Send>>,
         stats: Arc<LiveStats>,
         metrics: Option<Arc<Metrics>>,
         board: Option<Arc<Board>>,
         reset_to_earliest: bool,
-    ) -> Self {
-        Self {
+    ) -> Result<Self> {
+        let dead = DeadLetters::new(&config.kafka)?;
+        let watermarks = kafka::history_consumer(&config.kafka)?;
+        let delivery = Delivery::new(sinks)
+            .routed(crate::alert::delivery::Router::from_config(&config.alerts))
+            .observed(metrics.clone(), board.clone());
+        Ok(Self {
             engine: Engine::new(&config),
             config,
             aligner: Aligner::new(IDLE_PARTITION, STALLED_PARTITION),
-            consumer: consumer.clone(),
+            consumer,
             watermarks,
             dead,
             delivery,
@@ -104,7 +109,7 @@ impl Processor {
             last_metrics: Instant::now(),
             last_commit: Instant::now(),
             uncommitted: false,
-        }
+        })
     }
 
     pub(super) fn handle(&mut self, msg: ToEngine, shutdown: &watch::Receiver<Stop>) {
