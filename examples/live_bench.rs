@@ -25,8 +25,9 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use tokio::sync::watch;
 
-use ondata::alert::{Alert, AlertSink};
+use ondata::alert::Alert;
 use ondata::config::Config;
+use ondata::deliver::AlertSink;
 use ondata::engine::Engine;
 use ondata::event::{parse_event, Event};
 use ondata::live::{self, LiveStats, LiveSummary, Stop};

@@ -14,8 +14,8 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use tokio::sync::watch;
 
-use ondata::alert::sinks_from_config;
 use ondata::config::Config;
+use ondata::deliver::sinks_from_config;
 use ondata::event::{format_ts, parse_event};
 use ondata::live::{LiveStats, Stop};
 use ondata::simulate::{simulate, Scenario, SimOptions, DEFAULT_START_MS};

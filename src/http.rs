@@ -35,7 +35,7 @@ use tokio::sync::{watch, Semaphore};
 
 use subtle::ConstantTimeEq;
 
-use crate::alert::silence::{NewSilence, Silence, Silences};
+use crate::deliver::silence::{NewSilence, Silence, Silences};
 use crate::live::{LiveStats, Stop};
 use crate::metrics::Metrics;
 use crate::status::Board;

@@ -29,6 +29,7 @@
 pub mod alert;
 pub mod config;
 pub mod dedup;
+pub mod deliver;
 pub mod detect;
 pub mod engine;
 pub mod event;

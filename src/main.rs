@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use ondata::alert::sink::NdjsonSink;
 use ondata::config::{Config, ConfigError};
+use ondata::deliver::sink::NdjsonSink;
 use ondata::replay::{replay, ReplayOptions};
 use ondata::simulate::{simulate, Scenario, SimOptions};
 use ondata::source::output::open_output;
@@ -429,7 +429,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Run { config } => {
             let config = load_config(config.as_deref())?;
             let silences = service::silences(&config);
-            let sinks = ondata::alert::sinks_from_config(&config, false, Some(silences.clone()))
+            let sinks = ondata::deliver::sinks_from_config(&config, false, Some(silences.clone()))
                 .map_err(|e| UsageError(format!("{e:#}")))?;
             let (stop, _) = tokio::sync::watch::channel(ondata::live::Stop::Run);
             let stats = std::sync::Arc::new(ondata::live::LiveStats::default());
@@ -511,7 +511,7 @@ fn backtest(labels: &Path, configs: &[PathBuf], sweep: bool, files: Vec<String>)
                     break;
                 };
                 let one = || -> Result<ondata::incident::backtest::Score> {
-                    let mut sink = ondata::alert::sink::CollectSink::default();
+                    let mut sink = ondata::deliver::sink::CollectSink::default();
                     let opts = ReplayOptions {
                         inputs: files.clone(),
                         // Configurations already run side by side, one per core.

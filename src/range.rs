@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use rdkafka::consumer::Consumer;
 
-use crate::alert::sink::AlertSink;
 use crate::config::Config;
+use crate::deliver::sink::AlertSink;
 use crate::event::{format_ts, Rejection};
 use crate::merge::Item;
 use crate::rebuild::read_ranges;

@@ -6,9 +6,9 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::sync::watch;
 
-use ondata::alert::silence::Silences;
-use ondata::alert::AlertSink;
 use ondata::config::Config;
+use ondata::deliver::silence::Silences;
+use ondata::deliver::AlertSink;
 use ondata::live::{self, LiveStats, LiveSummary, Stop};
 use ondata::metrics::Metrics;
 use ondata::replay::Observe;
@@ -189,6 +189,6 @@ impl ServedReplay {
 pub fn silences(config: &Config) -> Arc<Silences> {
     Arc::new(Silences::open(
         std::path::Path::new(&config.alerts.outbox_dir),
-        ondata::alert::clock::Clock::system(),
+        ondata::deliver::clock::Clock::system(),
     ))
 }

@@ -4,7 +4,10 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::alert::Sample;
-use crate::detect::troll::index::ClusterId;
+
+/// A near-duplicate cluster a comment joined (the troll detector's index names them). Ids
+/// are per topic and wrap after 2^32; a live cluster is never overwritten.
+pub type ClusterId = u32;
 
 /// Examples kept per bucket: the first few comments, and the most negative few.
 const SAMPLES_PER_BUCKET: usize = 3;

@@ -21,10 +21,11 @@ use rdkafka::Message;
 use serde_json::Value;
 
 use common::{free_port, runtime, tool, wait_until, Killed};
-use ondata::alert::remote::{Alertmanager, KafkaAlerts, Webhook};
-use ondata::alert::worker::WorkerSink;
-use ondata::alert::{Alert, AlertKind, AlertSink, AlertStatus};
+use ondata::alert::{Alert, AlertKind, AlertStatus};
 use ondata::config::{Config, WebhookFormat};
+use ondata::deliver::remote::{Alertmanager, KafkaAlerts, Webhook};
+use ondata::deliver::worker::WorkerSink;
+use ondata::deliver::AlertSink;
 use ondata::metrics::Metrics;
 use ondata::simulate::{simulate, Scenario, SimOptions};
 use ondata::{parse_event, Engine};
@@ -244,7 +245,7 @@ fn a_stalled_receiver_never_holds_up_the_engine_and_gets_every_alert_once_in_ord
 
     let dir = tempfile::tempdir().unwrap();
     let metrics = Arc::new(Metrics::new());
-    let outbox = ondata::alert::outbox::Outbox::open(dir.path(), "hook").unwrap();
+    let outbox = ondata::deliver::outbox::Outbox::open(dir.path(), "hook").unwrap();
     let mut sink = WorkerSink::start_with(
         "hook",
         Webhook::new(

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ondata::alert::sink::NdjsonSink;
+use ondata::deliver::sink::NdjsonSink;
 use ondata::replay::{replay, ReplayOptions};
 use ondata::Config;
 

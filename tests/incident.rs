@@ -136,7 +136,7 @@ fn the_click_day_report_draws_its_timeline_and_alerts_in_headless_chromium() {
 
 /// What a replay of `stream` records, straight from the library.
 fn timeline_of(stream: &str) -> Timeline {
-    let mut sink = ondata::alert::sink::CollectSink::default();
+    let mut sink = ondata::deliver::sink::CollectSink::default();
     let summary = replay(
         &Config::default(),
         &ReplayOptions {

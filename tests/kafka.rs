@@ -19,8 +19,9 @@ use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
-use ondata::alert::{Alert, AlertSink};
+use ondata::alert::Alert;
 use ondata::config::Config;
+use ondata::deliver::AlertSink;
 use ondata::event::parse_event;
 use ondata::live::{self, LiveStats, LiveSummary, Stop};
 use ondata::metrics::Metrics;
@@ -273,7 +274,7 @@ fn a_consumer_dropped_without_commit_resumes_with_nothing_missing_or_repeated() 
     // out (the periodic commits before that stand, as after a crash).
     let first = start(
         cfg.clone(),
-        vec![Box::new(ondata::alert::file_sink(&file).unwrap())],
+        vec![Box::new(ondata::deliver::file_sink(&file).unwrap())],
     );
     let half = lines.len() as u64 / 2;
     wait_until("half the stream taken", || first.taken() >= half);
@@ -291,7 +292,7 @@ fn a_consumer_dropped_without_commit_resumes_with_nothing_missing_or_repeated() 
     // Second process: same group and alert file.
     let second = start(
         cfg.clone(),
-        vec![Box::new(ondata::alert::file_sink(&file).unwrap())],
+        vec![Box::new(ondata::deliver::file_sink(&file).unwrap())],
     );
     wait_until("the rest taken", || {
         LiveStats::get(&second.stats.rebuilt_events) + LiveStats::get(&second.stats.events)

@@ -16,11 +16,12 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use common::{runtime, wait_until};
-use ondata::alert::clock::Clock;
-use ondata::alert::delivery::{Delivery, Router as Routes};
-use ondata::alert::silence::Silences;
-use ondata::alert::{sinks_from_config, Alert, AlertStatus, Severity};
+use ondata::alert::{Alert, AlertStatus, Severity};
 use ondata::config::{Config, SinkConfig, SinkKind};
+use ondata::deliver::clock::Clock;
+use ondata::deliver::delivery::{Delivery, Router as Routes};
+use ondata::deliver::silence::Silences;
+use ondata::deliver::sinks_from_config;
 use ondata::live::{LiveStats, Stop};
 use ondata::metrics::Metrics;
 use ondata::status::Board;

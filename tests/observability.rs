@@ -24,8 +24,8 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use tokio::sync::watch;
 
 use common::{free_port, tool, Killed};
-use ondata::alert::NdjsonSink;
 use ondata::config::Config;
+use ondata::deliver::NdjsonSink;
 use ondata::event::parse_event;
 use ondata::live::{self, LiveStats, Stop};
 use ondata::metrics::Metrics;
@@ -419,7 +419,7 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_against_live_ondata(
         .unwrap();
     let task = rt.spawn(live::run(
         config.clone(),
-        vec![Box::new(ondata::alert::file_sink(&alerts_file).unwrap())],
+        vec![Box::new(ondata::deliver::file_sink(&alerts_file).unwrap())],
         Some(metrics),
         Some(board),
         stats.clone(),

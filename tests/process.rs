@@ -236,7 +236,7 @@ timeout_ms = 2000
                 }),
                 ..ReplayOptions::default()
             },
-            &mut ondata::alert::NdjsonSink::new(&mut out),
+            &mut ondata::deliver::NdjsonSink::new(&mut out),
             &mut std::io::sink(),
         )
         .expect("replay");

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use ondata::alert::clock::Clock;
-use ondata::alert::silence::Silences;
+use ondata::deliver::clock::Clock;
+use ondata::deliver::silence::Silences;
 use ondata::http::{serve_with_limits, Admin, Limits};
 use ondata::live::Stop;
 use ondata::metrics::Metrics;

@@ -129,13 +129,44 @@ pub struct NegativityDetails {
     pub negative_share_without_trolls: Option<f64>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountPosts {
+    pub account: String,
+    pub posts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagCount {
+    pub tag: String,
+    pub count: u32,
+}
+
+/// Evidence for a troll burst: a near-duplicate cluster posted by many accounts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrollDetails {
+    pub messages: u32,
+    pub distinct_authors: u32,
+    pub representative: String,
+    /// Normalised tokens of the representative message.
+    pub tokens: u32,
+    /// Accounts that posted more than once, most active first (at most 10).
+    pub repeated_accounts: Vec<AccountPosts>,
+    pub top_mentions: Vec<TagCount>,
+    pub top_hashtags: Vec<TagCount>,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub negative_share: f64,
+    pub similarity_threshold: f64,
+    pub duration_minutes: u32,
+}
+
 /// Kind-specific evidence. Serialised without a tag: the alert's `kind` says which it is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Details {
     Surge(SurgeDetails),
     Negativity(NegativityDetails),
-    TrollBurst(crate::detect::troll::TrollDetails),
+    TrollBurst(TrollDetails),
 }
 
 /// One alert transition. Field order is the JSON field order, kept stable for golden files.

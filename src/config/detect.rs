@@ -1,12 +1,12 @@
 //! The `[detect]` section: one table per detector, unset knobs filled from the sensitivity
-//! preset (`crate::detect`), and their validation.
+//! preset (`presets`), and their validation.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::Sensitivity;
 use super::{invalid, ConfigError};
-use crate::detect::Sensitivity;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]

@@ -12,13 +12,14 @@ use serde::{Deserialize, Serialize};
 
 mod alerts;
 mod detect;
+mod presets;
 
-pub use crate::detect::Sensitivity;
 pub use alerts::{
     AlertsConfig, DefaultRoute, Language, RouteConfig, SinkConfig, SinkKind, WebhookFormat,
     DEFAULT_RATE_LIMIT_PER_MIN,
 };
 pub use detect::{DetectConfig, NegativityConfig, SurgeConfig, TrollConfig, TrollTopicOverride};
+pub use presets::{NegativityParams, Sensitivity, SurgeParams, TrollParams};
 
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "ONDATA__";
@@ -385,7 +386,7 @@ fn apply_env_override(table: &mut toml::Table, var: &str, value: &str) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::Sensitivity;
+    use crate::config::Sensitivity;
 
     const SHIPPED: &str = include_str!("../../config/ondata.toml");
 

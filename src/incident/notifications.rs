@@ -8,10 +8,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::alert::clock::Clock;
-use crate::alert::notify::{Gate, Group, Item, Notice, Out, Policy};
 use crate::alert::{Alert, AlertStatus};
 use crate::config::{Config, DEFAULT_RATE_LIMIT_PER_MIN};
+use crate::deliver::clock::Clock;
+use crate::deliver::notify::{Gate, Group, Item, Notice, Out, Policy};
 
 /// What a notifying sink would have sent.
 #[derive(Debug, Clone, Default, PartialEq)]

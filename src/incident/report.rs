@@ -157,7 +157,7 @@ fn explanation(e: &Episode, html: &mut String) {
     html.push_str("</article>");
 }
 
-fn troll_evidence(t: &crate::detect::troll::TrollDetails, html: &mut String) {
+fn troll_evidence(t: &crate::alert::model::TrollDetails, html: &mut String) {
     let accounts: Vec<String> = t
         .repeated_accounts
         .iter()

@@ -23,9 +23,9 @@ use rdkafka::message::Message;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
-pub use crate::alert::delivery::Delivery;
-use crate::alert::AlertSink;
 use crate::config::Config;
+pub use crate::deliver::delivery::Delivery;
+use crate::deliver::AlertSink;
 use crate::metrics::Metrics;
 use crate::source::kafka::{self, AssignmentState, LiveContext, OwnedMessage};
 use crate::status::Board;

@@ -14,9 +14,10 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use tokio::sync::watch;
 
 use super::{LiveStats, LiveSummary, Stop, IDLE_PARTITION, STALLED_PARTITION};
-use crate::alert::delivery::Delivery;
-use crate::alert::{Alert, AlertSink};
+use crate::alert::Alert;
 use crate::config::Config;
+use crate::deliver::delivery::Delivery;
+use crate::deliver::AlertSink;
 use crate::engine::Engine;
 use crate::merge::{pending_of, Aligner, Item, Pending};
 use crate::metrics::Metrics;
@@ -86,7 +87,9 @@ impl Processor {
         let dead = DeadLetters::new(&config.kafka)?;
         let watermarks = kafka::history_consumer(&config.kafka)?;
         let delivery = Delivery::new(sinks)
-            .routed(crate::alert::delivery::Router::from_config(&config.alerts))
+            .routed(crate::deliver::delivery::Router::from_config(
+                &config.alerts,
+            ))
             .observed(metrics.clone(), board.clone());
         Ok(Self {
             engine: Engine::new(&config),

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::alert::sink::AlertSink;
 use crate::alert::{Alert, AlertKind};
 use crate::config::Config;
+use crate::deliver::sink::AlertSink;
 use crate::engine::{Analysis, Engine, EngineStats};
 use crate::event::{Event, RejectReason, Rejection};
 use crate::incident::Timeline;

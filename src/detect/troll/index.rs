@@ -125,8 +125,7 @@ impl Cluster {
     }
 }
 
-/// Cluster ids are per topic and wrap after 2^32; a live cluster is never overwritten.
-pub type ClusterId = u32;
+pub use crate::window::ClusterId;
 
 struct Generation {
     start_ms: i64,

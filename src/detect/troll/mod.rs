@@ -18,47 +18,15 @@ use std::collections::{BTreeMap, VecDeque};
 /// Reported cluster ids remembered per topic, so a process running for months stays bounded.
 const REPORTED_KEPT: usize = 1024;
 
-use serde::Serialize;
-
 use self::index::{Cluster, ClusterId, IndexSettings, TrollIndex};
 use super::episode::Episode;
 use super::stats::round_to;
 use super::TrollParams;
 use crate::alert::model::{fingerprint, human_duration, human_duration_it};
+use crate::alert::model::{AccountPosts, TagCount, TrollDetails};
 use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
 use crate::config::Language;
 use crate::event::format_ts;
-
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct AccountPosts {
-    pub account: String,
-    pub posts: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct TagCount {
-    pub tag: String,
-    pub count: u32,
-}
-
-/// Evidence for a troll burst.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct TrollDetails {
-    pub messages: u32,
-    pub distinct_authors: u32,
-    pub representative: String,
-    /// Normalised tokens of the representative message.
-    pub tokens: u32,
-    /// Accounts that posted more than once, most active first (at most 10).
-    pub repeated_accounts: Vec<AccountPosts>,
-    pub top_mentions: Vec<TagCount>,
-    pub top_hashtags: Vec<TagCount>,
-    pub first_seen: String,
-    pub last_seen: String,
-    pub negative_share: f64,
-    pub similarity_threshold: f64,
-    pub duration_minutes: u32,
-}
 
 /// Troll settings of one topic after presets and per-topic overrides.
 #[derive(Debug, Clone)]

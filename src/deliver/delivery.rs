@@ -4,7 +4,8 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::notify::Group;
-use super::{Alert, AlertSink};
+use super::AlertSink;
+use crate::alert::Alert;
 use crate::config::{AlertsConfig, RouteConfig};
 use crate::metrics::Metrics;
 use crate::status::Board;
@@ -245,11 +246,11 @@ mod tests {
         assert!(alerts.len() >= 2);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("alerts.ndjson").display().to_string();
-        let mut first = Delivery::new(vec![Box::new(crate::alert::file_sink(&path).unwrap())]);
+        let mut first = Delivery::new(vec![Box::new(crate::deliver::file_sink(&path).unwrap())]);
         assert!(first.send(&alerts[0]));
         assert!(!first.send(&alerts[0]), "not twice in one process");
         drop(first);
-        let mut second = Delivery::new(vec![Box::new(crate::alert::file_sink(&path).unwrap())]);
+        let mut second = Delivery::new(vec![Box::new(crate::deliver::file_sink(&path).unwrap())]);
         assert!(!second.send(&alerts[0]), "not again after a restart");
         assert!(second.send(&alerts[1]));
         let written = std::fs::read_to_string(&path).unwrap();
@@ -265,7 +266,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = |n: &str| dir.path().join(n).display().to_string();
         let named = |n: &str| -> Box<dyn AlertSink + Send> {
-            let mut sink = crate::alert::file_sink(&path(n)).unwrap();
+            let mut sink = crate::deliver::file_sink(&path(n)).unwrap();
             sink.name = n.to_string();
             Box::new(sink)
         };

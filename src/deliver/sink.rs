@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::Alert;
+use crate::alert::Alert;
 
 /// Receives every alert transition, in order.
 pub trait AlertSink {
@@ -163,7 +163,7 @@ pub fn stdout_wants_colour() -> bool {
 
 impl<W: Write> AlertSink for TerminalSink<W> {
     fn send(&mut self, a: &Alert) -> io::Result<()> {
-        use super::model::{AlertStatus, Severity};
+        use crate::alert::{AlertStatus, Severity};
         let (status, colour) = match (a.status, a.severity) {
             (AlertStatus::Resolved, _) => ("resolved", "\x1b[32m"),
             (AlertStatus::Firing, Severity::Critical) => ("FIRING  ", "\x1b[1;31m"),

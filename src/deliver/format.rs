@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::notify::Notice;
-use super::{Alert, AlertKind, AlertStatus, Severity};
+use crate::alert::{Alert, AlertKind, AlertStatus, Severity};
 use crate::config::Language;
 use crate::event::format_ts;
 

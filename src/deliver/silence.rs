@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::clock::Clock;
-use super::Alert;
+use crate::alert::Alert;
 use crate::event::{format_ts, parse_time_arg};
 
 /// Longest a silence may last.
@@ -198,7 +198,7 @@ impl Silences {
         let mut list = self.lock();
         let id = {
             let seed = format!("{now}\0{author}\0{comment}\0{}", list.len());
-            super::model::fingerprint(super::AlertKind::Surge, &seed, now)
+            crate::alert::model::fingerprint(crate::alert::AlertKind::Surge, &seed, now)
         };
         let silence = Silence {
             id,

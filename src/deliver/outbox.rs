@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::notify::Group;
-use super::Alert;
+use crate::alert::Alert;
 
 /// (id, status, at) of an alert transition.
 pub type Key = (String, String, String);

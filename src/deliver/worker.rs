@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use super::notify::{Gate, Group, Item, Notice, Out};
 use super::outbox::{Key, Outbox, Pending};
-use super::{Alert, AlertSink};
+use super::AlertSink;
+use crate::alert::Alert;
 use crate::metrics::Metrics;
 
 /// Alerts queued in memory for one sink at most. Beyond, an alert waits in the sink's

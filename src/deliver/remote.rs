@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::format;
 use super::notify::Notice;
 use super::worker::{Failure, Transport};
-use super::{Alert, AlertStatus};
+use crate::alert::{Alert, AlertStatus};
 use crate::config::{KafkaConfig, Language, WebhookFormat};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::Clock;
 use super::silence::Silences;
-use super::{Alert, AlertStatus};
+use crate::alert::{Alert, AlertStatus};
 use crate::config::Language;
 
 /// What a notifying sink sends.
@@ -499,7 +499,7 @@ mod tests {
         let clock = Clock::manual(T0);
         let silences = Arc::new(Silences::in_memory(clock.clone()));
         silences
-            .add(crate::alert::silence::NewSilence {
+            .add(crate::deliver::silence::NewSilence {
                 kind: None,
                 topic: Some("bonus-600".into()),
                 author: Some("ops".into()),
