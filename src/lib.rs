@@ -40,6 +40,7 @@ pub mod merge;
 pub mod metrics;
 pub mod range;
 pub mod rebuild;
+pub mod render;
 pub mod replay;
 pub mod secret;
 pub mod simulate;

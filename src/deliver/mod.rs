@@ -4,7 +4,6 @@
 
 pub mod clock;
 pub mod delivery;
-pub mod format;
 pub mod notify;
 pub mod outbox;
 pub mod remote;

@@ -19,35 +19,7 @@ use super::silence::Silences;
 use crate::alert::{Alert, AlertStatus};
 use crate::config::Language;
 
-/// What a notifying sink sends.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Notice {
-    Alert(Alert),
-    /// An episode still firing a repeat interval after it was last notified.
-    Reminder(Alert),
-    /// Alerts of one route that arrived within its grouping delay.
-    Group {
-        route: String,
-        alerts: Vec<Alert>,
-    },
-    /// Alerts the rate limit held back, listed instead of sent.
-    Overflow {
-        alerts: Vec<Alert>,
-        since_ms: i64,
-        until_ms: i64,
-        limit_per_min: u32,
-    },
-}
-
-impl Notice {
-    /// The alerts a notice carries (or lists).
-    pub fn alerts(&self) -> &[Alert] {
-        match self {
-            Notice::Alert(a) | Notice::Reminder(a) => std::slice::from_ref(a),
-            Notice::Group { alerts, .. } | Notice::Overflow { alerts, .. } => alerts,
-        }
-    }
-}
+pub use crate::render::Notice;
 
 /// Which route sent an alert, and how long that route holds alerts to group them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

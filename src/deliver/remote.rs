@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use serde_json::Value;
 
-use super::format;
+use crate::render::frames as format;
 use super::notify::Notice;
 use super::worker::{Failure, Transport};
 use crate::alert::{Alert, AlertStatus};

@@ -1,15 +1,12 @@
-//! The life of one alert episode, shared by every detector: it opens with a stable id, tracks
-//! its peak, counts quiet buckets, and closes after enough of them; while it is open (for up
+//! The life of one alert episode, shared by every detector: it opens at an event time (which,
+//! with the kind and topic, gives the alert its stable id), tracks its peak, counts quiet buckets, and closes after enough of them; while it is open (for up
 //! to [`RELEARN_AFTER_MINS`]) the detector must not learn from what it sees.
 
 use super::RELEARN_AFTER_MINS;
-use crate::alert::model::fingerprint;
-use crate::alert::AlertKind;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Episode {
     pub started_ms: i64,
-    pub id: String,
     /// Highest value measured during the episode (ratio, share, …).
     pub peak: f64,
     quiet_buckets: u32,
@@ -23,10 +20,9 @@ pub struct EpisodeState {
 
 impl Episode {
     /// An episode tracked outside [`EpisodeState`] (one per troll cluster).
-    pub fn new(id: String, started_ms: i64, peak: f64) -> Self {
+    pub fn new(started_ms: i64, peak: f64) -> Self {
         Self {
             started_ms,
-            id,
             peak,
             quiet_buckets: 0,
         }
@@ -39,13 +35,8 @@ impl EpisodeState {
     }
 
     /// Opens an episode and returns it (for the firing alert).
-    pub fn open(&mut self, kind: AlertKind, topic: &str, started_ms: i64, value: f64) -> &Episode {
-        self.open.insert(Episode {
-            started_ms,
-            id: fingerprint(kind, topic, started_ms),
-            peak: value,
-            quiet_buckets: 0,
-        })
+    pub fn open(&mut self, started_ms: i64, value: f64) -> &Episode {
+        self.open.insert(Episode::new(started_ms, value))
     }
 
     /// One more bucket of an open episode: `elevated` says whether the condition still
@@ -90,7 +81,7 @@ mod tests {
     #[test]
     fn closes_after_enough_quiet_buckets_and_keeps_the_peak() {
         let mut s = EpisodeState::default();
-        let id = s.open(AlertKind::Surge, "t", 0, 3.0).id.clone();
+        s.open(7, 3.0);
         assert!(s.observe(true, Some(5.0), 2).is_none());
         assert!(s.observe(false, Some(1.0), 2).is_none());
         assert!(
@@ -99,7 +90,7 @@ mod tests {
         );
         assert!(s.observe(false, None, 2).is_none());
         let closed = s.observe(false, None, 2).expect("closed");
-        assert_eq!((closed.id, closed.peak), (id, 5.0));
+        assert_eq!((closed.started_ms, closed.peak), (7, 5.0));
         assert!(!s.is_open());
     }
 
@@ -107,7 +98,7 @@ mod tests {
     fn learning_is_frozen_only_for_a_while() {
         let mut s = EpisodeState::default();
         assert!(!s.freezes_learning(0));
-        s.open(AlertKind::Negativity, "t", 0, 0.5);
+        s.open(0, 0.5);
         assert!(s.freezes_learning(60_000));
         assert!(!s.freezes_learning(RELEARN_AFTER_MINS * 60_000));
     }

@@ -1,8 +1,14 @@
-//! Detectors: pure state machines fed one closed bucket at a time.
+//! Detectors: pure state machines over one topic's stream, in event time.
 //!
-//! Each detector reads per-topic bucket counts in event time and returns alert transitions;
-//! none of them sees the clock, the network or a global. The sensitivity presets are
-//! resolved once, in `config::presets`; detectors take the resolved parameters.
+//! Every detector has the one shape of [`Detector`]: it may look at each comment of its topic
+//! as it arrives ([`Detector::on_comment`], the one entry point to the comment stream), and it
+//! judges each closed bucket ([`Detector::on_bucket_closed`]), returning typed
+//! [`Transition`]s with typed [`Evidence`] and no text. Summaries are written later, in one
+//! place (`render`), in the language the reader chose. None of them sees the clock, the
+//! network or a global; the sensitivity presets are resolved once, in `config::presets`.
+//!
+//! Adding a detector: a file here with its settings, state and evidence, a variant of
+//! [`Evidence`] and [`crate::alert::AlertKind`], and one line in [`Detectors::each`].
 
 pub mod episode;
 pub mod negativity;
@@ -10,9 +16,266 @@ pub mod stats;
 pub mod surge;
 pub mod troll;
 
+use crate::alert::{AlertKind, AlertStatus, Details, Sample, Severity};
+use crate::text::tokenize::Tokens;
+use crate::window::{Bucket, ClusterId, TopicWindow};
+
 pub use crate::config::{NegativityParams, Sensitivity, SurgeParams, TrollParams};
+pub use negativity::{NegativityDetector, NegativityEvidence, NegativitySettings};
+pub use surge::{SurgeDetector, SurgeEvidence, SurgeSettings};
+pub use troll::{TrollDetector, TrollEvidence, TrollSettings};
 
 /// While an episode is open a detector does not learn, so the incident cannot become its own
 /// baseline; after this long it learns again, so a lasting change becomes the new normal
 /// rather than an alert that fires for days.
 pub const RELEARN_AFTER_MINS: i64 = 360;
+
+/// One comment as the detectors see it: the event's fields and the text analysis made once
+/// for every topic the comment belongs to.
+pub struct Comment<'a> {
+    pub ts_ms: i64,
+    pub text: &'a str,
+    pub author: &'a str,
+    pub tokens: &'a Tokens,
+    pub token_count: usize,
+    pub negative: bool,
+    pub score: f64,
+    /// Near-duplicate signature, when the comment was long enough for some topic's index.
+    pub signature: Option<&'a troll::signature::Signature>,
+}
+
+/// What a detector sees when one of its topic's buckets closes.
+pub struct Closed<'a> {
+    /// The topic's buckets; the newest closed one is the bucket being judged.
+    pub window: &'a TopicWindow,
+    /// End of the bucket being judged, event time.
+    pub end_ms: i64,
+    /// Near-duplicate clusters reported as campaigns right now, as the detectors before this
+    /// one left them ([`Detector::share`]).
+    pub campaigns: &'a Campaigns,
+}
+
+/// Clusters currently reported as coordinated campaigns on a topic, so other detectors can
+/// set their comments aside (the authenticity-adjusted negative share).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Campaigns {
+    /// Sorted.
+    active: Vec<ClusterId>,
+}
+
+impl Campaigns {
+    pub fn set(&mut self, active: impl Iterator<Item = ClusterId>) {
+        self.active.clear();
+        self.active.extend(active);
+        self.active.sort_unstable();
+    }
+
+    pub fn contains(&self, cluster: ClusterId) -> bool {
+        self.active.binary_search(&cluster).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.active.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.active.is_empty()
+    }
+
+    /// Comments, and negative comments, in `buckets` that belong to active campaigns.
+    pub fn counts<'b>(&self, buckets: impl Iterator<Item = &'b Bucket>) -> (u32, u32) {
+        if self.active.is_empty() {
+            return (0, 0);
+        }
+        buckets
+            .flat_map(|b| b.clustered.iter())
+            .filter(|(cluster, _)| self.contains(*cluster))
+            .fold((0, 0), |(c, n), (_, negative)| {
+                (c + 1, n + u32::from(*negative))
+            })
+    }
+}
+
+/// A change in an episode's state, as a detector reports it: typed, with no text. The engine
+/// turns it into an alert record (id, times, summary) through the renderer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub kind: AlertKind,
+    pub status: AlertStatus,
+    pub severity: Severity,
+    /// Event time the episode started; with the kind and topic it makes the alert's id.
+    pub started_ms: i64,
+    /// Event time this status was reached.
+    pub at_ms: i64,
+    pub evidence: Evidence,
+    pub samples: Vec<Sample>,
+}
+
+/// What a detector measured, unrounded: the record's numbers and the summary's words are
+/// both made from it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evidence {
+    Surge(SurgeEvidence),
+    Negativity(NegativityEvidence),
+    TrollBurst(TrollEvidence),
+}
+
+/// The numbers of an alert record: what was measured, expected, and where the line was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    pub value: f64,
+    pub baseline: f64,
+    pub threshold: f64,
+    pub details: Details,
+}
+
+impl Evidence {
+    /// The record's numbers and details, rounded for display.
+    pub fn measured(&self) -> Measured {
+        match self {
+            Evidence::Surge(e) => e.measured(),
+            Evidence::Negativity(e) => e.measured(),
+            Evidence::TrollBurst(e) => e.measured(),
+        }
+    }
+}
+
+/// The shape every detector has.
+pub trait Detector {
+    /// One comment of this topic, as it arrives, with the open bucket it was counted in.
+    /// Returns the near-duplicate cluster it was placed in, if the detector keeps clusters.
+    /// Most detectors only judge closed buckets and need nothing here.
+    fn on_comment(&mut self, _comment: &Comment<'_>, _bucket: &mut Bucket) -> Option<ClusterId> {
+        None
+    }
+
+    /// The topic's newest bucket has closed: judge it, learn from it when allowed, and push
+    /// any change of episode state.
+    fn on_bucket_closed(&mut self, closed: &Closed<'_>, out: &mut Vec<Transition>);
+
+    /// After [`Detector::on_bucket_closed`]: what the detectors after this one may use.
+    fn share(&self, _campaigns: &mut Campaigns) {}
+
+    /// The stream restarts at `bucket_start_ms` (its first event, or after a gap longer than
+    /// the history): forget learned baselines.
+    fn reset(&mut self, _bucket_start_ms: i64) {}
+
+    /// An episode is open.
+    fn is_firing(&self) -> bool;
+}
+
+/// Every detector of one topic.
+pub struct Detectors {
+    pub surge: SurgeDetector,
+    pub troll: TrollDetector,
+    pub negativity: NegativityDetector,
+    /// What the troll detector reports as campaigns, for negativity and the views.
+    pub campaigns: Campaigns,
+}
+
+impl Detectors {
+    pub fn new(
+        surge: &std::sync::Arc<SurgeSettings>,
+        negativity: &std::sync::Arc<NegativitySettings>,
+        troll: TrollSettings,
+        first_seen_ms: i64,
+    ) -> Self {
+        Self {
+            surge: SurgeDetector::new(surge.clone(), first_seen_ms),
+            troll: TrollDetector::new(troll),
+            negativity: NegativityDetector::new(negativity.clone()),
+            campaigns: Campaigns::default(),
+        }
+    }
+
+    /// The detectors in the order they judge a closed bucket: surge; troll before negativity,
+    /// so negativity knows which comments are a campaign's. Adding a detector adds a line.
+    fn each(&mut self) -> [&mut dyn Detector; 3] {
+        [&mut self.surge, &mut self.troll, &mut self.negativity]
+    }
+
+    /// Shows one comment to every detector; returns the cluster it was placed in, if any.
+    pub fn on_comment(&mut self, comment: &Comment<'_>, bucket: &mut Bucket) -> Option<ClusterId> {
+        let mut placed = None;
+        for d in self.each() {
+            placed = d.on_comment(comment, bucket).or(placed);
+        }
+        placed
+    }
+
+    /// Has every detector judge the bucket that just closed (the newest in `window`).
+    pub fn on_bucket_closed(
+        &mut self,
+        window: &TopicWindow,
+        end_ms: i64,
+        out: &mut Vec<Transition>,
+    ) {
+        let mut campaigns = std::mem::take(&mut self.campaigns);
+        for d in self.each() {
+            let closed = Closed {
+                window,
+                end_ms,
+                campaigns: &campaigns,
+            };
+            d.on_bucket_closed(&closed, out);
+            d.share(&mut campaigns);
+        }
+        self.campaigns = campaigns;
+    }
+
+    pub fn reset(&mut self, bucket_start_ms: i64) {
+        for d in self.each() {
+            d.reset(bucket_start_ms);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Helpers for the detectors' own unit tests: a topic's buckets filled by hand.
+
+    use super::*;
+
+    /// One topic's buckets of one minute, closed one at a time, with a detector judging each.
+    pub struct Feed {
+        pub window: TopicWindow,
+        pub campaigns: Campaigns,
+        pub next_ms: i64,
+    }
+
+    pub const T0: i64 = 1_585_699_200_000; // 2020-04-01T00:00:00Z
+
+    impl Feed {
+        pub fn new(ring: usize) -> Self {
+            Self {
+                window: TopicWindow::new(ring),
+                campaigns: Campaigns::default(),
+                next_ms: T0,
+            }
+        }
+
+        /// Closes the next one-minute bucket holding `count` comments, `negative` of them
+        /// negative, and returns what `d` reported.
+        pub fn minute(&mut self, d: &mut dyn Detector, count: u32, negative: u32) -> Vec<Transition> {
+            let start = self.next_ms;
+            let b = self.window.bucket_mut(start);
+            for i in 0..count {
+                let neg = i < negative;
+                b.add("commento", "a", start + i64::from(i), if neg { -0.5 } else { 0.1 }, neg);
+            }
+            self.window.close(start);
+            self.next_ms += 60_000;
+            let mut out = Vec::new();
+            d.on_bucket_closed(
+                &Closed {
+                    window: &self.window,
+                    end_ms: start + 60_000,
+                    campaigns: &self.campaigns,
+                },
+                &mut out,
+            );
+            d.share(&mut self.campaigns);
+            out
+        }
+    }
+}

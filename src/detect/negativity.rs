@@ -10,23 +10,18 @@
 //! which the share is no longer even half-way up.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::episode::{buckets_for, Episode, EpisodeState};
 use super::stats::{ewma_alpha, round_to, wilson_interval};
-use super::NegativityParams;
-use crate::alert::model::{article_it, human_duration, human_duration_it, NegativityDetails};
-use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
-use crate::config::Language;
-use crate::event::format_ts;
-use crate::window::{Bucket, TopicWindow};
-
-use super::troll::TrollDetector;
+use super::{Campaigns, Closed, Detector, Evidence, Measured, NegativityParams, Transition};
+use crate::alert::model::NegativityDetails;
+use crate::alert::{AlertKind, AlertStatus, Details, Severity};
+use crate::window::TopicWindow;
 
 #[derive(Debug, Clone)]
 pub struct NegativitySettings {
     pub params: NegativityParams,
-    /// Language of the summaries.
-    pub lang: Language,
     pub bucket_ms: i64,
     pub window_buckets: Vec<usize>,
     pub alpha: f64,
@@ -36,7 +31,6 @@ impl NegativitySettings {
     pub fn new(params: NegativityParams, bucket_ms: i64) -> Self {
         let per_min = 60_000.0 / bucket_ms as f64;
         Self {
-            lang: Language::En,
             window_buckets: params
                 .windows_mins
                 .iter()
@@ -67,23 +61,10 @@ struct Measure {
     troll_negative: u32,
 }
 
-/// Comments and negative comments in `buckets` that belong to clusters `troll` currently
-/// reports as troll bursts.
-pub fn troll_counts<'a>(
-    buckets: impl Iterator<Item = &'a Bucket>,
-    troll: &TrollDetector,
-) -> (u32, u32) {
-    buckets
-        .flat_map(|b| b.clustered.iter())
-        .filter(|(cluster, _)| troll.is_active(*cluster))
-        .fold((0, 0), |(c, n), (_, negative)| {
-            (c + 1, n + u32::from(*negative))
-        })
-}
-
 /// Negativity state of one topic.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NegativityDetector {
+    settings: Arc<NegativitySettings>,
     weighted_total: f64,
     weighted_negative: f64,
     comments_seen: u64,
@@ -92,9 +73,30 @@ pub struct NegativityDetector {
     episode: EpisodeState,
 }
 
-impl NegativityDetector {
-    pub fn is_firing(&self) -> bool {
+impl Detector for NegativityDetector {
+    fn on_bucket_closed(&mut self, closed: &Closed<'_>, out: &mut Vec<Transition>) {
+        out.extend(self.judge(closed.window, closed.campaigns));
+    }
+
+    fn reset(&mut self, _bucket_start_ms: i64) {
+        *self = Self::new(self.settings.clone());
+    }
+
+    fn is_firing(&self) -> bool {
         self.episode.is_open()
+    }
+}
+
+impl NegativityDetector {
+    pub fn new(settings: Arc<NegativitySettings>) -> Self {
+        Self {
+            settings,
+            weighted_total: 0.0,
+            weighted_negative: 0.0,
+            comments_seen: 0,
+            baseline_before: VecDeque::new(),
+            episode: EpisodeState::default(),
+        }
     }
 
     /// The topic's usual negative share, once enough comments were seen.
@@ -103,17 +105,10 @@ impl NegativityDetector {
             .then(|| self.weighted_negative / self.weighted_total)
     }
 
-    pub fn reset(&mut self) {
-        *self = Self::default();
-    }
-
-    pub fn on_bucket_closed(
-        &mut self,
-        s: &NegativitySettings,
-        topic: &str,
-        window: &TopicWindow,
-        troll: &TrollDetector,
-    ) -> Option<Alert> {
+    /// Judges the newest closed bucket in `window`, then learns from it.
+    fn judge(&mut self, window: &TopicWindow, campaigns: &Campaigns) -> Option<Transition> {
+        let settings = self.settings.clone();
+        let s = &*settings;
         let bucket = window.closed.back()?;
         let bucket_end = bucket.start_ms + s.bucket_ms;
         let p = &s.params;
@@ -124,7 +119,7 @@ impl NegativityDetector {
         let measures: Vec<Measure> = s
             .window_buckets
             .iter()
-            .filter_map(|&w| self.measure(s, window, w, troll))
+            .filter_map(|&w| self.measure(s, window, w, campaigns))
             .collect();
         let fires = |m: &&Measure| m.comments >= p.min_comments && m.low > m.baseline + p.min_rise;
         let alert = if self.episode.is_open() {
@@ -141,9 +136,8 @@ impl NegativityDetector {
                 .observe(elevated, peak, quiet_needed)
                 .and_then(|ep| {
                     let longest = measures.iter().max_by_key(|m| m.buckets)?;
-                    Some(build(
+                    Some(transition(
                         s,
-                        topic,
                         &ep,
                         longest,
                         window,
@@ -158,10 +152,8 @@ impl NegativityDetector {
                 .max_by(|a, b| (a.low - a.baseline).total_cmp(&(b.low - b.baseline)))
                 .map(|m| {
                     let started_ms = onset(window, m, p.min_rise);
-                    let ep = self
-                        .episode
-                        .open(AlertKind::Negativity, topic, started_ms, m.share);
-                    build(s, topic, ep, m, window, bucket_end, AlertStatus::Firing)
+                    let ep = self.episode.open(started_ms, m.share);
+                    transition(s, ep, m, window, bucket_end, AlertStatus::Firing)
                 })
         };
         // Learn from the bucket after judging it, but not from an open episode: these are
@@ -182,7 +174,7 @@ impl NegativityDetector {
         s: &NegativitySettings,
         window: &TopicWindow,
         w: usize,
-        troll: &TrollDetector,
+        campaigns: &Campaigns,
     ) -> Option<Measure> {
         if window.closed.len() < w || self.baseline_before.len() < w {
             return None;
@@ -196,7 +188,7 @@ impl NegativityDetector {
             f64::from(comments),
             s.params.confidence_z,
         );
-        let (troll_comments, troll_negative) = troll_counts(window.last(w), troll);
+        let (troll_comments, troll_negative) = campaigns.counts(window.last(w));
         Some(Measure {
             troll_comments,
             troll_negative,
@@ -230,101 +222,74 @@ fn onset(window: &TopicWindow, m: &Measure, min_rise: f64) -> i64 {
         .unwrap_or(first)
 }
 
-/// Negative share once the comments of active troll clusters are set aside.
-fn adjusted_share(m: &Measure) -> Option<f64> {
-    let comments = m.comments - m.troll_comments;
-    (comments > 0).then(|| f64::from(m.negative - m.troll_negative) / f64::from(comments))
+/// What a negativity window measured, as an alert reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NegativityEvidence {
+    pub minutes: u32,
+    pub comments: u32,
+    pub negative: u32,
+    pub share: f64,
+    /// Wilson score interval of the share.
+    pub low: f64,
+    pub high: f64,
+    pub confidence_z: f64,
+    /// The topic's usual share, and the line: baseline plus the minimum rise.
+    pub baseline: f64,
+    pub threshold: f64,
+    /// Highest share seen in the episode so far.
+    pub peak: f64,
+    pub duration_minutes: u32,
+    /// Comments in the window from active troll clusters, and how many were negative.
+    pub troll_comments: u32,
+    pub troll_negative: u32,
 }
 
-/// What a coordinated campaign contributes, when it contributes anything.
-fn troll_note(m: &Measure) -> String {
-    if m.troll_negative == 0 {
-        return String::new();
+impl NegativityEvidence {
+    /// The negative share once the comments of active troll clusters are set aside.
+    pub fn share_without_trolls(&self) -> Option<f64> {
+        let comments = self.comments - self.troll_comments;
+        (comments > 0).then(|| f64::from(self.negative - self.troll_negative) / f64::from(comments))
     }
-    let from = f64::from(m.troll_negative) / f64::from(m.negative.max(1));
-    match adjusted_share(m) {
-        Some(without) => format!(
-            " {} of the negative comments come from a coordinated campaign; without it the negative share is {}.",
-            pct(from),
-            pct(without)
-        ),
-        None => " All of them come from a coordinated campaign.".to_string(),
-    }
-}
 
-fn troll_note_it(m: &Measure) -> String {
-    if m.troll_negative == 0 {
-        return String::new();
+    /// Share of the negative comments that came from troll clusters.
+    pub fn negative_from_trolls(&self) -> f64 {
+        f64::from(self.troll_negative) / f64::from(self.negative.max(1))
     }
-    let from = f64::from(m.troll_negative) / f64::from(m.negative.max(1));
-    match adjusted_share(m) {
-        Some(without) => {
-            let share = article_it(percent(from), "Il", "L'");
-            format!(
-                " {share}% dei commenti negativi viene da una campagna coordinata; senza, la quota negativa \u{e8} {}%.",
-                article_it(percent(without), "del", "dell'")
-            )
+
+    pub fn measured(&self) -> Measured {
+        Measured {
+            value: round_to(self.share, 3),
+            baseline: round_to(self.baseline, 3),
+            threshold: round_to(self.threshold, 3),
+            details: Details::Negativity(NegativityDetails {
+                window_minutes: self.minutes,
+                comments: self.comments,
+                negative: self.negative,
+                negative_share: round_to(self.share, 3),
+                share_low: round_to(self.low, 3),
+                share_high: round_to(self.high, 3),
+                confidence_z: self.confidence_z,
+                baseline_share: round_to(self.baseline, 3),
+                peak_share: round_to(self.peak, 3),
+                duration_minutes: self.duration_minutes,
+                troll_comments: self.troll_comments,
+                troll_negative: self.troll_negative,
+                negative_from_trolls_share: round_to(self.negative_from_trolls(), 3),
+                negative_share_without_trolls: self.share_without_trolls().map(|v| round_to(v, 3)),
+            }),
         }
-        None => " Vengono tutti da una campagna coordinata.".to_string(),
     }
 }
 
-/// A share as a whole percentage.
-fn percent(x: f64) -> u64 {
-    (x * 100.0).round().max(0.0) as u64
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.0}%", x * 100.0)
-}
-
-fn build(
+fn transition(
     s: &NegativitySettings,
-    topic: &str,
     ep: &Episode,
     m: &Measure,
     window: &TopicWindow,
     at_ms: i64,
     status: AlertStatus,
-) -> Alert {
+) -> Transition {
     let p = &s.params;
-    let minutes = (m.buckets as i64 * s.bucket_ms / 60_000) as u32;
-    let threshold = m.baseline + p.min_rise;
-    let duration = ((at_ms - ep.started_ms) / 60_000).max(0) as u32;
-    let summary = match (status, s.lang) {
-        (AlertStatus::Firing, Language::It) => format!(
-            "Clima negativo su \u{ab}{topic}\u{bb}: negativo {}% {} commenti degli ultimi {minutes} minuti (almeno {}% con buona certezza), contro {}% abituale (soglia di allerta: {}%).",
-            article_it(percent(m.share), "il", "l'"),
-            article_it(u64::from(m.comments), "dei", "degli "),
-            article_it(percent(m.low), "il", "l'"),
-            article_it(percent(m.baseline), "il", "l'"),
-            percent(threshold)
-        ) + &troll_note_it(m),
-        (AlertStatus::Resolved, Language::It) => format!(
-            "Clima tornato nella norma su \u{ab}{topic}\u{bb}: negativo {}% {} commenti degli ultimi {minutes} minuti (abituale {}); \u{e8} durato {}, con un massimo {}%.",
-            article_it(percent(m.share), "il", "l'"),
-            article_it(u64::from(m.comments), "dei", "degli "),
-            pct(m.baseline),
-            human_duration_it(duration),
-            article_it(percent(ep.peak), "del", "dell'")
-        ),
-        (AlertStatus::Firing, Language::En) => format!(
-            "Negativity on \u{ab}{topic}\u{bb}: {} of the {} comments in the last {minutes} minutes are negative (at least {} with high confidence), against its usual {} (alert at {}).",
-            pct(m.share),
-            m.comments,
-            pct(m.low),
-            pct(m.baseline),
-            pct(threshold)
-        ) + &troll_note(m),
-        (AlertStatus::Resolved, Language::En) => format!(
-            "Negativity on \u{ab}{topic}\u{bb} is back to {} of {} comments in the last {minutes} minutes (usual {}); it lasted {} and peaked at {}.",
-            pct(m.share),
-            m.comments,
-            pct(m.baseline),
-            human_duration(duration),
-            pct(ep.peak)
-        ),
-    };
     let severity = if ep.peak >= m.baseline + 2.0 * p.min_rise {
         Severity::Critical
     } else {
@@ -345,38 +310,27 @@ fn build(
         }
         AlertStatus::Resolved => Vec::new(),
     };
-    Alert {
-        id: ep.id.clone(),
+    Transition {
         kind: AlertKind::Negativity,
         status,
         severity,
-        topic: topic.to_string(),
-        at: format_ts(at_ms),
-        started_at: format_ts(ep.started_ms),
-        value: round_to(m.share, 3),
-        baseline: round_to(m.baseline, 3),
-        threshold: round_to(threshold, 3),
-        summary,
-        details: Details::Negativity(NegativityDetails {
-            window_minutes: minutes,
+        started_ms: ep.started_ms,
+        at_ms,
+        evidence: Evidence::Negativity(NegativityEvidence {
+            minutes: (m.buckets as i64 * s.bucket_ms / 60_000) as u32,
             comments: m.comments,
             negative: m.negative,
-            negative_share: round_to(m.share, 3),
-            share_low: round_to(m.low, 3),
-            share_high: round_to(m.high, 3),
+            share: m.share,
+            low: m.low,
+            high: m.high,
             confidence_z: p.confidence_z,
-            baseline_share: round_to(m.baseline, 3),
-            peak_share: round_to(ep.peak, 3),
-            duration_minutes: duration,
+            baseline: m.baseline,
+            threshold: m.baseline + p.min_rise,
+            peak: ep.peak,
+            duration_minutes: ((at_ms - ep.started_ms) / 60_000).max(0) as u32,
             troll_comments: m.troll_comments,
             troll_negative: m.troll_negative,
-            negative_from_trolls_share: round_to(
-                f64::from(m.troll_negative) / f64::from(m.negative.max(1)),
-                3,
-            ),
-            negative_share_without_trolls: adjusted_share(m).map(|v| round_to(v, 3)),
         }),
         samples,
-        at_ms,
     }
 }

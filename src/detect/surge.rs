@@ -19,16 +19,13 @@
 //! is even half-way to the firing ratio.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::episode::{buckets_for, Episode, EpisodeState};
 use super::stats::{ewma_alpha, lower_median, poisson_z, round_to};
-use super::SurgeParams;
-use crate::alert::model::{
-    article_it, decimal_it, human_duration, human_duration_it, SurgeDetails,
-};
-use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
-use crate::config::Language;
-use crate::event::format_ts;
+use super::{Closed, Detector, Evidence, Measured, SurgeParams, Transition};
+use crate::alert::model::SurgeDetails;
+use crate::alert::{AlertKind, AlertStatus, Details, Severity};
 use crate::window::TopicWindow;
 
 const SLOT_MS: i64 = 15 * 60_000;
@@ -41,8 +38,6 @@ const FLOOR_PER_MINUTE: f64 = 0.1;
 #[derive(Debug, Clone)]
 pub struct SurgeSettings {
     pub params: SurgeParams,
-    /// Language of the summaries.
-    pub lang: Language,
     pub bucket_ms: i64,
     pub window_buckets: Vec<usize>,
     pub alpha: f64,
@@ -58,7 +53,6 @@ impl SurgeSettings {
     pub fn new(params: SurgeParams, bucket_ms: i64) -> Self {
         let per_min = 60_000.0 / bucket_ms as f64;
         Self {
-            lang: Language::En,
             window_buckets: params
                 .windows_mins
                 .iter()
@@ -162,8 +156,9 @@ struct Measure {
 }
 
 /// Surge state of one topic.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SurgeDetector {
+    settings: Arc<SurgeSettings>,
     /// Smoothed level, comments per bucket.
     recent: f64,
     /// Smoothed change of the level per bucket (Holt's trend): lets the expectation follow a
@@ -177,36 +172,44 @@ pub struct SurgeDetector {
     first_seen_ms: i64,
 }
 
+impl Detector for SurgeDetector {
+    fn on_bucket_closed(&mut self, closed: &Closed<'_>, out: &mut Vec<Transition>) {
+        out.extend(self.judge(closed.window));
+    }
+
+    /// Forgets the learned level, e.g. after a gap in the data longer than the history.
+    fn reset(&mut self, first_seen_ms: i64) {
+        *self = Self::new(self.settings.clone(), first_seen_ms);
+    }
+
+    fn is_firing(&self) -> bool {
+        self.episode.is_open()
+    }
+}
+
 impl SurgeDetector {
-    pub fn new(first_seen_ms: i64) -> Self {
+    pub fn new(settings: Arc<SurgeSettings>, first_seen_ms: i64) -> Self {
         Self {
+            settings,
+            recent: 0.0,
+            trend: 0.0,
+            buckets_seen: 0,
+            recent_before: VecDeque::new(),
+            profile: DailyProfile::default(),
+            episode: EpisodeState::default(),
             first_seen_ms,
-            ..Self::default()
         }
     }
 
-    pub fn is_firing(&self) -> bool {
-        self.episode.is_open()
-    }
-
-    /// Expected comments per minute right now, for metrics and the status page.
+    /// Expected comments per bucket right now, for metrics and the status page.
     pub fn baseline_per_bucket(&self) -> f64 {
         self.recent
     }
 
-    /// Forgets the learned level, e.g. after a gap in the data longer than the history.
-    pub fn reset(&mut self, first_seen_ms: i64) {
-        *self = Self::new(first_seen_ms);
-    }
-
-    /// Called once per closed bucket (the newest in `window`); returns a firing or resolved
-    /// alert when the state changes.
-    pub fn on_bucket_closed(
-        &mut self,
-        s: &SurgeSettings,
-        topic: &str,
-        window: &TopicWindow,
-    ) -> Option<Alert> {
+    /// Judges the newest closed bucket in `window`, then learns from it.
+    fn judge(&mut self, window: &TopicWindow) -> Option<Transition> {
+        let settings = self.settings.clone();
+        let s = &*settings;
         let bucket = window.closed.back()?;
         let bucket_end = bucket.start_ms + s.bucket_ms;
         self.recent_before.push_back((self.recent, self.trend));
@@ -239,9 +242,8 @@ impl SurgeDetector {
                 .observe(elevated, peak, quiet_needed)
                 .and_then(|ep| {
                     let longest = measures.iter().max_by_key(|m| m.buckets)?;
-                    Some(build(
+                    Some(transition(
                         s,
-                        topic,
                         &ep,
                         longest,
                         window,
@@ -256,10 +258,8 @@ impl SurgeDetector {
                 .max_by(|a, b| a.z.total_cmp(&b.z))
                 .map(|m| {
                     let started_ms = onset(window, m, p.min_ratio, s.bucket_ms);
-                    let ep = self
-                        .episode
-                        .open(AlertKind::Surge, topic, started_ms, m.ratio);
-                    build(s, topic, ep, m, window, bucket_end, AlertStatus::Firing)
+                    let ep = self.episode.open(started_ms, m.ratio);
+                    transition(s, ep, m, window, bucket_end, AlertStatus::Firing)
                 })
         };
         let frozen = self.episode.freezes_learning(bucket_end);
@@ -341,71 +341,68 @@ fn onset(window: &TopicWindow, m: &Measure, min_ratio: f64, bucket_ms: i64) -> i
         .min(first + (m.buckets as i64 - 1) * bucket_ms)
 }
 
-fn build(
+/// What a surge window measured, as an alert reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurgeEvidence {
+    /// Length of the window that was measured.
+    pub minutes: f64,
+    pub observed: u32,
+    pub expected: f64,
+    pub ratio: f64,
+    /// Poisson deviation on the square-root scale (see [`poisson_z`]).
+    pub z: f64,
+    /// The same time on earlier days, not the recent level, set the expectation.
+    pub seasonal: bool,
+    /// Comments per bucket across the window, oldest first.
+    pub per_bucket: Vec<u32>,
+    /// Highest ratio seen in the episode so far.
+    pub peak_ratio: f64,
+    pub duration_minutes: u32,
+    /// The firing line: ratio and minimum comments in the window.
+    pub min_ratio: f64,
+    pub min_events: u32,
+}
+
+impl SurgeEvidence {
+    /// Per minute: comments, expected comments and the line, then the details.
+    pub fn measured(&self) -> Measured {
+        let per_min = f64::from(self.observed) / self.minutes;
+        let expected_per_min = self.expected / self.minutes;
+        let threshold_per_min =
+            (expected_per_min * self.min_ratio).max(f64::from(self.min_events) / self.minutes);
+        Measured {
+            value: round_to(per_min, 2),
+            baseline: round_to(expected_per_min, 2),
+            threshold: round_to(threshold_per_min, 2),
+            details: Details::Surge(SurgeDetails {
+                window_minutes: self.minutes.round() as u32,
+                comments_in_window: self.observed,
+                expected_in_window: round_to(self.expected, 1),
+                ratio: round_to(self.ratio, 2),
+                z: round_to(self.z, 2),
+                baseline_source: if self.seasonal {
+                    "same time on earlier days"
+                } else {
+                    "recent level"
+                }
+                .to_string(),
+                per_bucket: self.per_bucket.clone(),
+                peak_ratio: round_to(self.peak_ratio, 2),
+                duration_minutes: self.duration_minutes,
+            }),
+        }
+    }
+}
+
+fn transition(
     s: &SurgeSettings,
-    topic: &str,
     ep: &Episode,
     m: &Measure,
     window: &TopicWindow,
     at_ms: i64,
     status: AlertStatus,
-) -> Alert {
+) -> Transition {
     let p = &s.params;
-    let minutes = s.minutes(m.buckets);
-    let per_min = f64::from(m.observed) / minutes;
-    let expected_per_min = m.expected / minutes;
-    let threshold_per_min = (expected_per_min * p.min_ratio).max(f64::from(p.min_events) / minutes);
-    let usual = if m.seasonal {
-        "the usual"
-    } else {
-        "the recent level of"
-    };
-    let when = if m.seasonal {
-        " for this time of day"
-    } else {
-        ""
-    };
-    let duration = ((at_ms - ep.started_ms) / 60_000).max(0) as u32;
-    let summary = match (status, s.lang) {
-        (AlertStatus::Firing, Language::En) => format!(
-            "Surge on \u{ab}{topic}\u{bb}: {} comments in the last {} minutes, {:.1}\u{d7} {usual} {:.0}{when} (alert at {:.1}\u{d7}).",
-            m.observed, minutes, m.ratio, m.expected, p.min_ratio
-        ),
-        (AlertStatus::Firing, Language::It) => format!(
-            "Picco di commenti su \u{ab}{topic}\u{bb}: {} negli ultimi {} minuti, {} volte {}{} (soglia di allerta: {} volte).",
-            m.observed,
-            minutes,
-            decimal_it(m.ratio),
-            if m.seasonal {
-                article_it(m.expected.round() as u64, "i", "gli ")
-            } else {
-                format!("il livello recente di {:.0}", m.expected)
-            },
-            if m.seasonal { " abituali a quest'ora" } else { "" },
-            decimal_it(p.min_ratio)
-        ),
-        (AlertStatus::Resolved, Language::It) => format!(
-            "Rientrato il picco di commenti su \u{ab}{topic}\u{bb}: {} negli ultimi {} minuti contro {}{}; \u{e8} durato {}, con un massimo di {} volte il normale.",
-            m.observed,
-            minutes,
-            if m.seasonal {
-                article_it(m.expected.round() as u64, "i", "gli ")
-            } else {
-                format!("un livello recente di {:.0}", m.expected)
-            },
-            if m.seasonal { " abituali a quest'ora" } else { "" },
-            human_duration_it(duration),
-            decimal_it(ep.peak)
-        ),
-        (AlertStatus::Resolved, Language::En) => format!(
-            "Surge on \u{ab}{topic}\u{bb} is over: {} comments in the last {} minutes against {usual} {:.0}; it lasted {} and peaked at {:.1}\u{d7} normal.",
-            m.observed,
-            minutes,
-            m.expected,
-            human_duration(duration),
-            ep.peak
-        ),
-    };
     let severity = if ep.peak >= 2.0 * p.min_ratio {
         Severity::Critical
     } else {
@@ -423,35 +420,25 @@ fn build(
             .collect(),
         AlertStatus::Resolved => Vec::new(),
     };
-    Alert {
-        id: ep.id.clone(),
+    Transition {
         kind: AlertKind::Surge,
         status,
         severity,
-        topic: topic.to_string(),
-        at: format_ts(at_ms),
-        started_at: format_ts(ep.started_ms),
-        value: round_to(per_min, 2),
-        baseline: round_to(expected_per_min, 2),
-        threshold: round_to(threshold_per_min, 2),
-        summary,
-        details: Details::Surge(SurgeDetails {
-            window_minutes: minutes.round() as u32,
-            comments_in_window: m.observed,
-            expected_in_window: round_to(m.expected, 1),
-            ratio: round_to(m.ratio, 2),
-            z: round_to(m.z, 2),
-            baseline_source: if m.seasonal {
-                "same time on earlier days"
-            } else {
-                "recent level"
-            }
-            .to_string(),
+        started_ms: ep.started_ms,
+        at_ms,
+        evidence: Evidence::Surge(SurgeEvidence {
+            minutes: s.minutes(m.buckets),
+            observed: m.observed,
+            expected: m.expected,
+            ratio: m.ratio,
+            z: m.z,
+            seasonal: m.seasonal,
             per_bucket: window.last(m.buckets).map(|b| b.count).collect(),
-            peak_ratio: round_to(ep.peak, 2),
-            duration_minutes: duration,
+            peak_ratio: ep.peak,
+            duration_minutes: ((at_ms - ep.started_ms) / 60_000).max(0) as u32,
+            min_ratio: p.min_ratio,
+            min_events: p.min_events,
         }),
         samples,
-        at_ms,
     }
 }

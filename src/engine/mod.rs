@@ -18,13 +18,13 @@ use crate::alert::{Alert, AlertKind, AlertStatus};
 use crate::config::Config;
 use crate::config::DetectConfig;
 use crate::dedup::IdDedup;
-use crate::detect::negativity::{NegativityDetector, NegativitySettings};
-use crate::detect::surge::{SurgeDetector, SurgeSettings};
-use crate::detect::troll::index::{ClusterId, Message, Placement};
-use crate::detect::troll::{TrollDetector, TrollSettings};
+use crate::detect::{
+    Comment, Detectors, NegativitySettings, SurgeSettings, Transition, TrollSettings,
+};
 use crate::event::Event;
+use crate::render::Renderer;
 use crate::text::lexicon::Lexicon;
-use crate::window::TopicWindow;
+use crate::window::{ClusterId, TopicWindow};
 
 mod analysis;
 mod view;
@@ -59,10 +59,7 @@ pub struct EngineStats {
 struct Topic {
     name: String,
     window: TopicWindow,
-    surge: SurgeDetector,
-    negativity: NegativityDetector,
-    troll: TrollDetector,
-    troll_settings: TrollSettings,
+    detectors: Detectors,
     events: u64,
     negative: u64,
 }
@@ -70,8 +67,12 @@ struct Topic {
 pub struct Engine {
     bucket_ms: i64,
     lateness_ms: i64,
-    surge: SurgeSettings,
-    negativity: NegativitySettings,
+    surge: Arc<SurgeSettings>,
+    negativity: Arc<NegativitySettings>,
+    /// Turns the detectors' transitions into alert records, as alerts leave the engine.
+    renderer: Renderer,
+    /// Reused for the transitions of each closing.
+    transitions: Vec<Transition>,
     analyzer: Analyzer,
     max_dynamic: usize,
     dynamic: usize,
@@ -113,10 +114,11 @@ impl Engine {
     /// Builds an engine sharing an already loaded lexicon (several engines, one lexicon).
     pub fn with_lexicon(config: &Config, lexicon: Arc<Lexicon>) -> Self {
         let bucket_ms = i64::from(config.engine.bucket_secs) * 1000;
-        let mut surge = SurgeSettings::new(config.detect.surge_params(), bucket_ms);
-        let mut negativity = NegativitySettings::new(config.detect.negativity_params(), bucket_ms);
-        surge.lang = config.alerts.language;
-        negativity.lang = config.alerts.language;
+        let surge = Arc::new(SurgeSettings::new(config.detect.surge_params(), bucket_ms));
+        let negativity = Arc::new(NegativitySettings::new(
+            config.detect.negativity_params(),
+            bucket_ms,
+        ));
         // The ring covers every detector's longest window, the troll window included.
         let troll_buckets =
             (i64::from(config.detect.troll.window_mins) * 60_000 / bucket_ms).max(1) as usize;
@@ -136,6 +138,8 @@ impl Engine {
                 .max(1),
             surge,
             negativity,
+            renderer: Renderer::new(config.alerts.language),
+            transitions: Vec::new(),
             analyzer: Analyzer::new(config, lexicon),
             max_dynamic: config.topics.max_dynamic,
             dynamic: 0,
@@ -163,15 +167,11 @@ impl Engine {
 
     fn add_topic(&mut self, name: &str, first_seen_ms: i64) -> usize {
         let id = self.topics.len();
-        let mut troll_settings = TrollSettings::new(self.detect.troll_params(name));
-        troll_settings.lang = self.surge.lang;
+        let troll = TrollSettings::new(self.detect.troll_params(name));
         self.topics.push(Topic {
             name: name.to_string(),
             window: TopicWindow::new(self.ring_len),
-            surge: SurgeDetector::new(first_seen_ms),
-            negativity: NegativityDetector::default(),
-            troll: TrollDetector::new(&troll_settings),
-            troll_settings,
+            detectors: Detectors::new(&self.surge, &self.negativity, troll, first_seen_ms),
             events: 0,
             negative: 0,
         });
@@ -283,47 +283,25 @@ impl Engine {
             topics.push(self.other);
         }
         let bucket_start = ts.div_euclid(self.bucket_ms) * self.bucket_ms;
-        let token_count = analysis.token_count;
+        let comment = Comment {
+            ts_ms: ts,
+            text: &event.text,
+            author: &event.author,
+            tokens: &analysis.tokens,
+            token_count: analysis.token_count,
+            negative,
+            score,
+            signature: analysis.signed.then_some(&analysis.signature),
+        };
         for &id in &topics {
             let topic = &mut self.topics[id];
             topic.events += 1;
             topic.negative += u64::from(negative);
             let bucket = topic.window.bucket_mut(bucket_start);
             bucket.add(&event.text, &event.author, ts, score, negative);
-            // Near-duplicate index: only comments long enough to be a template (the
-            // analysis signed every comment as long as the shortest topic minimum).
-            let min_tokens = topic.troll_settings.params.min_tokens as usize;
-            if token_count < min_tokens || !analysis.signed {
-                continue;
-            }
-            let message = Message {
-                ts_ms: ts,
-                text: &event.text,
-                author: &event.author,
-                tokens: &analysis.tokens,
-                token_count,
-                negative,
-                score,
-            };
-            let placement = topic.troll.index.insert(&message, &analysis.signature);
-            if let Some(trace) = clusters.as_deref_mut() {
-                if let Placement::New(cluster) | Placement::Joined { id: cluster, .. } = placement {
-                    trace.push((id, cluster));
-                }
-            }
-            match placement {
-                Placement::New(_) | Placement::Skipped => {}
-                Placement::Joined {
-                    id: cluster,
-                    promoted,
-                    first_negative,
-                } => {
-                    if promoted {
-                        bucket.add_clustered(cluster, first_negative);
-                    }
-                    bucket.add_clustered(cluster, negative);
-                    topic.troll.touched(cluster);
-                }
+            let placed = topic.detectors.on_comment(&comment, bucket);
+            if let (Some(trace), Some(cluster)) = (clusters.as_deref_mut(), placed) {
+                trace.push((id, cluster));
             }
         }
         self.scratch_topics = topics;
@@ -341,12 +319,12 @@ impl Engine {
     /// oldest generation or is not indexed (counted as evicted either way).
     fn cap_clusters(&mut self) {
         let cap = self.detect.troll.max_clusters_total;
-        let mut total: usize = self.topics.iter().map(|t| t.troll.index.len()).sum();
+        let mut total: usize = self.topics.iter().map(|t| t.detectors.troll.index.len()).sum();
         while total > cap {
-            let Some(biggest) = self.topics.iter_mut().max_by_key(|t| t.troll.index.len()) else {
+            let Some(biggest) = self.topics.iter_mut().max_by_key(|t| t.detectors.troll.index.len()) else {
                 break;
             };
-            let shed = biggest.troll.index.shed_oldest();
+            let shed = biggest.detectors.troll.index.shed_oldest();
             if shed == 0 {
                 break;
             }
@@ -354,7 +332,7 @@ impl Engine {
         }
         let full = total >= cap;
         for t in &mut self.topics {
-            let index = &mut t.troll.index;
+            let index = &mut t.detectors.troll.index;
             index.set_limit(if full { index.len() } else { usize::MAX });
         }
     }
@@ -386,7 +364,7 @@ impl Engine {
         self.next_close = Some(bucket_start);
         self.watermark = ts - self.lateness_ms;
         for t in &mut self.topics {
-            t.surge.reset(bucket_start);
+            t.detectors.reset(bucket_start);
         }
     }
 
@@ -431,8 +409,7 @@ impl Engine {
                     next = (self.watermark - self.bucket_ms).div_euclid(self.bucket_ms)
                         * self.bucket_ms;
                     for t in &mut self.topics {
-                        t.surge.reset(next);
-                        t.negativity.reset();
+                        t.detectors.reset(next);
                         t.window.clear_closed();
                     }
                     drained = 0;
@@ -446,20 +423,13 @@ impl Engine {
             for (index, t) in self.topics.iter_mut().enumerate() {
                 t.window.close(next);
                 let before = alerts.len();
-                let bucket_end = next + self.bucket_ms;
-                alerts.extend(t.surge.on_bucket_closed(&self.surge, &t.name, &t.window));
-                // Troll clusters first, so negativity knows which comments are a campaign's.
-                let troll_window =
-                    (t.troll_settings.index.window_ms / self.bucket_ms).max(1) as usize;
-                let comments: u32 = t.window.last(troll_window).map(|b| b.count).sum();
-                t.troll
-                    .on_bucket_closed(&t.troll_settings, &t.name, bucket_end, comments, alerts);
-                alerts.extend(t.negativity.on_bucket_closed(
-                    &self.negativity,
-                    &t.name,
-                    &t.window,
-                    &t.troll,
-                ));
+                let mut transitions = std::mem::take(&mut self.transitions);
+                t.detectors
+                    .on_bucket_closed(&t.window, next + self.bucket_ms, &mut transitions);
+                for tr in transitions.drain(..) {
+                    alerts.push(self.renderer.alert(&t.name, tr));
+                }
+                self.transitions = transitions;
                 if let Some(series) = self.series.as_mut().filter(|_| t.events > 0) {
                     let (raw, adjusted) = negative_shares(t, neg_window);
                     let b = t.window.closed.back();
@@ -468,7 +438,7 @@ impl Engine {
                         t_ms: next,
                         count: b.map_or(0, |b| b.count),
                         negative: b.map_or(0, |b| b.negative),
-                        baseline_per_minute: (t.surge.baseline_per_bucket() * per_min) as f32,
+                        baseline_per_minute: (t.detectors.surge.baseline_per_bucket() * per_min) as f32,
                         negativity_ratio: raw.map(|r| r as f32),
                         negativity_ratio_adjusted: adjusted.map(|r| r as f32),
                     });

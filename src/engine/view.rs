@@ -2,7 +2,8 @@
 //! of closed buckets for charts, and every bucket as it closes for reports and backfills.
 
 use super::{Engine, Topic};
-use crate::detect::troll::index::ClusterId;
+use crate::detect::Detector;
+use crate::window::ClusterId;
 
 /// One closed bucket of a topic, for charts.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -49,7 +50,7 @@ pub struct TopicSnapshot {
     pub troll_clusters_active: usize,
     /// Clusters held in the topic's near-duplicate index.
     pub troll_clusters_indexed: usize,
-    /// Clusters evicted early because the index reached `detect.troll.max_clusters`.
+    /// Clusters evicted early because the index reached `detect.detectors.troll.max_clusters`.
     pub troll_clusters_evicted: u64,
 }
 
@@ -60,7 +61,7 @@ pub(super) fn negative_shares(t: &Topic, window: usize) -> (Option<f64>, Option<
         .window
         .last(window)
         .fold((0u32, 0u32), |(c, n), b| (c + b.count, n + b.negative));
-    let (tc, tn) = crate::detect::negativity::troll_counts(t.window.last(window), &t.troll);
+    let (tc, tn) = t.detectors.campaigns.counts(t.window.last(window));
     (
         (c > 0).then(|| f64::from(n) / f64::from(c)),
         (c > tc).then(|| f64::from(n - tn) / f64::from(c - tc)),
@@ -85,7 +86,7 @@ impl Engine {
     pub fn troll_reported(&self, topic: usize, cluster: ClusterId) -> bool {
         self.topics
             .get(topic)
-            .is_some_and(|t| t.troll.was_reported(cluster))
+            .is_some_and(|t| t.detectors.troll.was_reported(cluster))
     }
 
     /// The name of a topic by index.
@@ -110,14 +111,14 @@ impl Engine {
                         .closed
                         .back()
                         .map_or(0.0, |b| f64::from(b.count) * per_min),
-                    baseline_per_minute: t.surge.baseline_per_bucket() * per_min,
+                    baseline_per_minute: t.detectors.surge.baseline_per_bucket() * per_min,
                     negativity_ratio,
                     negativity_ratio_adjusted,
-                    surge_firing: t.surge.is_firing(),
-                    negativity_firing: t.negativity.is_firing(),
-                    troll_clusters_active: t.troll.active_count(),
-                    troll_clusters_indexed: t.troll.index.len(),
-                    troll_clusters_evicted: t.troll.index.evicted,
+                    surge_firing: t.detectors.surge.is_firing(),
+                    negativity_firing: t.detectors.negativity.is_firing(),
+                    troll_clusters_active: t.detectors.troll.active_count(),
+                    troll_clusters_indexed: t.detectors.troll.index.len(),
+                    troll_clusters_evicted: t.detectors.troll.index.evicted,
                 }
             })
             .collect()

@@ -15,7 +15,7 @@ use super::chart::{
 };
 use super::notifications::Notifications;
 use super::timeline::{Episode, Timeline, TopicSeries};
-use crate::alert::model::human_duration;
+use crate::render::words::human_duration;
 use crate::alert::{AlertKind, Details};
 
 /// What the report is about, besides the timeline.

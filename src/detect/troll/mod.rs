@@ -18,29 +18,25 @@ use std::collections::{BTreeMap, VecDeque};
 /// Reported cluster ids remembered per topic, so a process running for months stays bounded.
 const REPORTED_KEPT: usize = 1024;
 
-use self::index::{Cluster, ClusterId, IndexSettings, TrollIndex};
+use self::index::{Cluster, ClusterId, IndexSettings, Message, Placement, TrollIndex};
 use super::episode::Episode;
 use super::stats::round_to;
-use super::TrollParams;
-use crate::alert::model::{fingerprint, human_duration, human_duration_it};
+use super::{Campaigns, Closed, Comment, Detector, Evidence, Measured, Transition, TrollParams};
 use crate::alert::model::{AccountPosts, TagCount, TrollDetails};
-use crate::alert::{Alert, AlertKind, AlertStatus, Details, Severity};
-use crate::config::Language;
+use crate::alert::{AlertKind, AlertStatus, Details, Severity};
 use crate::event::format_ts;
+use crate::window::Bucket;
 
 /// Troll settings of one topic after presets and per-topic overrides.
 #[derive(Debug, Clone)]
 pub struct TrollSettings {
     pub params: TrollParams,
-    /// Language of the summaries.
-    pub lang: Language,
     pub index: IndexSettings,
 }
 
 impl TrollSettings {
     pub fn new(params: TrollParams) -> Self {
         Self {
-            lang: Language::En,
             index: IndexSettings {
                 window_ms: i64::from(params.window_mins) * 60_000,
                 threshold: params.similarity,
@@ -54,6 +50,7 @@ impl TrollSettings {
 
 /// Troll state of one topic.
 pub struct TrollDetector {
+    pub settings: TrollSettings,
     pub index: TrollIndex,
     /// Open episodes by cluster id (ordered, so alerts come out in a stable order).
     firing: BTreeMap<ClusterId, Episode>,
@@ -64,19 +61,70 @@ pub struct TrollDetector {
     reported: VecDeque<ClusterId>,
 }
 
-impl TrollDetector {
-    pub fn new(s: &TrollSettings) -> Self {
-        Self {
-            index: TrollIndex::new(s.index.clone()),
-            firing: BTreeMap::new(),
-            touched: Vec::new(),
-            reported: VecDeque::new(),
+impl Detector for TrollDetector {
+    /// Places a comment long enough to be a template in the topic's near-duplicate index;
+    /// a comment that joins a cluster is marked in its bucket as clustered.
+    fn on_comment(&mut self, c: &Comment<'_>, bucket: &mut Bucket) -> Option<ClusterId> {
+        let signature = c.signature?;
+        if c.token_count < self.settings.params.min_tokens as usize {
+            return None;
+        }
+        let message = Message {
+            ts_ms: c.ts_ms,
+            text: c.text,
+            author: c.author,
+            tokens: c.tokens,
+            token_count: c.token_count,
+            negative: c.negative,
+            score: c.score,
+        };
+        match self.index.insert(&message, signature) {
+            Placement::Skipped => None,
+            Placement::New(cluster) => Some(cluster),
+            Placement::Joined {
+                id: cluster,
+                promoted,
+                first_negative,
+            } => {
+                if promoted {
+                    bucket.add_clustered(cluster, first_negative);
+                }
+                bucket.add_clustered(cluster, c.negative);
+                if self.touched.last() != Some(&cluster) {
+                    self.touched.push(cluster);
+                }
+                Some(cluster)
+            }
         }
     }
 
-    pub fn touched(&mut self, cluster: ClusterId) {
-        if self.touched.last() != Some(&cluster) {
-            self.touched.push(cluster);
+    fn on_bucket_closed(&mut self, closed: &Closed<'_>, out: &mut Vec<Transition>) {
+        let Some(bucket) = closed.window.closed.back() else {
+            return;
+        };
+        let bucket_ms = (closed.end_ms - bucket.start_ms).max(1);
+        let buckets = (self.settings.index.window_ms / bucket_ms).max(1) as usize;
+        let comments: u32 = closed.window.last(buckets).map(|b| b.count).sum();
+        self.judge(closed.end_ms, comments, out);
+    }
+
+    fn share(&self, campaigns: &mut Campaigns) {
+        campaigns.set(self.firing.keys().copied());
+    }
+
+    fn is_firing(&self) -> bool {
+        !self.firing.is_empty()
+    }
+}
+
+impl TrollDetector {
+    pub fn new(settings: TrollSettings) -> Self {
+        Self {
+            index: TrollIndex::new(settings.index.clone()),
+            settings,
+            firing: BTreeMap::new(),
+            touched: Vec::new(),
+            reported: VecDeque::new(),
         }
     }
 
@@ -93,16 +141,10 @@ impl TrollDetector {
         self.firing.len()
     }
 
-    /// Called once per closed bucket ending at `bucket_end`; `topic_comments` is the topic's
-    /// comment count over the last window.
-    pub fn on_bucket_closed(
-        &mut self,
-        s: &TrollSettings,
-        topic: &str,
-        bucket_end: i64,
-        topic_comments: u32,
-        alerts: &mut Vec<Alert>,
-    ) {
+    /// Judges the clusters at the close of a bucket ending at `bucket_end`; `topic_comments`
+    /// is the topic's comment count over the last window.
+    fn judge(&mut self, bucket_end: i64, topic_comments: u32, out: &mut Vec<Transition>) {
+        let s = &self.settings;
         let p = &s.params;
         let mut touched = std::mem::take(&mut self.touched);
         touched.sort_unstable();
@@ -129,12 +171,8 @@ impl TrollDetector {
                 && detail.tokens >= p.min_tokens as usize
             {
                 let started = burst_start.unwrap_or(c.first_ms()).max(c.first_ms());
-                let ep = Episode::new(
-                    fingerprint(AlertKind::TrollBurst, topic, started),
-                    started,
-                    f64::from(c.messages),
-                );
-                alerts.push(build(s, topic, &ep, c, bucket_end, AlertStatus::Firing));
+                let ep = Episode::new(started, f64::from(c.messages));
+                out.push(transition(s, &ep, c, bucket_end, AlertStatus::Firing));
                 self.firing.insert(id, ep);
                 if self.reported.len() == REPORTED_KEPT {
                     self.reported.pop_front();
@@ -156,7 +194,7 @@ impl TrollDetector {
             .collect();
         for id in over {
             if let (Some(ep), Some(c)) = (self.firing.remove(&id), self.index.cluster(id)) {
-                alerts.push(build(s, topic, &ep, c, bucket_end, AlertStatus::Resolved));
+                out.push(transition(s, &ep, c, bucket_end, AlertStatus::Resolved));
             }
         }
         self.index.expire(bucket_end);
@@ -175,14 +213,37 @@ fn top<K: AsRef<str>>(map: impl Iterator<Item = (K, u32)>, n: usize) -> Vec<TagC
     v
 }
 
-fn build(
+/// What a troll cluster showed, as an alert reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrollEvidence {
+    pub details: TrollDetails,
+    /// Accounts that posted more than once (all of them; the details list the top ten).
+    pub repeaters: u32,
+    /// Minutes between the cluster's first and last copy, at least one.
+    pub span_minutes: u32,
+    /// The detector's window and firing line.
+    pub window_mins: u32,
+    pub min_messages: u32,
+}
+
+impl TrollEvidence {
+    pub fn measured(&self) -> Measured {
+        Measured {
+            value: f64::from(self.details.messages),
+            baseline: 1.0,
+            threshold: f64::from(self.min_messages),
+            details: Details::TrollBurst(self.details.clone()),
+        }
+    }
+}
+
+fn transition(
     s: &TrollSettings,
-    topic: &str,
     ep: &Episode,
     c: &Cluster,
     at_ms: i64,
     status: AlertStatus,
-) -> Alert {
+) -> Transition {
     let p = &s.params;
     let authors = c.distinct_authors();
     let detail = c.detail.as_deref();
@@ -216,70 +277,40 @@ fn build(
     } else {
         Severity::Warning
     };
-    let quote: String = representative.chars().take(90).collect();
-    let ellipsis = if representative.chars().count() > 90 {
-        "…"
-    } else {
-        ""
-    };
-    let summary = match (status, s.lang) {
-        (AlertStatus::Firing, Language::It) => format!(
-            "Possibile campagna coordinata su \u{ab}{topic}\u{bb}: {} messaggi quasi identici da {authors} account in {} ({repeaters} account hanno scritto pi\u{f9} volte): \u{201c}{quote}{ellipsis}\u{201d}",
-            c.messages,
-            human_duration_it(span_minutes as u32)
-        ),
-        (AlertStatus::Resolved, Language::It) => format!(
-            "Terminata la campagna coordinata su \u{ab}{topic}\u{bb}: {} messaggi da {authors} account in {}, nessuna nuova copia da {}.",
-            c.messages,
-            human_duration_it(span_minutes as u32),
-            human_duration_it(p.window_mins)
-        ),
-        (AlertStatus::Firing, Language::En) => format!(
-            "Coordinated burst on \u{ab}{topic}\u{bb}: {} near-identical messages from {authors} accounts in {span_minutes} min ({repeaters} accounts posted more than once): \u{201c}{quote}{ellipsis}\u{201d}",
-            c.messages
-        ),
-        (AlertStatus::Resolved, Language::En) => format!(
-            "The coordinated burst on \u{ab}{topic}\u{bb} has stopped: {} messages from {authors} accounts over {}, no new copy for {} min.",
-            c.messages,
-            human_duration(span_minutes as u32),
-            p.window_mins
-        ),
-    };
     let samples = match (status, detail) {
         (AlertStatus::Firing, Some(d)) => d.samples.iter().map(|r| r.to_sample()).collect(),
         _ => Vec::new(),
     };
-    Alert {
-        id: ep.id.clone(),
+    Transition {
         kind: AlertKind::TrollBurst,
         status,
         severity,
-        topic: topic.to_string(),
-        at: format_ts(at_ms),
-        started_at: format_ts(ep.started_ms),
-        value: f64::from(c.messages),
-        baseline: 1.0,
-        threshold: f64::from(p.min_messages),
-        summary,
-        details: Details::TrollBurst(TrollDetails {
-            messages: c.messages,
-            distinct_authors: authors,
-            representative,
-            tokens: detail.map_or(0, |d| d.tokens as u32),
-            repeated_accounts: repeated,
-            top_mentions: detail
-                .map(|d| top(d.mentions.iter().map(|(k, v)| (k, *v)), 5))
-                .unwrap_or_default(),
-            top_hashtags: detail
-                .map(|d| top(d.hashtags.iter().map(|(k, v)| (k, *v)), 5))
-                .unwrap_or_default(),
-            first_seen: format_ts(c.first_ms()),
-            last_seen: format_ts(c.last_ms()),
-            negative_share: round_to(f64::from(c.negative) / f64::from(c.messages.max(1)), 3),
-            similarity_threshold: p.similarity,
-            duration_minutes: ((at_ms - ep.started_ms) / 60_000).max(0) as u32,
+        started_ms: ep.started_ms,
+        at_ms,
+        evidence: Evidence::TrollBurst(TrollEvidence {
+            details: TrollDetails {
+                messages: c.messages,
+                distinct_authors: authors,
+                representative,
+                tokens: detail.map_or(0, |d| d.tokens as u32),
+                repeated_accounts: repeated,
+                top_mentions: detail
+                    .map(|d| top(d.mentions.iter().map(|(k, v)| (k, *v)), 5))
+                    .unwrap_or_default(),
+                top_hashtags: detail
+                    .map(|d| top(d.hashtags.iter().map(|(k, v)| (k, *v)), 5))
+                    .unwrap_or_default(),
+                first_seen: format_ts(c.first_ms()),
+                last_seen: format_ts(c.last_ms()),
+                negative_share: round_to(f64::from(c.negative) / f64::from(c.messages.max(1)), 3),
+                similarity_threshold: p.similarity,
+                duration_minutes: ((at_ms - ep.started_ms) / 60_000).max(0) as u32,
+            },
+            repeaters,
+            span_minutes: span_minutes as u32,
+            window_mins: p.window_mins,
+            min_messages: p.min_messages,
         }),
         samples,
-        at_ms,
     }
 }

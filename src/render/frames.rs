@@ -1,13 +1,42 @@
-//! What each remote sink receives for one alert record: the generic record, a Slack
+//! Notification frames: what each remote sink receives for one alert record or notice: the generic record, a Slack
 //! message, a Microsoft Teams Adaptive Card, an Alertmanager API v2 alert. Pure functions
 //! of the alert (and, for Alertmanager, the wall clock passed in), so tests can read them.
 
 use serde_json::{json, Value};
 
-use super::notify::Notice;
 use crate::alert::{Alert, AlertKind, AlertStatus, Severity};
 use crate::config::Language;
 use crate::event::format_ts;
+
+/// What a notifying sink sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    Alert(Alert),
+    /// An episode still firing a repeat interval after it was last notified.
+    Reminder(Alert),
+    /// Alerts of one route that arrived within its grouping delay.
+    Group {
+        route: String,
+        alerts: Vec<Alert>,
+    },
+    /// Alerts the rate limit held back, listed instead of sent.
+    Overflow {
+        alerts: Vec<Alert>,
+        since_ms: i64,
+        until_ms: i64,
+        limit_per_min: u32,
+    },
+}
+
+impl Notice {
+    /// The alerts a notice carries (or lists).
+    pub fn alerts(&self) -> &[Alert] {
+        match self {
+            Notice::Alert(a) | Notice::Reminder(a) => std::slice::from_ref(a),
+            Notice::Group { alerts, .. } | Notice::Overflow { alerts, .. } => alerts,
+        }
+    }
+}
 
 /// The first line a person reads: "CRITICAL surge on bonus-600", "RESOLVED …"; in Italian
 /// "CRITICO: picco di commenti su bonus-600", "RIENTRATO: …".

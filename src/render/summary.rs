@@ -1,0 +1,174 @@
+//! The one human sentence of every alert, in English or Italian, from the detector's typed
+//! evidence: what, where, how much, compared with what.
+
+use super::words::{article_it, decimal_it, human_duration, human_duration_it};
+use crate::alert::AlertStatus;
+use crate::config::Language;
+use crate::detect::{Evidence, NegativityEvidence, SurgeEvidence, TrollEvidence};
+
+/// The summary of a transition on `topic`.
+pub fn summary(topic: &str, status: AlertStatus, evidence: &Evidence, lang: Language) -> String {
+    match evidence {
+        Evidence::Surge(e) => surge(topic, status, e, lang),
+        Evidence::Negativity(e) => negativity(topic, status, e, lang),
+        Evidence::TrollBurst(e) => troll(topic, status, e, lang),
+    }
+}
+
+fn surge(topic: &str, status: AlertStatus, e: &SurgeEvidence, lang: Language) -> String {
+    let minutes = e.minutes;
+    let usual = if e.seasonal {
+        "the usual"
+    } else {
+        "the recent level of"
+    };
+    let when = if e.seasonal {
+        " for this time of day"
+    } else {
+        ""
+    };
+    let expected_it = |recent: &str| {
+        if e.seasonal {
+            article_it(e.expected.round() as u64, "i", "gli ")
+        } else {
+            format!("{recent} {:.0}", e.expected)
+        }
+    };
+    let at_this_hour_it = if e.seasonal {
+        " abituali a quest'ora"
+    } else {
+        ""
+    };
+    match (status, lang) {
+        (AlertStatus::Firing, Language::En) => format!(
+            "Surge on \u{ab}{topic}\u{bb}: {} comments in the last {} minutes, {:.1}\u{d7} {usual} {:.0}{when} (alert at {:.1}\u{d7}).",
+            e.observed, minutes, e.ratio, e.expected, e.min_ratio
+        ),
+        (AlertStatus::Firing, Language::It) => format!(
+            "Picco di commenti su \u{ab}{topic}\u{bb}: {} negli ultimi {} minuti, {} volte {}{} (soglia di allerta: {} volte).",
+            e.observed,
+            minutes,
+            decimal_it(e.ratio),
+            expected_it("il livello recente di"),
+            at_this_hour_it,
+            decimal_it(e.min_ratio)
+        ),
+        (AlertStatus::Resolved, Language::It) => format!(
+            "Rientrato il picco di commenti su \u{ab}{topic}\u{bb}: {} negli ultimi {} minuti contro {}{}; \u{e8} durato {}, con un massimo di {} volte il normale.",
+            e.observed,
+            minutes,
+            expected_it("un livello recente di"),
+            at_this_hour_it,
+            human_duration_it(e.duration_minutes),
+            decimal_it(e.peak_ratio)
+        ),
+        (AlertStatus::Resolved, Language::En) => format!(
+            "Surge on \u{ab}{topic}\u{bb} is over: {} comments in the last {} minutes against {usual} {:.0}; it lasted {} and peaked at {:.1}\u{d7} normal.",
+            e.observed,
+            minutes,
+            e.expected,
+            human_duration(e.duration_minutes),
+            e.peak_ratio
+        ),
+    }
+}
+
+/// A share as a whole percentage.
+fn percent(x: f64) -> u64 {
+    (x * 100.0).round().max(0.0) as u64
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+/// What a coordinated campaign contributes, when it contributes anything.
+fn troll_note(e: &NegativityEvidence, lang: Language) -> String {
+    if e.troll_negative == 0 {
+        return String::new();
+    }
+    let from = e.negative_from_trolls();
+    match (e.share_without_trolls(), lang) {
+        (Some(without), Language::En) => format!(
+            " {} of the negative comments come from a coordinated campaign; without it the negative share is {}.",
+            pct(from),
+            pct(without)
+        ),
+        (None, Language::En) => " All of them come from a coordinated campaign.".to_string(),
+        (Some(without), Language::It) => format!(
+            " {}% dei commenti negativi viene da una campagna coordinata; senza, la quota negativa \u{e8} {}%.",
+            article_it(percent(from), "Il", "L'"),
+            article_it(percent(without), "del", "dell'")
+        ),
+        (None, Language::It) => " Vengono tutti da una campagna coordinata.".to_string(),
+    }
+}
+
+fn negativity(topic: &str, status: AlertStatus, e: &NegativityEvidence, lang: Language) -> String {
+    let minutes = e.minutes;
+    match (status, lang) {
+        (AlertStatus::Firing, Language::It) => format!(
+            "Clima negativo su \u{ab}{topic}\u{bb}: negativo {}% {} commenti degli ultimi {minutes} minuti (almeno {}% con buona certezza), contro {}% abituale (soglia di allerta: {}%).",
+            article_it(percent(e.share), "il", "l'"),
+            article_it(u64::from(e.comments), "dei", "degli "),
+            article_it(percent(e.low), "il", "l'"),
+            article_it(percent(e.baseline), "il", "l'"),
+            percent(e.threshold)
+        ) + &troll_note(e, lang),
+        (AlertStatus::Resolved, Language::It) => format!(
+            "Clima tornato nella norma su \u{ab}{topic}\u{bb}: negativo {}% {} commenti degli ultimi {minutes} minuti (abituale {}); \u{e8} durato {}, con un massimo {}%.",
+            article_it(percent(e.share), "il", "l'"),
+            article_it(u64::from(e.comments), "dei", "degli "),
+            pct(e.baseline),
+            human_duration_it(e.duration_minutes),
+            article_it(percent(e.peak), "del", "dell'")
+        ),
+        (AlertStatus::Firing, Language::En) => format!(
+            "Negativity on \u{ab}{topic}\u{bb}: {} of the {} comments in the last {minutes} minutes are negative (at least {} with high confidence), against its usual {} (alert at {}).",
+            pct(e.share),
+            e.comments,
+            pct(e.low),
+            pct(e.baseline),
+            pct(e.threshold)
+        ) + &troll_note(e, lang),
+        (AlertStatus::Resolved, Language::En) => format!(
+            "Negativity on \u{ab}{topic}\u{bb} is back to {} of {} comments in the last {minutes} minutes (usual {}); it lasted {} and peaked at {}.",
+            pct(e.share),
+            e.comments,
+            pct(e.baseline),
+            human_duration(e.duration_minutes),
+            pct(e.peak)
+        ),
+    }
+}
+
+fn troll(topic: &str, status: AlertStatus, e: &TrollEvidence, lang: Language) -> String {
+    let d = &e.details;
+    let (messages, authors, repeaters, span) =
+        (d.messages, d.distinct_authors, e.repeaters, e.span_minutes);
+    let quote: String = d.representative.chars().take(90).collect();
+    let ellipsis = if d.representative.chars().count() > 90 {
+        "…"
+    } else {
+        ""
+    };
+    match (status, lang) {
+        (AlertStatus::Firing, Language::It) => format!(
+            "Possibile campagna coordinata su \u{ab}{topic}\u{bb}: {messages} messaggi quasi identici da {authors} account in {} ({repeaters} account hanno scritto pi\u{f9} volte): \u{201c}{quote}{ellipsis}\u{201d}",
+            human_duration_it(span)
+        ),
+        (AlertStatus::Resolved, Language::It) => format!(
+            "Terminata la campagna coordinata su \u{ab}{topic}\u{bb}: {messages} messaggi da {authors} account in {}, nessuna nuova copia da {}.",
+            human_duration_it(span),
+            human_duration_it(e.window_mins)
+        ),
+        (AlertStatus::Firing, Language::En) => format!(
+            "Coordinated burst on \u{ab}{topic}\u{bb}: {messages} near-identical messages from {authors} accounts in {span} min ({repeaters} accounts posted more than once): \u{201c}{quote}{ellipsis}\u{201d}"
+        ),
+        (AlertStatus::Resolved, Language::En) => format!(
+            "The coordinated burst on \u{ab}{topic}\u{bb} has stopped: {messages} messages from {authors} accounts over {}, no new copy for {} min.",
+            human_duration(span),
+            e.window_mins
+        ),
+    }
+}
