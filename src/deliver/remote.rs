@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use serde_json::Value;
 
-use crate::render::frames as format;
 use super::notify::Notice;
 use super::worker::{Failure, Transport};
 use crate::alert::{Alert, AlertStatus};
 use crate::config::{KafkaConfig, Language, WebhookFormat};
+use crate::render::frames as format;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
 /// Alertmanager: firing alerts are sent again this often, and each send keeps them active

@@ -245,6 +245,41 @@ pub(crate) mod testing {
 
     pub const T0: i64 = 1_585_699_200_000; // 2020-04-01T00:00:00Z
 
+    /// Poisson counts with mean `mean`, from a fixed seed (Knuth's method on a 64-bit LCG):
+    /// noise as real comment counts have it, the same on every run.
+    pub struct Noise(u64);
+
+    impl Noise {
+        pub fn new(seed: u64) -> Self {
+            Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        }
+
+        pub fn uniform(&mut self) -> f64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+
+        pub fn poisson(&mut self, mean: f64) -> u32 {
+            let limit = (-mean).exp();
+            let (mut k, mut p) = (0u32, 1.0);
+            loop {
+                p *= self.uniform();
+                if p <= limit {
+                    return k;
+                }
+                k += 1;
+            }
+        }
+
+        /// Of `n` comments, how many are negative at share `p`.
+        pub fn binomial(&mut self, n: u32, p: f64) -> u32 {
+            (0..n).filter(|_| self.uniform() < p).count() as u32
+        }
+    }
+
     impl Feed {
         pub fn new(ring: usize) -> Self {
             Self {
@@ -256,12 +291,37 @@ pub(crate) mod testing {
 
         /// Closes the next one-minute bucket holding `count` comments, `negative` of them
         /// negative, and returns what `d` reported.
-        pub fn minute(&mut self, d: &mut dyn Detector, count: u32, negative: u32) -> Vec<Transition> {
+        pub fn minute(
+            &mut self,
+            d: &mut dyn Detector,
+            count: u32,
+            negative: u32,
+        ) -> Vec<Transition> {
+            self.minute_clustered(d, count, negative, &[])
+        }
+
+        /// The same, with some of the comments also in near-duplicate clusters.
+        pub fn minute_clustered(
+            &mut self,
+            d: &mut dyn Detector,
+            count: u32,
+            negative: u32,
+            clustered: &[(ClusterId, bool)],
+        ) -> Vec<Transition> {
             let start = self.next_ms;
             let b = self.window.bucket_mut(start);
             for i in 0..count {
                 let neg = i < negative;
-                b.add("commento", "a", start + i64::from(i), if neg { -0.5 } else { 0.1 }, neg);
+                b.add(
+                    "commento",
+                    "a",
+                    start + i64::from(i),
+                    if neg { -0.5 } else { 0.1 },
+                    neg,
+                );
+            }
+            for &(cluster, negative) in clustered {
+                b.add_clustered(cluster, negative);
             }
             self.window.close(start);
             self.next_ms += 60_000;

@@ -442,3 +442,107 @@ fn transition(
         samples,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::detect::testing::{Feed, Noise};
+
+    fn detector() -> SurgeDetector {
+        let settings = SurgeSettings::new(Config::default().detect.surge_params(), 60_000);
+        SurgeDetector::new(Arc::new(settings), crate::detect::testing::T0)
+    }
+
+    /// Feeds `minutes` buckets whose counts come from `count(minute)`; returns every
+    /// transition with the minute it came at.
+    fn run(
+        d: &mut SurgeDetector,
+        feed: &mut Feed,
+        minutes: std::ops::Range<u32>,
+        mut count: impl FnMut(u32) -> u32,
+    ) -> Vec<(u32, Transition)> {
+        let mut out = Vec::new();
+        for m in minutes {
+            for t in feed.minute(d, count(m), 0) {
+                out.push((m, t));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fires_within_minutes_of_a_jump_then_resolves_once() {
+        let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(1));
+        let got = run(&mut d, &mut feed, 0..200, |m| {
+            noise.poisson(if (120..140).contains(&m) { 60.0 } else { 10.0 })
+        });
+        assert_eq!(got.len(), 2, "{got:?}");
+        let (fired_at, firing) = &got[0];
+        assert_eq!(firing.status, AlertStatus::Firing);
+        assert!(*fired_at <= 122, "fired at minute {fired_at}");
+        let (resolved_at, resolved) = &got[1];
+        assert_eq!(resolved.status, AlertStatus::Resolved);
+        assert_eq!(
+            resolved.severity,
+            Severity::Critical,
+            "peaked sixfold: critical"
+        );
+        assert!(
+            (140..=150).contains(resolved_at),
+            "resolved at {resolved_at}"
+        );
+        assert_eq!(firing.started_ms, resolved.started_ms, "one episode");
+        let Evidence::Surge(e) = &firing.evidence else {
+            panic!("surge evidence expected")
+        };
+        assert!(
+            e.ratio >= e.min_ratio && e.observed >= e.min_events,
+            "{e:?}"
+        );
+        assert!(!d.is_firing());
+    }
+
+    #[test]
+    fn stays_calm_on_noise_a_morning_rise_and_a_small_topic() {
+        // Six hours of Poisson noise at 5 a minute, then a rise to 25 a minute over three
+        // hours: a gradual rise is expected, not alarming.
+        let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(2));
+        let got = run(&mut d, &mut feed, 0..540, |m| {
+            let rate = if m < 360 {
+                5.0
+            } else {
+                5.0 + 20.0 * f64::from(m - 360) / 180.0
+            };
+            noise.poisson(rate)
+        });
+        assert!(got.is_empty(), "{got:?}");
+        // A topic at 0.3 comments a minute for a day, with its own bursts of a few.
+        let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(3));
+        let got = run(&mut d, &mut feed, 0..1440, |_| noise.poisson(0.3));
+        assert!(got.is_empty(), "{got:?}");
+    }
+
+    #[test]
+    fn learns_nothing_from_an_open_episode() {
+        let (mut d, mut feed) = (detector(), Feed::new(30));
+        run(&mut d, &mut feed, 0..120, |_| 10);
+        let before = d.baseline_per_bucket();
+        let got = run(&mut d, &mut feed, 120..180, |_| 80);
+        assert_eq!(got.len(), 1, "fires once and stays open: {got:?}");
+        assert!(d.is_firing());
+        assert!(
+            (d.baseline_per_bucket() - before).abs() < 0.5,
+            "level moved from {before} to {} during the episode",
+            d.baseline_per_bucket()
+        );
+        // Once the episode is over, learning resumes.
+        run(&mut d, &mut feed, 180..400, |_| 14);
+        assert!(!d.is_firing());
+        assert!(
+            d.baseline_per_bucket() > before + 3.0,
+            "{}",
+            d.baseline_per_bucket()
+        );
+    }
+}

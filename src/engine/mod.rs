@@ -319,9 +319,17 @@ impl Engine {
     /// oldest generation or is not indexed (counted as evicted either way).
     fn cap_clusters(&mut self) {
         let cap = self.detect.troll.max_clusters_total;
-        let mut total: usize = self.topics.iter().map(|t| t.detectors.troll.index.len()).sum();
+        let mut total: usize = self
+            .topics
+            .iter()
+            .map(|t| t.detectors.troll.index.len())
+            .sum();
         while total > cap {
-            let Some(biggest) = self.topics.iter_mut().max_by_key(|t| t.detectors.troll.index.len()) else {
+            let Some(biggest) = self
+                .topics
+                .iter_mut()
+                .max_by_key(|t| t.detectors.troll.index.len())
+            else {
                 break;
             };
             let shed = biggest.detectors.troll.index.shed_oldest();
@@ -438,7 +446,8 @@ impl Engine {
                         t_ms: next,
                         count: b.map_or(0, |b| b.count),
                         negative: b.map_or(0, |b| b.negative),
-                        baseline_per_minute: (t.detectors.surge.baseline_per_bucket() * per_min) as f32,
+                        baseline_per_minute: (t.detectors.surge.baseline_per_bucket() * per_min)
+                            as f32,
                         negativity_ratio: raw.map(|r| r as f32),
                         negativity_ratio_adjusted: adjusted.map(|r| r as f32),
                     });

@@ -15,8 +15,8 @@ use super::chart::{
 };
 use super::notifications::Notifications;
 use super::timeline::{Episode, Timeline, TopicSeries};
-use crate::render::words::human_duration;
 use crate::alert::{AlertKind, Details};
+use crate::render::words::human_duration;
 
 /// What the report is about, besides the timeline.
 #[derive(Debug, Clone, Default)]
