@@ -1,6 +1,7 @@
 //! Remote alert sinks against real receivers: a local HTTP server (webhook bodies, retries),
 //! librdkafka's mock cluster (Kafka sink), and the real Alertmanager (Debian's
-//! `prometheus-alertmanager`; skipped when missing unless `ONDATA_REQUIRE_TOOLS=1`).
+//! `prometheus-alertmanager`; that test is ignored by a plain `cargo test` and runs with
+//! `cargo test -- --ignored`).
 
 mod common;
 
@@ -350,13 +351,12 @@ fn kafka_sink_writes_one_message_per_status_keyed_by_id() {
 }
 
 #[test]
+#[ignore = "needs Debian's prometheus-alertmanager; run with: cargo test -- --ignored"]
 fn the_real_alertmanager_down_at_first_then_shows_the_alert_firing_then_resolved() {
-    let Some(bin) = tool(
+    let bin = tool(
         &["prometheus-alertmanager", "alertmanager"],
         "prometheus-alertmanager",
-    ) else {
-        return;
-    };
+    );
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("am.yml");
     std::fs::write(

@@ -284,9 +284,13 @@ fn planted_incidents_are_found_in_time_and_nothing_else_fires() {
             .push(delay);
         }
         for f in &fired {
-            let explained = plan
-                .iter()
-                .any(|p| p.topic == f.topic && f.at >= p.start && f.at <= p.end + 30 * MINUTE);
+            // Explained only by a planted incident of the same kind on the same topic.
+            let explained = plan.iter().any(|p| {
+                p.kind == f.kind
+                    && p.topic == f.topic
+                    && f.at >= p.start
+                    && f.at <= p.end + 30 * MINUTE
+            });
             assert!(
                 explained,
                 "seed {seed}: unexpected {} alert on {} at {}",

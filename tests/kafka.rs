@@ -239,7 +239,8 @@ fn live_alerts_equal_replay_and_offsets_are_committed() {
     let mock = cluster(1, &topic, 3);
     let brokers = mock.bootstrap_servers();
     let lines = stream(Scenario::ClickDay, 2, 3);
-    let cfg = earliest(config(&brokers, &topic, &unique("g")));
+    let group = unique("g");
+    let cfg = earliest(config(&brokers, &topic, &group));
     let expected = replay_alerts(&cfg, &lines);
     assert!(expected.len() >= 4, "the scenario fires: {expected:?}");
 
@@ -251,8 +252,11 @@ fn live_alerts_equal_replay_and_offsets_are_committed() {
     assert_eq!(summary.events, lines.len() as u64);
     assert_eq!(summary.late, 0);
     assert_eq!(alerts.sorted(), expected);
-    for (committed, end) in committed_and_ends(&brokers, &topic, &unique("unused"), 3) {
-        assert!(committed <= end);
+    // The group's own offsets: everything taken was committed, on every partition.
+    let offsets = committed_and_ends(&brokers, &topic, &group, 3);
+    assert!(offsets.iter().all(|(_, end)| *end > 0), "{offsets:?}");
+    for (committed, end) in offsets {
+        assert_eq!(committed, end, "committed up to the end");
     }
 }
 

@@ -89,6 +89,12 @@ impl Engine {
             .is_some_and(|t| t.detectors.troll.was_reported(cluster))
     }
 
+    /// How many topics the engine holds, and the clusters each holds in its near-duplicate
+    /// index: what the caps bound, cheap enough to check after every comment.
+    pub fn clusters_indexed(&self) -> impl ExactSizeIterator<Item = usize> + '_ {
+        self.topics.iter().map(|t| t.detectors.troll.index.len())
+    }
+
     /// The name of a topic by index.
     pub fn topic_name(&self, topic: usize) -> Option<&str> {
         self.topics.get(topic).map(|t| t.name.as_str())
