@@ -22,7 +22,9 @@ use crate::event::{format_ts, Rejection};
 use crate::merge::Item;
 use crate::rebuild::read_ranges;
 use crate::replay::{Pipeline, ReplayOptions, ReplaySummary};
-use crate::source::kafka::{self, HistoryReader, Partition, RebuildRange};
+use crate::source::history;
+use crate::source::history::{HistoryReader, RebuildRange};
+use crate::source::kafka::{self, Partition};
 use crate::source::output::open_output;
 
 /// `[from, to)` in ms since the epoch, on Kafka message timestamps.
@@ -82,8 +84,8 @@ pub fn offsets_for(
             let (low, high) = reader
                 .fetch_watermarks(topic, p.id(), kafka::METADATA_TIMEOUT)
                 .with_context(|| format!("cannot read the offsets of {at}"))?;
-            let start = kafka::offset_for_time(kafka, reader, &at, low, high, range.from_ms)?;
-            let end = kafka::offset_for_time(kafka, reader, &at, start, high, range.to_ms)?;
+            let start = history::offset_for_time(kafka, reader, &at, low, high, range.from_ms)?;
+            let end = history::offset_for_time(kafka, reader, &at, start, high, range.to_ms)?;
             out.push(RebuildRange { at, start, end });
         }
     }
@@ -166,7 +168,7 @@ fn open_range(
     purpose: &str,
     range: TimeRange,
 ) -> Result<(HistoryReader, Vec<RebuildRange>, u64)> {
-    let reader = kafka::reader_named(&config.kafka, purpose)?;
+    let reader = history::reader_named(&config.kafka, purpose)?;
     let ranges = offsets_for(config, &reader, range)?;
     let expected = ranges.iter().map(|r| (r.end - r.start).max(0) as u64).sum();
     Ok((reader, ranges, expected))

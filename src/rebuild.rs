@@ -15,7 +15,8 @@ use crate::alert::{Alert, AlertStatus};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::merge::{pending, Aligner, Item, Pending};
-use crate::source::kafka::{self, HistoryReader, OwnedMessage, Partition, RebuildRange};
+use crate::source::history::{HistoryReader, RebuildRange};
+use crate::source::kafka::{self, OwnedMessage, Partition};
 
 /// While reading history every partition has data until its end: wait for each.
 const IDLE_HISTORY: Duration = Duration::from_secs(5);

@@ -22,6 +22,7 @@ use crate::engine::Engine;
 use crate::merge::{pending_of, Aligner, Item, Pending};
 use crate::metrics::Metrics;
 use crate::rebuild::read_history;
+use crate::source::history;
 use crate::source::kafka::{self, DeadLetters, LiveContext, OwnedMessage, Partition};
 use crate::status::{Board, StreamStatus};
 
@@ -50,7 +51,7 @@ pub(super) struct Processor {
     aligner: Aligner,
     consumer: Arc<StreamConsumer<LiveContext>>,
     /// Asks partitions' ends of the broker.
-    watermarks: kafka::HistoryReader,
+    watermarks: history::HistoryReader,
     dead: DeadLetters,
     delivery: Delivery,
     stats: Arc<LiveStats>,
@@ -85,7 +86,7 @@ impl Processor {
         reset_to_earliest: bool,
     ) -> Result<Self> {
         let dead = DeadLetters::new(&config.kafka)?;
-        let watermarks = kafka::history_consumer(&config.kafka)?;
+        let watermarks = history::history_consumer(&config.kafka)?;
         let delivery = Delivery::new(sinks)
             .routed(crate::deliver::delivery::Router::from_config(
                 &config.alerts,
@@ -342,9 +343,9 @@ impl Processor {
     fn rebuild(&mut self, kept: &BTreeSet<Partition>, added: &[Partition]) -> Result<()> {
         let started = Instant::now();
         // A fresh reader each time: nothing left over from an earlier read can mislead it.
-        let reader = kafka::history_consumer(&self.config.kafka)?;
+        let reader = history::history_consumer(&self.config.kafka)?;
         let mut resume: Vec<(Partition, i64)> =
-            kafka::resume_offsets(&*self.consumer, &reader, added, self.reset_to_earliest)
+            history::resume_offsets(&*self.consumer, &reader, added, self.reset_to_earliest)
                 .context("reading committed offsets")?;
         for p in kept {
             let at = self
@@ -355,7 +356,7 @@ impl Processor {
                 .unwrap_or(0);
             resume.push((p.clone(), at));
         }
-        let ranges = kafka::rebuild_ranges(
+        let ranges = history::rebuild_ranges(
             &self.config.kafka,
             &reader,
             &resume,

@@ -13,6 +13,7 @@
 //!
 //! `naspi`, `concorsi` and comments with no topic stay ordinary in every scenario.
 
+pub mod campaigns;
 pub mod comments;
 pub mod flood;
 pub mod rng;
@@ -363,7 +364,7 @@ pub fn simulate(opts: &SimOptions, out: &mut dyn Write) -> io::Result<SimSummary
         .iter()
         .map(|i| {
             (0..i.accounts.unwrap_or(0))
-                .map(|_| comments::troll_account(&mut trolls))
+                .map(|_| campaigns::troll_account(&mut trolls))
                 .collect()
         })
         .collect();
@@ -428,8 +429,8 @@ pub fn simulate(opts: &SimOptions, out: &mut dyn Write) -> io::Result<SimSummary
                 push(&mut lines, &mut rng, &mut seq, opts.seed, &post);
             }
             for _ in 0..trolls.poisson(effect.troll_per_min * opts.scale) {
-                let template = &comments::CAMPAIGNS[effect.campaign % comments::CAMPAIGNS.len()];
-                let text = comments::troll_post(&mut trolls, template);
+                let template = &campaigns::CAMPAIGNS[effect.campaign % campaigns::CAMPAIGNS.len()];
+                let text = campaigns::troll_post(&mut trolls, template);
                 // A few accounts post again and again; most post once or twice.
                 let pool = &troll_accounts[effect.campaign];
                 let account = if trolls.chance(0.3) {

@@ -1,6 +1,7 @@
 //! Sources of comment events. Recorded files here; Kafka joins in the live path.
 
 pub mod file;
+pub mod history;
 pub mod kafka;
 pub mod output;
 

@@ -10,6 +10,7 @@
 //! not a template, however alike the messages are.
 
 mod bands;
+pub mod cluster;
 pub mod index;
 pub mod signature;
 

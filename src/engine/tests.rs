@@ -1,0 +1,149 @@
+//! The engine end to end on hand-made events: lateness, redeliveries, topics, gaps, a jump.
+
+use super::*;
+use crate::config::TopicRule;
+use std::borrow::Cow;
+
+const T0: i64 = 1_585_720_800_000;
+
+fn event(
+    ts_ms: i64,
+    text: &'static str,
+    topic: Option<&'static str>,
+    id: Option<&'static str>,
+) -> Event<'static> {
+    Event {
+        ts_ms,
+        text: Cow::Borrowed(text),
+        author: Cow::Borrowed("a"),
+        topic: topic.map(Cow::Borrowed),
+        id: id.map(Cow::Borrowed),
+        channel: None,
+        lang: None,
+        sentiment: None,
+    }
+}
+
+#[test]
+fn late_events_are_counted_not_merged() {
+    let mut e = Engine::new(&Config::default());
+    e.ingest(&event(T0, "ciao", Some("t"), None));
+    e.ingest(&event(T0 + 120_000, "ciao", Some("t"), None));
+    // Within the 30 s lateness: accepted.
+    e.ingest(&event(T0 + 95_000, "ciao", Some("t"), None));
+    // Older than the watermark (T0 + 90 s): late.
+    e.ingest(&event(T0 + 80_000, "ciao", Some("t"), None));
+    assert_eq!(e.stats().late, 1);
+    assert_eq!(e.stats().accepted, 3);
+    let t = e.topics().into_iter().find(|t| t.name == "t").unwrap();
+    assert_eq!(t.events, 3);
+}
+
+#[test]
+fn redeliveries_with_the_same_id_are_dropped() {
+    let mut e = Engine::new(&Config::default());
+    e.ingest(&event(T0, "ciao", None, Some("x1")));
+    e.ingest(&event(T0, "ciao", None, Some("x1")));
+    e.ingest(&event(T0, "ciao", None, Some("x2")));
+    e.ingest(&event(T0, "ciao", None, None));
+    assert_eq!(e.stats().duplicates, 1);
+    assert_eq!(e.stats().accepted, 3);
+}
+
+#[test]
+fn rules_and_own_topic_both_count_and_unmatched_go_to_other() {
+    let mut config = Config::default();
+    config.topics.rules = vec![TopicRule {
+        name: "bonus-600".into(),
+        keywords: vec!["600 euro".into()],
+    }];
+    let mut e = Engine::new(&config);
+    e.ingest(&event(T0, "dove sono i 600 euro?", Some("pensioni"), None));
+    e.ingest(&event(T0, "ciao a tutti", None, None));
+    e.ingest(&event(T0, "i 600 euro", Some("bonus-600"), None));
+    let count = |name: &str| {
+        e.topics()
+            .into_iter()
+            .find(|t| t.name == name)
+            .map_or(0, |t| t.events)
+    };
+    assert_eq!(
+        count("bonus-600"),
+        2,
+        "no double count when own topic equals the rule"
+    );
+    assert_eq!(count("pensioni"), 1);
+    assert_eq!(count("other"), 1);
+}
+
+#[test]
+fn dynamic_topics_beyond_the_cap_fold_into_other() {
+    let mut config = Config::default();
+    config.topics.max_dynamic = 2;
+    let mut e = Engine::new(&config);
+    for topic in ["a", "b", "c", "d"] {
+        e.ingest(&event(T0, "x", Some(topic), None));
+    }
+    let names: Vec<String> = e.topics().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["bonus-600", "other", "a", "b"]);
+    assert_eq!(e.stats().topics_folded, 2);
+}
+
+#[test]
+fn final_flush_closes_the_last_buckets() {
+    let mut e = Engine::new(&Config::default());
+    e.ingest(&event(T0 + 10_000, "x", Some("t"), None));
+    assert!(
+        e.topics().iter().all(|t| t.volume_per_minute == 0.0),
+        "bucket still open"
+    );
+    e.finish();
+    let t = e.topics().into_iter().find(|t| t.name == "t").unwrap();
+    assert_eq!(t.volume_per_minute, 1.0);
+}
+
+#[test]
+fn a_long_gap_resets_without_walking_every_bucket() {
+    let mut e = Engine::new(&Config::default());
+    e.ingest(&event(T0, "x", Some("t"), None));
+    // Ten years later: must not walk five million buckets per topic.
+    e.ingest(&event(T0 + 10 * 365 * 86_400_000, "x", Some("t"), None));
+    assert_eq!(e.stats().accepted, 2);
+    assert!(
+        e.stats().buckets_closed < 3 * 100,
+        "{} buckets closed",
+        e.stats().buckets_closed
+    );
+}
+
+#[test]
+fn a_sudden_jump_fires_and_resolves_once_with_a_stable_id() {
+    let mut e = Engine::new(&Config::default());
+    let mut alerts = Vec::new();
+    // Two hours at 3 comments a minute, twenty minutes at 30, then an hour at 3.
+    for minute in 0..200i64 {
+        let rate = if (120..140).contains(&minute) { 30 } else { 3 };
+        for k in 0..rate {
+            let ts = T0 + minute * 60_000 + k * (60_000 / rate);
+            alerts.extend(e.ingest(&event(ts, "il sito non funziona", Some("t"), None)));
+        }
+    }
+    alerts.extend(e.finish());
+    let surges: Vec<&Alert> = alerts
+        .iter()
+        .filter(|a| a.kind == AlertKind::Surge)
+        .collect();
+    assert_eq!(surges.len(), 2, "{surges:#?}");
+    assert_eq!(surges[0].status, AlertStatus::Firing);
+    assert_eq!(surges[1].status, AlertStatus::Resolved);
+    assert_eq!(surges[0].id, surges[1].id);
+    assert!(
+        surges[0].at_ms - (T0 + 120 * 60_000) <= 3 * 60_000,
+        "fired within 3 minutes"
+    );
+    assert_eq!(
+        surges[0].severity,
+        crate::alert::Severity::Critical,
+        "tenfold is critical"
+    );
+}
