@@ -124,7 +124,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) -> Result<()> {
 
 struct Running {
     stop: watch::Sender<Stop>,
-    task: tokio::task::JoinHandle<Result<LiveSummary>>,
+    task: tokio::task::JoinHandle<ondata::error::Result<LiveSummary>>,
     stats: Arc<LiveStats>,
 }
 

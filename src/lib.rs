@@ -32,6 +32,7 @@ pub mod dedup;
 pub mod deliver;
 pub mod detect;
 pub mod engine;
+pub mod error;
 pub mod event;
 pub mod http;
 pub mod incident;

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use crate::error::{Context, Error, Result};
 use rdkafka::consumer::Consumer;
 
 use crate::config::Config;
@@ -71,10 +71,16 @@ pub fn offsets_for(
                 )
             })?;
         let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
-            bail!("topic {topic} is not on {}", kafka.brokers);
+            return Err(Error::setting(format!(
+                "topic {topic} is not on {}",
+                kafka.brokers
+            )));
         };
         if t.error().is_some() || t.partitions().is_empty() {
-            bail!("topic {topic} is not on {} (kafka.topics)", kafka.brokers);
+            return Err(Error::setting(format!(
+                "topic {topic} is not on {} (kafka.topics)",
+                kafka.brokers
+            )));
         }
         for p in t.partitions() {
             let at = Partition {
@@ -299,7 +305,10 @@ pub fn replay_kafka(
             Ok(())
         },
     )?;
-    Ok(p.finish()?)
+    p.finish().map_err(|e| Error::Caused {
+        what: "replaying from Kafka".into(),
+        cause: Box::new(e),
+    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result};
+use crate::error::{Context as _, Result};
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -154,9 +154,9 @@ pub fn read_ranges(
         }
         feed(&mut aligner, false)?;
         if last_progress.elapsed() > kafka::METADATA_TIMEOUT * 3 {
-            anyhow::bail!(
+            return Err(crate::error::Error::failed(format!(
                 "reading history made no progress for 30 s ({open} partition(s) unfinished)"
-            );
+            )));
         }
     }
     feed(&mut aligner, true)?;

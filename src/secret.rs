@@ -3,17 +3,24 @@
 //! never reaches a log line, `check-config`, `/api/*` or an alert: the places that print a
 //! configured value print it through these functions.
 
-use anyhow::{Context, Result};
-
 /// Shown in place of a secret value.
 pub const REDACTED: &str = "<redacted>";
 
+/// A setting that names an environment variable (`env:NAME`) that is not set.
+#[derive(Debug, thiserror::Error)]
+#[error("{setting} = \"env:{name}\": environment variable {name} is not set")]
+pub struct UnsetSecret {
+    pub setting: String,
+    pub name: String,
+}
+
 /// `value` itself, or the environment variable NAME's value when it is `env:NAME`.
 /// `what` names the setting in the error.
-pub fn resolve(value: &str, what: &str) -> Result<String> {
+pub fn resolve(value: &str, what: &str) -> Result<String, UnsetSecret> {
     match value.strip_prefix("env:") {
-        Some(name) => std::env::var(name).with_context(|| {
-            format!("{what} = \"{value}\": environment variable {name} is not set")
+        Some(name) => std::env::var(name).map_err(|_| UnsetSecret {
+            setting: what.to_string(),
+            name: name.to_string(),
         }),
         None => Ok(value.to_string()),
     }

@@ -263,3 +263,40 @@ fn simulate_is_deterministic_and_writes_labels() {
     assert_eq!(l.as_array().unwrap().len(), 5);
     assert_eq!(l[0]["kind"], "surge");
 }
+
+/// A sink that cannot work as configured is the user's to fix (exit 2, naming the key); one
+/// that cannot start, such as an outbox that cannot be created, is a failure (exit 1).
+#[test]
+fn run_exits_2_for_a_sink_set_up_wrong_and_1_for_one_that_cannot_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let unset = dir.path().join("unset.toml");
+    std::fs::write(
+        &unset,
+        "[[alerts.sinks]]\ntype = \"webhook\"\nurl = \"env:ONDATA_TEST_UNSET_HOOK\"\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_ondata"))
+        .args(["run", "--config", unset.to_str().unwrap()])
+        .env_remove("ONDATA_TEST_UNSET_HOOK")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("alerts.sinks[0].url"), "{err}");
+
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let outbox = dir.path().join("outbox.toml");
+    std::fs::write(
+        &outbox,
+        format!(
+            "[alerts]\noutbox_dir = \"{}/outbox\"\n[[alerts.sinks]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n",
+            blocker.display()
+        ),
+    )
+    .unwrap();
+    let o = ondata(&["run", "--config", outbox.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("outbox"), "{err}");
+}

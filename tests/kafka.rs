@@ -128,7 +128,7 @@ fn earliest(mut c: Config) -> Config {
 
 struct Running {
     rt: tokio::runtime::Runtime,
-    task: tokio::task::JoinHandle<anyhow::Result<LiveSummary>>,
+    task: tokio::task::JoinHandle<ondata::error::Result<LiveSummary>>,
     stop: watch::Sender<Stop>,
     stats: Arc<LiveStats>,
     alerts: Collected,

@@ -225,7 +225,7 @@ pub struct KafkaAlerts {
 }
 
 impl KafkaAlerts {
-    pub fn new(kafka: &KafkaConfig, topic: &str) -> anyhow::Result<Self> {
+    pub fn new(kafka: &KafkaConfig, topic: &str) -> crate::error::Result<Self> {
         let mut cfg = crate::source::kafka::producer_config(kafka)?;
         cfg.set("enable.idempotence", "true");
         Ok(Self {

@@ -206,13 +206,13 @@ pub fn sinks_from_config(
     config: &crate::config::Config,
     terminal: bool,
     silences: Option<std::sync::Arc<super::silence::Silences>>,
-) -> anyhow::Result<Vec<Box<dyn AlertSink + Send>>> {
+) -> crate::error::Result<Vec<Box<dyn AlertSink + Send>>> {
     use super::notify::{Gate, Policy};
     use super::outbox::Outbox;
     use super::remote::{Alertmanager, KafkaAlerts, Webhook, DEFAULT_TIMEOUT};
     use super::worker::WorkerSink;
     use crate::config::{SinkKind, DEFAULT_RATE_LIMIT_PER_MIN};
-    use anyhow::Context as _;
+    use crate::error::Context as _;
     let alerts = &config.alerts;
     let clock = silences
         .as_ref()
@@ -294,7 +294,11 @@ pub fn sinks_from_config(
                     None,
                 )));
             }
-            (SinkKind::File, None) => anyhow::bail!("alerts.sinks[{i}]: a file sink needs `path`"),
+            (SinkKind::File, None) => {
+                return Err(crate::error::Error::setting(format!(
+                    "alerts.sinks[{i}]: a file sink needs `path`"
+                )))
+            }
         }
     }
     Ok(sinks)

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use crate::error::{Context as _, Error, Result};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use tokio::runtime::Handle;
@@ -250,9 +250,17 @@ pub async fn run(
     let summary = match tokio::time::timeout(grace, joined).await {
         Ok(Ok(Ok(Some(summary)))) => summary,
         Ok(Ok(Ok(None))) => LiveSummary::default(),
-        Ok(Ok(Err(_))) => anyhow::bail!("the engine thread panicked"),
-        Ok(Err(e)) => anyhow::bail!("the engine thread could not be joined: {e}"),
-        Err(_) => anyhow::bail!("shutdown took longer than the {grace:?} grace period"),
+        Ok(Ok(Err(_))) => return Err(Error::failed("the engine thread panicked")),
+        Ok(Err(e)) => {
+            return Err(Error::failed(format!(
+                "the engine thread could not be joined: {e}"
+            )))
+        }
+        Err(_) => {
+            return Err(Error::failed(format!(
+                "shutdown took longer than the {grace:?} grace period"
+            )))
+        }
     };
     let closing = tokio::task::spawn_blocking(move || {
         consumer.unsubscribe();

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, Context as _, Result};
+use crate::error::{Context as _, Error, Result};
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{
@@ -106,7 +106,7 @@ pub fn consumer_config(kafka: &KafkaConfig) -> Result<ClientConfig> {
         cfg.set(key, value);
     }
     if cfg.get("enable.auto.offset.store") != Some("false") {
-        bail!("kafka.client.\"enable.auto.offset.store\" must stay false: ondata stores an offset only after the engine has taken the message (at-least-once)");
+        return Err(Error::setting("kafka.client.\"enable.auto.offset.store\" must stay false: ondata stores an offset only after the engine has taken the message (at-least-once)"));
     }
     Ok(cfg)
 }
@@ -398,14 +398,18 @@ impl DeadLetters {
                     record = r;
                     std::thread::sleep(Duration::from_millis(10));
                 }
-                Err((e, _)) => bail!("cannot dead-letter {}@{}: {e}", m.at, m.offset),
+                Err((e, _)) => {
+                    return Err(Error::failed(format!(
+                        "cannot dead-letter {}@{}: {e}",
+                        m.at, m.offset
+                    )))
+                }
             }
         }
-        bail!(
+        Err(Error::failed(format!(
             "cannot dead-letter {}@{}: producer queue full",
-            m.at,
-            m.offset
-        )
+            m.at, m.offset
+        )))
     }
 
     pub fn flush(&self, timeout: Duration) {

@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
-use anyhow::{Context, Result};
+use crate::error::{Context, Result};
 
 /// Where a stream is written: a file, compressed by its extension, or stdout for `-`.
 pub enum Output {

@@ -20,12 +20,26 @@ use ondata::event::{format_ts, parse_event};
 use ondata::live::{LiveStats, Stop};
 use ondata::simulate::{simulate, Scenario, SimOptions, DEFAULT_START_MS};
 
-use crate::service;
+use super::{service, UsageError};
 
 const DAY_MS: i64 = 86_400_000;
 const TOPIC: &str = "comments";
 
-pub fn run(speed: f64, seed: u64) -> Result<()> {
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Simulated seconds per real second on the incident day (the learning days before it
+    /// go as fast as they can); the default plays the day in about 3 minutes.
+    #[arg(long, default_value_t = 480.0)]
+    pub speed: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+pub fn run(args: DemoArgs) -> Result<()> {
+    let DemoArgs { speed, seed } = args;
+    if speed.is_nan() || speed <= 0.0 {
+        return Err(UsageError("--speed must be positive".into()).into());
+    }
     let opts = SimOptions {
         scenario: Scenario::ClickDay,
         seed,

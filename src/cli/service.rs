@@ -119,7 +119,7 @@ pub async fn run(
     .await;
     let _ = stop.send(Stop::Drain);
     let _ = http.await;
-    summary
+    Ok(summary?)
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -1,0 +1,64 @@
+//! The `ondata` command line, one file per command: arguments turned once into typed
+//! settings, then the library does the work. Errors end as exit code 2 (usage or
+//! configuration, naming the key and the fix) or 1 (a failure at run time).
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use ondata::config::{Config, ConfigError};
+
+pub mod backtest;
+pub mod demo;
+pub mod live;
+pub mod replay;
+pub mod sentiment;
+pub mod service;
+pub mod simulate;
+
+pub const DEFAULT_CONFIG: &str = "config/ondata.toml";
+
+/// A bad argument found after parsing (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The exit code for an error: 2 when the user must change an argument or the
+/// configuration, 1 for a failure at run time.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    let usage = e.chain().any(|cause| {
+        cause.is::<ConfigError>()
+            || cause.is::<UsageError>()
+            || cause
+                .downcast_ref::<ondata::error::Error>()
+                .is_some_and(ondata::error::Error::is_usage)
+    });
+    if usage {
+        2
+    } else {
+        1
+    }
+}
+
+/// The configuration at `path`, else config/ondata.toml when it exists, else the defaults;
+/// `ONDATA__…` variables override either.
+pub fn load_config(path: Option<&Path>) -> Result<Config> {
+    let default = Path::new(DEFAULT_CONFIG);
+    let path = path.or_else(|| default.exists().then_some(default));
+    Ok(Config::load(path, std::env::vars())?)
+}
+
+/// `ondata check-config`: validates a configuration and prints the effective one.
+pub fn check_config(file: Option<&Path>) -> Result<()> {
+    let config = load_config(file)?;
+    print!("{}", config.effective_toml());
+    Ok(())
+}
+
+pub fn create(path: &Path) -> Result<BufWriter<File>> {
+    Ok(BufWriter::new(File::create(path).with_context(|| {
+        format!("cannot create {}", path.display())
+    })?))
+}
