@@ -12,20 +12,22 @@ pub const IDLE_RECHECK: Duration = Duration::from_secs(1);
 /// Events held for the merge at most; beyond, the oldest go through regardless.
 const MAX_BUFFERED: usize = 200_000;
 
-/// One message waiting in the event-time merge.
-pub struct Pending {
+/// One message waiting in the event-time merge, read as `I`: an [`Item`] for the engine, or
+/// a [`Recorded`] line for a recording.
+pub struct Pending<I = Item> {
     pub offset: i64,
     pub kafka_ts_ms: Option<i64>,
-    pub item: Item,
+    pub item: I,
 }
 
+/// What the merge orders messages by: their event time, when they have one.
+pub trait Timed {
+    fn ts(&self) -> Option<i64>;
+}
+
+/// A message read for the engine: a parsed event, or one that is not an event.
 pub enum Item {
     Event(Event<'static>),
-    /// A valid event kept as the bytes it came as (recording), with its event time.
-    Raw {
-        ts_ms: i64,
-        payload: Vec<u8>,
-    },
     Poison {
         payload: Vec<u8>,
         reason: RejectReason,
@@ -33,18 +35,36 @@ pub enum Item {
     },
 }
 
-impl Pending {
-    pub fn ts(&self) -> Option<i64> {
-        match &self.item {
+impl Timed for Item {
+    fn ts(&self) -> Option<i64> {
+        match self {
             Item::Event(e) => Some(e.ts_ms),
-            Item::Raw { ts_ms, .. } => Some(*ts_ms),
             Item::Poison { .. } => None,
         }
     }
 }
 
-pub struct Queue {
-    pub items: VecDeque<Pending>,
+/// A message read for a recording: its bytes as they came, with the event time when they
+/// are a valid event.
+pub struct Recorded {
+    pub payload: Vec<u8>,
+    pub ts_ms: Option<i64>,
+}
+
+impl Timed for Recorded {
+    fn ts(&self) -> Option<i64> {
+        self.ts_ms
+    }
+}
+
+impl<I: Timed> Pending<I> {
+    pub fn ts(&self) -> Option<i64> {
+        self.item.ts()
+    }
+}
+
+pub struct Queue<I = Item> {
+    pub items: VecDeque<Pending<I>>,
     pub last_arrival: Instant,
     /// No more messages will come (history read to its end).
     pub done: bool,
@@ -56,14 +76,14 @@ pub struct Queue {
 /// queue, once every partition that may still send something older has a message waiting,
 /// or has been silent for `idle`. Within a partition, Kafka's order is kept, so offsets are
 /// released in order; an unparseable message is released as soon as it reaches the head.
-pub struct Aligner {
-    pub queues: BTreeMap<Partition, Queue>,
+pub struct Aligner<I = Item> {
+    pub queues: BTreeMap<Partition, Queue<I>>,
     pub len: usize,
     idle: Duration,
     stalled: Duration,
 }
 
-impl Aligner {
+impl<I: Timed> Aligner<I> {
     pub fn new(idle: Duration, stalled: Duration) -> Self {
         Self {
             queues: BTreeMap::new(),
@@ -103,7 +123,7 @@ impl Aligner {
         });
     }
 
-    pub fn push(&mut self, p: &Partition, pending: Pending, now: Instant) {
+    pub fn push(&mut self, p: &Partition, pending: Pending<I>, now: Instant) {
         self.ensure(p, now);
         if let Some(q) = self.queues.get_mut(p) {
             q.items.push_back(pending);
@@ -124,7 +144,7 @@ impl Aligner {
 
     /// The next message to release, if any may go now; `force` releases regardless of
     /// silent partitions (shutdown, end of history).
-    pub fn pop(&mut self, now: Instant, force: bool) -> Option<(Partition, Pending)> {
+    pub fn pop(&mut self, now: Instant, force: bool) -> Option<(Partition, Pending<I>)> {
         if self.len == 0 {
             return None;
         }
@@ -167,21 +187,9 @@ impl Aligner {
     }
 }
 
-/// Parses a message into what the merge holds.
+/// Parses a message into what the merge holds for the engine.
 pub fn pending_of(m: OwnedMessage, config: &Config) -> (Partition, Pending) {
-    pending(m, config, false)
-}
-
-/// Parses a message into what the merge holds: the event, or with `raw` its bytes.
-pub fn pending(m: OwnedMessage, config: &Config, raw: bool) -> (Partition, Pending) {
     let item = match parse_event(&m.payload, &config.input) {
-        Ok(e) if raw => {
-            let ts_ms = e.ts_ms;
-            Item::Raw {
-                ts_ms,
-                payload: m.payload,
-            }
-        }
         Ok(e) => Item::Event(e.into_owned()),
         Err(rejection) => Item::Poison {
             payload: m.payload,
@@ -189,12 +197,24 @@ pub fn pending(m: OwnedMessage, config: &Config, raw: bool) -> (Partition, Pendi
             detail: rejection.detail,
         },
     };
-    (
-        m.at,
-        Pending {
-            offset: m.offset,
-            kafka_ts_ms: m.kafka_ts_ms,
-            item,
+    let pending = Pending {
+        offset: m.offset,
+        kafka_ts_ms: m.kafka_ts_ms,
+        item,
+    };
+    (m.at, pending)
+}
+
+/// Keeps a message's bytes for a recording, with its event time when it is a valid event.
+pub fn recorded_of(m: OwnedMessage, config: &Config) -> (Partition, Pending<Recorded>) {
+    let ts_ms = parse_event(&m.payload, &config.input).ok().map(|e| e.ts_ms);
+    let pending = Pending {
+        offset: m.offset,
+        kafka_ts_ms: m.kafka_ts_ms,
+        item: Recorded {
+            payload: m.payload,
+            ts_ms,
         },
-    )
+    };
+    (m.at, pending)
 }

@@ -19,7 +19,7 @@ use rdkafka::consumer::Consumer;
 use crate::config::Config;
 use crate::deliver::sink::AlertSink;
 use crate::event::{format_ts, Rejection};
-use crate::merge::Item;
+use crate::merge::{pending_of, recorded_of, Item};
 use crate::rebuild::read_ranges;
 use crate::replay::{Pipeline, ReplayOptions, ReplaySummary};
 use crate::source::history;
@@ -229,14 +229,10 @@ pub fn record(
         &reader,
         &ranges,
         config,
-        true,
+        recorded_of,
         &stopped,
         &mut |_, pending| {
-            let (payload, ts) = match &pending.item {
-                Item::Raw { ts_ms, payload } => (payload, Some(*ts_ms)),
-                Item::Poison { payload, .. } => (payload, None),
-                Item::Event(_) => unreachable!("raw reading yields no parsed events"),
-            };
+            let (payload, ts) = (&pending.item.payload, pending.item.ts_ms);
             writer.write_all(&one_line(payload))?;
             writer.write_all(b"\n")?;
             summary.messages += 1;
@@ -283,7 +279,7 @@ pub fn replay_kafka(
         &reader,
         &ranges,
         config,
-        false,
+        pending_of,
         &stopped,
         &mut |at, pending| {
             let ts = pending.ts();
@@ -299,7 +295,6 @@ pub fn replay_kafka(
                     &payload,
                     &Rejection::new(reason, detail),
                 )?,
-                Item::Raw { .. } => unreachable!("parsed reading yields no raw payloads"),
             }
             ticker.tick("ondata replay", p.lines(), expected, ts);
             Ok(())

@@ -14,7 +14,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use crate::alert::{Alert, AlertStatus};
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::merge::{pending, Aligner, Item, Pending};
+use crate::merge::{pending_of, Aligner, Item, Pending, Timed};
 use crate::source::history::{HistoryReader, RebuildRange};
 use crate::source::kafka::{self, OwnedMessage, Partition};
 
@@ -43,7 +43,7 @@ pub fn read_history(
         reader,
         ranges,
         config,
-        false,
+        pending_of,
         &|| false,
         &mut |_, pending| {
             if let Item::Event(e) = pending.item {
@@ -68,17 +68,17 @@ pub fn read_history(
     Ok((events, end))
 }
 
-/// Reads `start..end` of every range and hands each message to `on`, merged by event time
-/// across partitions (offset order within one): parsed events, or with `raw` the bytes of
-/// valid events; messages that are not events as they come. Stops early when `stop` says
-/// so. Returns the messages read.
-pub fn read_ranges(
+/// Reads `start..end` of every range and hands each message to `on`, read by `read_as` (as
+/// [`Item`]s by [`pending_of`], or as recorded bytes by `merge::recorded_of`) and merged by
+/// event time across partitions (offset order within one); messages without an event time
+/// go as they come. Stops early when `stop` says so. Returns the messages read.
+pub fn read_ranges<I: Timed>(
     reader: &HistoryReader,
     ranges: &[RebuildRange],
     config: &Config,
-    raw: bool,
+    read_as: fn(OwnedMessage, &Config) -> (Partition, Pending<I>),
     stop: &dyn Fn() -> bool,
-    on: &mut dyn FnMut(&Partition, Pending) -> Result<()>,
+    on: &mut dyn FnMut(&Partition, Pending<I>) -> Result<()>,
 ) -> Result<u64> {
     let todo: Vec<&RebuildRange> = ranges.iter().filter(|r| r.start < r.end).collect();
     if todo.is_empty() {
@@ -92,7 +92,7 @@ pub fn read_ranges(
         .assign(&tpl)
         .context("assigning history partitions")?;
     let ends: BTreeMap<Partition, i64> = todo.iter().map(|r| (r.at.clone(), r.end)).collect();
-    let mut aligner = Aligner::new(IDLE_HISTORY, IDLE_HISTORY);
+    let mut aligner: Aligner<I> = Aligner::new(IDLE_HISTORY, IDLE_HISTORY);
     let now = Instant::now();
     for r in &todo {
         aligner.ensure(&r.at, now);
@@ -101,7 +101,7 @@ pub fn read_ranges(
     let mut read = 0u64;
     let mut last_progress = Instant::now();
     let mut open = todo.len();
-    let mut feed = |aligner: &mut Aligner, force: bool| -> Result<()> {
+    let mut feed = |aligner: &mut Aligner<I>, force: bool| -> Result<()> {
         while let Some((p, pending)) = aligner.pop(Instant::now(), force) {
             on(&p, pending)?;
         }
@@ -120,7 +120,7 @@ pub fn read_ranges(
                 let at = owned.at.clone();
                 if owned.offset < stop_at {
                     read += 1;
-                    let (p, pending) = pending(owned.clone(), config, raw);
+                    let (p, pending) = read_as(owned.clone(), config);
                     aligner.push(&p, pending, Instant::now());
                 }
                 if owned.offset + 1 >= stop_at {

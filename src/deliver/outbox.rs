@@ -47,6 +47,15 @@ struct Add {
     alert: Value,
 }
 
+/// One line of the outbox file, in the three shapes the module doc shows.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Line {
+    Delivered { delivered: Vec<Key> },
+    Done { done: Vec<u64> },
+    Add(Add),
+}
+
 pub struct Outbox {
     path: PathBuf,
     file: File,
@@ -90,7 +99,7 @@ impl Outbox {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let Ok(v) = serde_json::from_slice::<Value>(&line) else {
+                let Ok(read) = serde_json::from_slice::<Line>(&line) else {
                     tracing::warn!(
                         "{}:{}: unreadable outbox line skipped",
                         path.display(),
@@ -98,37 +107,33 @@ impl Outbox {
                     );
                     continue;
                 };
-                if let Some(keys) = v.get("delivered") {
-                    let keys: Vec<Key> = serde_json::from_value(keys.clone()).unwrap_or_default();
-                    delivered.extend(keys);
-                } else if let Some(done) = v.get("done").and_then(Value::as_array) {
-                    for seq in done.iter().filter_map(Value::as_u64) {
-                        if let Some((p, _)) = adds.remove(&seq) {
-                            delivered.push_back(key(&p.alert));
+                match read {
+                    Line::Delivered { delivered: keys } => delivered.extend(keys),
+                    Line::Done { done } => {
+                        for seq in done {
+                            if let Some((p, _)) = adds.remove(&seq) {
+                                delivered.push_back(key(&p.alert));
+                            }
                         }
                     }
-                } else if let Ok(add) = serde_json::from_value::<Add>(v) {
-                    next = next.max(add.add + 1);
-                    let line = serde_json::to_string(&add).unwrap_or_default();
-                    match Alert::from_json(&add.alert.to_string()) {
-                        Ok(alert) => {
-                            adds.insert(
-                                add.add,
-                                (
-                                    Pending {
-                                        seq: add.add,
-                                        alert,
-                                        group: add.group,
-                                    },
-                                    line,
-                                ),
-                            );
+                    Line::Add(add) => {
+                        next = next.max(add.add + 1);
+                        let line = serde_json::to_string(&add).unwrap_or_default();
+                        match Alert::from_json(&add.alert.to_string()) {
+                            Ok(alert) => {
+                                let pending = Pending {
+                                    seq: add.add,
+                                    alert,
+                                    group: add.group,
+                                };
+                                adds.insert(pending.seq, (pending, line));
+                            }
+                            Err(e) => tracing::warn!(
+                                "{}:{}: outbox alert unreadable ({e}), skipped",
+                                path.display(),
+                                n + 1
+                            ),
                         }
-                        Err(e) => tracing::warn!(
-                            "{}:{}: outbox alert unreadable ({e}), skipped",
-                            path.display(),
-                            n + 1
-                        ),
                     }
                 }
             }
@@ -179,8 +184,12 @@ impl Outbox {
     fn rewrite(&mut self) -> io::Result<()> {
         let tmp = self.path.with_extension("ndjson.tmp");
         let mut out = io::BufWriter::new(File::create(&tmp)?);
-        let delivered: Vec<&Key> = self.delivered.iter().collect();
-        writeln!(out, "{}", serde_json::json!({ "delivered": delivered }))?;
+        let delivered: Vec<Key> = self.delivered.iter().cloned().collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&Line::Delivered { delivered })?
+        )?;
         for (_, line) in self.outstanding.values() {
             writeln!(out, "{line}")?;
         }
@@ -221,7 +230,10 @@ impl Outbox {
         if seqs.is_empty() {
             return Ok(());
         }
-        self.append(&format!("{}\n", serde_json::json!({ "done": seqs })))?;
+        let done = Line::Done {
+            done: seqs.to_vec(),
+        };
+        self.append(&format!("{}\n", serde_json::to_string(&done)?))?;
         for seq in seqs {
             if let Some((k, _)) = self.outstanding.remove(seq) {
                 self.delivered.push_back(k);

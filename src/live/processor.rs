@@ -198,9 +198,6 @@ impl Processor {
                 }
                 self.alerts = alerts;
             }
-            Item::Raw { .. } => {
-                tracing::error!("{p}@{offset}: an unparsed message reached the engine; skipped");
-            }
             Item::Poison {
                 payload,
                 reason,
