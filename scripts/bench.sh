@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The performance figures of the README, measured on this machine (DESIGN §8's targets).
+# The performance figures of the README, measured on this machine (the targets in docs/benchmarks.md).
 #
 #   scripts/bench.sh [SCALE]     SCALE 18 (default): about 1 M events, ~230 MB
 #

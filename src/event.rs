@@ -1,4 +1,4 @@
-//! A comment event (DESIGN §2): parsing, validation and rejection reasons.
+//! A comment event (`docs/events-and-alerts.md`): parsing, validation and rejection reasons.
 //!
 //! Parsing borrows from the input line wherever the JSON has no escapes, so the common case
 //! allocates nothing. Anything wrong with a line becomes a [`Rejection`] with a stable

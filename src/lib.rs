@@ -1,27 +1,31 @@
 //! ondata: a crisis-monitoring stream processor for social-media comments.
 //!
-//! It reads comment events (DESIGN §2), keeps per-topic event-time windows, detects surges
-//! and negativity shifts, and emits explained alerts (DESIGN §3). The core is pure and
-//! synchronous; replay, live Kafka and tests all drive the same [`engine::Engine`].
+//! It reads comment events, keeps per-topic event-time windows, detects surges, negativity
+//! shifts and troll bursts, and emits explained alerts. The core is pure and synchronous;
+//! replay, live Kafka and tests all drive the same [`engine::Engine`]. `ARCHITECTURE.md`
+//! draws the layers; bottom to top:
 //!
-//! Map of the modules:
-//! - [`config`]: the typed configuration tree, defaults, presets, env overrides, validation.
+//! - [`config`]: the typed configuration tree, defaults, sensitivity presets, environment
+//!   overrides, validation. [`secret`]: secrets from the environment, kept out of logs.
 //! - [`event`]: parsing and validating one comment event; rejection reasons.
+//! - [`error`]: the library's error, and whose it is to fix.
+//! - [`alert`]: the alert record every sink receives.
 //! - [`text`]: folding, tokenising, topic rules (Aho-Corasick) and lexicon sentiment.
-//! - [`window`]: per-topic event-time buckets.
-//! - [`detect`]: the surge and negativity detectors, and their statistics.
-//! - [`dedup`]: bounded memory of recent event ids, to drop redeliveries.
-//! - [`engine`]: watermark, topic routing, deduplication; drives the detectors.
-//! - [`metrics`]: Prometheus metrics, the registry passed as a value.
-//! - [`status`]: what the HTTP API and the status page show.
-//! - [`http`]: `/metrics`, health, `/api/...` and the status page (axum).
-//! - [`live`], [`merge`], [`rebuild`]: the live Kafka path.
-//! - [`range`]: time ranges of the Kafka topics after the fact: `record` and `replay --kafka`.
-//! - [`alert`]: the alert record and the sinks used by replay.
-//! - [`source`]: recorded files (NDJSON, gzip, zstd, stdin), merged in event-time order.
-//! - [`replay`]: the replay pipeline: source → engine → alerts, dead letter, summary.
-//! - [`incident`]: after a replay: the timeline, incident report, OpenMetrics backfill,
-//!   notifications people would have received, and backtests against labelled incidents.
+//! - [`window`]: per-topic event-time buckets. [`dedup`]: recent event ids.
+//! - [`detect`]: the detectors (surge, negativity, troll bursts), one shape for all: closed
+//!   buckets in, typed transitions out, no text.
+//! - [`render`]: summaries in English or Italian, and notification frames.
+//! - [`engine`]: watermark, topic routing, redeliveries; drives the detectors and renders
+//!   their transitions into alerts.
+//! - [`metrics`], [`status`], [`incident`]: Prometheus metrics (the registry passed as a
+//!   value); what the status page and API show; the post-incident timeline, report,
+//!   OpenMetrics backfill, notifications people would have received, and backtests.
+//! - [`source`]: recorded files (NDJSON, gzip, zstd, stdin) and Kafka (client, consumer
+//!   context, history, dead letters). [`deliver`]: routes, noise control, silences, the
+//!   outbox and the sinks. [`merge`], [`rebuild`]: the event-time merge of partitions and
+//!   state rebuilt from history.
+//! - [`replay`], [`range`], [`live`], [`http`]: the shell: file replay, Kafka time ranges
+//!   (`record`, `replay --kafka`), the live path, the HTTP server.
 //! - [`simulate`]: the synthetic stream generator behind `ondata simulate`.
 
 #![forbid(unsafe_code)]

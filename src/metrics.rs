@@ -1,4 +1,4 @@
-//! Prometheus metrics (DESIGN §7). The registry is a value owned by whoever runs the engine
+//! Prometheus metrics (listed in `docs/operations.md`). The registry is a value owned by whoever runs the engine
 //! (not a global), so tests can read what was exported.
 //!
 //! Engine state is copied in with [`Metrics::observe`]. Counters advance by what the engine

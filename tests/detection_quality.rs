@@ -1,6 +1,6 @@
 //! Detection quality on streams written by others: this generator shares no code with
 //! `ondata simulate` (its own random numbers, rhythm, noise, topics, texts and incident
-//! shapes), and writes the DESIGN §2 schema that any producer would.
+//! shapes), and writes the event schema that any producer would.
 //!
 //! With the default configuration: planted surges are found within 5 minutes of their start
 //! (median), negativity shifts within 15 minutes (median), and nothing else fires: not the

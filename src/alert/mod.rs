@@ -1,4 +1,4 @@
-//! The alert record (DESIGN §3 of the contract): what a detector's transition becomes once
+//! The alert record (`docs/events-and-alerts.md`): what a detector's transition becomes once
 //! rendered, and the one JSON shape every sink receives. Depends on nothing above `event`.
 
 pub mod model;

@@ -1,4 +1,4 @@
-//! The alert record (DESIGN §3): one JSON shape on every sink, with a stable id per episode.
+//! The alert record: one JSON shape on every sink, with a stable id per episode.
 
 use std::fmt;
 

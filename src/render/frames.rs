@@ -86,7 +86,7 @@ fn when(a: &Alert, lang: Language) -> String {
     )
 }
 
-/// The alert record itself (DESIGN §3).
+/// The alert record itself.
 pub fn generic(a: &Alert) -> Value {
     serde_json::to_value(a).unwrap_or(Value::Null)
 }
