@@ -134,9 +134,11 @@ fn start(rt: &tokio::runtime::Runtime, config: &Config, sink: &Timed) -> Running
     let task = rt.spawn(live::run(
         config.clone(),
         vec![Box::new(sink.clone())],
-        Some(Arc::new(Metrics::new())),
-        None,
-        stats.clone(),
+        live::Observers {
+            stats: stats.clone(),
+            metrics: Some(Arc::new(Metrics::new())),
+            board: None,
+        },
         stopped,
         Duration::from_secs(30),
     ));

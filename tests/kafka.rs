@@ -161,9 +161,11 @@ fn start_observed(
     let task = rt.spawn(live::run(
         config,
         sinks,
-        metrics,
-        None,
-        stats.clone(),
+        live::Observers {
+            stats: stats.clone(),
+            metrics,
+            board: None,
+        },
         stopped,
         Duration::from_secs(20),
     ));

@@ -414,9 +414,11 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_against_live_ondata(
     let task = rt.spawn(live::run(
         config.clone(),
         vec![Box::new(ondata::deliver::file_sink(&alerts_file).unwrap())],
-        Some(metrics),
-        Some(board),
-        stats.clone(),
+        live::Observers {
+            stats: stats.clone(),
+            metrics: Some(metrics),
+            board: Some(board),
+        },
         stopped,
         Duration::from_secs(20),
     ));

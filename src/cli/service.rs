@@ -110,9 +110,11 @@ pub async fn run(
     let summary = live::run(
         config,
         sinks,
-        Some(metrics),
-        Some(board),
-        stats,
+        live::Observers {
+            stats,
+            metrics: Some(metrics),
+            board: Some(board),
+        },
         stopped,
         SHUTDOWN_GRACE,
     )

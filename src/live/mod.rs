@@ -103,17 +103,64 @@ impl std::fmt::Display for LiveSummary {
         )
     }
 }
+/// What a running live path reports to: counters for the caller, and optionally the
+/// Prometheus metrics and the status board.
+#[derive(Clone, Default)]
+pub struct Observers {
+    pub stats: Arc<LiveStats>,
+    pub metrics: Option<Arc<Metrics>>,
+    pub board: Option<Arc<Board>>,
+}
+
 /// Runs the live path until `shutdown` turns true; then drains, flushes and commits within
-/// `grace`. `sinks` receive the alerts; `metrics`, if given, are kept up to date.
+/// `grace`. `sinks` receive the alerts; `observers` are kept up to date.
 pub async fn run(
     config: Config,
     sinks: Vec<Box<dyn AlertSink + Send>>,
-    metrics: Option<Arc<Metrics>>,
-    board: Option<Arc<Board>>,
-    stats: Arc<LiveStats>,
+    observers: Observers,
     mut shutdown: watch::Receiver<Stop>,
     grace: Duration,
 ) -> Result<LiveSummary> {
+    let subscribed = subscribe(&config, observers.metrics.clone())?;
+    let (tx, rx) = mpsc::channel::<ToEngine>(CHANNEL_CAPACITY);
+    let processor = Processor::new(
+        config,
+        subscribed.consumer.clone(),
+        sinks,
+        observers,
+        subscribed.reset_to_earliest,
+    )?;
+    let engine_thread = spawn_engine(processor, rx, shutdown.clone())?;
+    let closed = consume(&subscribed, &tx, &mut shutdown).await;
+    if closed {
+        tracing::error!("the engine thread stopped early");
+    }
+    if *shutdown.borrow() == Stop::Abort {
+        subscribed.aborting.store(true, Ordering::SeqCst);
+    }
+    drop(tx);
+    let summary = join_engine(engine_thread, grace).await?;
+    let consumer = subscribed.consumer;
+    let closing = tokio::task::spawn_blocking(move || {
+        consumer.unsubscribe();
+        drop(consumer);
+    });
+    if tokio::time::timeout(grace, closing).await.is_err() {
+        tracing::warn!("closing the Kafka consumer took longer than {grace:?}");
+    }
+    Ok(summary)
+}
+
+/// The group consumer, subscribed, with what its context shares with the engine thread.
+struct Subscribed {
+    consumer: Arc<StreamConsumer<LiveContext>>,
+    assignment: Arc<AssignmentState>,
+    /// Set on an abort: the context then commits nothing on revoke.
+    aborting: Arc<AtomicBool>,
+    reset_to_earliest: bool,
+}
+
+fn subscribe(config: &Config, metrics: Option<Arc<Metrics>>) -> Result<Subscribed> {
     let assignment = Arc::new(AssignmentState::default());
     let aborting = Arc::new(AtomicBool::new(false));
     let consumer_cfg = kafka::consumer_config(&config.kafka)?;
@@ -126,7 +173,7 @@ pub async fn run(
             .create_with_context(LiveContext {
                 assignment: assignment.clone(),
                 aborting: aborting.clone(),
-                metrics: metrics.clone(),
+                metrics,
             })
             .context("cannot create the Kafka consumer (check [kafka] and [kafka.client])")?,
     );
@@ -139,23 +186,26 @@ pub async fn run(
         config.kafka.brokers,
         config.kafka.group_id
     );
-
-    let (tx, mut rx) = mpsc::channel::<ToEngine>(CHANNEL_CAPACITY);
-    let handle = Handle::current();
-    let engine_shutdown = shutdown.clone();
-    let mut processor = Processor::new(
-        config,
-        consumer.clone(),
-        sinks,
-        stats,
-        metrics,
-        board,
+    Ok(Subscribed {
+        consumer,
+        assignment,
+        aborting,
         reset_to_earliest,
-    )?;
-    let engine_thread = std::thread::Builder::new()
+    })
+}
+
+/// The engine thread: takes messages in batches, merges, detects, delivers, stores
+/// offsets; returns the summary once the channel closes (None on an abort).
+fn spawn_engine(
+    mut processor: Processor,
+    mut rx: mpsc::Receiver<ToEngine>,
+    shutdown: watch::Receiver<Stop>,
+) -> Result<std::thread::JoinHandle<Option<LiveSummary>>> {
+    let handle = Handle::current();
+    let thread = std::thread::Builder::new()
         .name("ondata-engine".into())
         .spawn(move || {
-            let aborted = || *engine_shutdown.borrow() == Stop::Abort;
+            let aborted = || *shutdown.borrow() == Stop::Abort;
             loop {
                 if aborted() {
                     return None;
@@ -165,11 +215,11 @@ pub async fn run(
                 });
                 match got {
                     Ok(Some(msg)) => {
-                        processor.handle(msg, &engine_shutdown);
+                        processor.handle(msg, &shutdown);
                         // Take what else is queued before merging, up to a batch.
                         for _ in 0..512 {
                             match rx.try_recv() {
-                                Ok(msg) => processor.handle(msg, &engine_shutdown),
+                                Ok(msg) => processor.handle(msg, &shutdown),
                                 Err(_) => break,
                             }
                         }
@@ -186,35 +236,44 @@ pub async fn run(
             Some(processor.finish())
         })
         .context("cannot start the engine thread")?;
+    Ok(thread)
+}
 
-    // The consumer task: copy messages out, report assignment changes in order with them.
+/// The consumer task: copies messages out and reports assignment changes in order with
+/// them, until `shutdown` asks to stop. True when the engine thread went away first.
+async fn consume(
+    subscribed: &Subscribed,
+    tx: &mpsc::Sender<ToEngine>,
+    shutdown: &mut watch::Receiver<Stop>,
+) -> bool {
+    let consumer = &subscribed.consumer;
     let mut generation = 0u64;
     let mut names: BTreeMap<String, Arc<str>> = BTreeMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut backoff = Duration::from_millis(100);
-    let closed = loop {
-        let (g, parts) = assignment.snapshot();
+    loop {
+        let (g, parts) = subscribed.assignment.snapshot();
         if g != generation {
             generation = g;
             if tx.send(ToEngine::Assigned(parts)).await.is_err() {
-                break true;
+                return true;
             }
         }
         tokio::select! {
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() != Stop::Run {
-                    break false;
+                    return false;
                 }
             }
             _ = tick.tick() => {}
             received = consumer.recv() => match received {
                 Ok(m) => {
                     backoff = Duration::from_millis(100);
-                    let (g, parts) = assignment.snapshot();
+                    let (g, parts) = subscribed.assignment.snapshot();
                     if g != generation {
                         generation = g;
                         if tx.send(ToEngine::Assigned(parts)).await.is_err() {
-                            break true;
+                            return true;
                         }
                     }
                     let topic = names
@@ -224,7 +283,7 @@ pub async fn run(
                     let owned = OwnedMessage::from_message(&m, topic);
                     drop(m);
                     if tx.send(ToEngine::Message(owned)).await.is_err() {
-                        break true;
+                        return true;
                     }
                 }
                 Err(e) => {
@@ -238,36 +297,24 @@ pub async fn run(
                 }
             },
         }
-    };
-    if closed {
-        tracing::error!("the engine thread stopped early");
     }
-    if *shutdown.borrow() == Stop::Abort {
-        aborting.store(true, Ordering::SeqCst);
-    }
-    drop(tx);
+}
+
+/// Waits up to `grace` for the engine thread to drain, flush and commit.
+async fn join_engine(
+    engine_thread: std::thread::JoinHandle<Option<LiveSummary>>,
+    grace: Duration,
+) -> Result<LiveSummary> {
     let joined = tokio::task::spawn_blocking(move || engine_thread.join());
-    let summary = match tokio::time::timeout(grace, joined).await {
-        Ok(Ok(Ok(Some(summary)))) => summary,
-        Ok(Ok(Ok(None))) => LiveSummary::default(),
-        Ok(Ok(Err(_))) => return Err(Error::failed("the engine thread panicked")),
-        Ok(Err(e)) => {
-            return Err(Error::failed(format!(
-                "the engine thread could not be joined: {e}"
-            )))
-        }
-        Err(_) => {
-            return Err(Error::failed(format!(
-                "shutdown took longer than the {grace:?} grace period"
-            )))
-        }
-    };
-    let closing = tokio::task::spawn_blocking(move || {
-        consumer.unsubscribe();
-        drop(consumer);
-    });
-    if tokio::time::timeout(grace, closing).await.is_err() {
-        tracing::warn!("closing the Kafka consumer took longer than {grace:?}");
+    match tokio::time::timeout(grace, joined).await {
+        Ok(Ok(Ok(Some(summary)))) => Ok(summary),
+        Ok(Ok(Ok(None))) => Ok(LiveSummary::default()),
+        Ok(Ok(Err(_))) => Err(Error::failed("the engine thread panicked")),
+        Ok(Err(e)) => Err(Error::failed(format!(
+            "the engine thread could not be joined: {e}"
+        ))),
+        Err(_) => Err(Error::failed(format!(
+            "shutdown took longer than the {grace:?} grace period"
+        ))),
     }
-    Ok(summary)
 }

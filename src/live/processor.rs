@@ -13,18 +13,18 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use tokio::sync::watch;
 
-use super::{LiveStats, LiveSummary, Stop, IDLE_PARTITION, STALLED_PARTITION};
+use super::{LiveStats, LiveSummary, Observers, Stop, IDLE_PARTITION, STALLED_PARTITION};
 use crate::alert::Alert;
 use crate::config::Config;
 use crate::deliver::delivery::Delivery;
 use crate::deliver::AlertSink;
 use crate::engine::Engine;
 use crate::merge::{pending_of, Aligner, Item, Pending};
-use crate::metrics::Metrics;
+
 use crate::rebuild::read_history;
 use crate::source::history;
 use crate::source::kafka::{self, DeadLetters, LiveContext, OwnedMessage, Partition};
-use crate::status::{Board, StreamStatus};
+use crate::status::StreamStatus;
 
 /// Stored offsets are committed this often (asynchronously), and synchronously on revoke
 /// and on shutdown.
@@ -54,9 +54,8 @@ pub(super) struct Processor {
     watermarks: history::HistoryReader,
     dead: DeadLetters,
     delivery: Delivery,
-    stats: Arc<LiveStats>,
-    metrics: Option<Arc<Metrics>>,
-    board: Option<Arc<Board>>,
+    /// Counters, metrics and the status board it keeps up to date.
+    observers: Observers,
     assigned: BTreeSet<Partition>,
     /// Per partition: the next offset not yet in the engine or the merge. Messages below it
     /// are duplicates (re-fetched after a rebuild) and skipped.
@@ -80,9 +79,7 @@ impl Processor {
         config: Config,
         consumer: Arc<StreamConsumer<LiveContext>>,
         sinks: Vec<Box<dyn AlertSink + Send>>,
-        stats: Arc<LiveStats>,
-        metrics: Option<Arc<Metrics>>,
-        board: Option<Arc<Board>>,
+        observers: Observers,
         reset_to_earliest: bool,
     ) -> Result<Self> {
         let dead = DeadLetters::new(&config.kafka)?;
@@ -91,7 +88,7 @@ impl Processor {
             .routed(crate::deliver::delivery::Router::from_config(
                 &config.alerts,
             ))
-            .observed(metrics.clone(), board.clone());
+            .observed(observers.metrics.clone(), observers.board.clone());
         Ok(Self {
             engine: Engine::new(&config),
             config,
@@ -100,9 +97,7 @@ impl Processor {
             watermarks,
             dead,
             delivery,
-            stats,
-            metrics,
-            board,
+            observers,
             assigned: BTreeSet::new(),
             next: BTreeMap::new(),
             taken: BTreeMap::new(),
@@ -127,7 +122,7 @@ impl Processor {
                 }
                 let next = self.next.get(&m.at).copied().unwrap_or(i64::MIN);
                 if m.offset < next {
-                    LiveStats::add(&self.stats.skipped, 1);
+                    LiveStats::add(&self.observers.stats.skipped, 1);
                     return;
                 }
                 self.next.insert(m.at.clone(), m.offset + 1);
@@ -177,7 +172,7 @@ impl Processor {
         match pending.item {
             Item::Event(event) => {
                 self.alerts.clear();
-                if let Some(m) = &self.metrics {
+                if let Some(m) = &self.observers.metrics {
                     m.event_delay((wall_ms() - event.ts_ms) as f64 / 1000.0);
                     let started = Instant::now();
                     self.engine.ingest_into(&event, &mut self.alerts);
@@ -187,13 +182,13 @@ impl Processor {
                 }
                 self.max_ts = Some(self.max_ts.map_or(event.ts_ms, |m| m.max(event.ts_ms)));
                 self.last_release = Instant::now();
-                LiveStats::add(&self.stats.events, 1);
+                LiveStats::add(&self.observers.stats.events, 1);
                 let alerts = std::mem::take(&mut self.alerts);
                 for alert in &alerts {
                     if self.delivery.send(alert) {
-                        LiveStats::add(&self.stats.alerts_sent, 1);
+                        LiveStats::add(&self.observers.stats.alerts_sent, 1);
                     } else {
-                        LiveStats::add(&self.stats.alerts_suppressed, 1);
+                        LiveStats::add(&self.observers.stats.alerts_suppressed, 1);
                     }
                 }
                 self.alerts = alerts;
@@ -211,7 +206,7 @@ impl Processor {
                 };
                 // A dead letter that cannot be queued keeps its offset unstored: the
                 // message is read again after a restart rather than lost.
-                if let Some(metrics) = &self.metrics {
+                if let Some(metrics) = &self.observers.metrics {
                     metrics.rejected(reason);
                     metrics.dead_lettered();
                 }
@@ -220,7 +215,7 @@ impl Processor {
                     return;
                 }
                 tracing::debug!("dead-lettered {}@{}: {reason}", p, offset);
-                LiveStats::add(&self.stats.dead_lettered, 1);
+                LiveStats::add(&self.observers.stats.dead_lettered, 1);
             }
         }
         // librdkafka stores `offset + 1`, the next message to read.
@@ -229,7 +224,7 @@ impl Processor {
         }
         self.taken.insert(p.clone(), offset + 1);
         self.uncommitted = true;
-        LiveStats::add(&self.stats.taken, 1);
+        LiveStats::add(&self.observers.stats.taken, 1);
     }
 
     /// With nothing arriving, event time moves on by the wall time since the last event.
@@ -241,7 +236,7 @@ impl Processor {
                 let alerts = self.engine.advance_to(target);
                 for alert in &alerts {
                     if self.delivery.send(alert) {
-                        LiveStats::add(&self.stats.alerts_sent, 1);
+                        LiveStats::add(&self.observers.stats.alerts_sent, 1);
                     }
                 }
                 if !alerts.is_empty() {
@@ -285,21 +280,21 @@ impl Processor {
 
     /// Copies the engine's state into the metrics and the status board.
     fn publish(&self) {
-        if let Some(m) = &self.metrics {
+        if let Some(m) = &self.observers.metrics {
             m.observe(&self.engine);
         }
-        if let Some(b) = &self.board {
+        if let Some(b) = &self.observers.board {
             b.update(
                 &self.engine,
                 StreamStatus {
                     mode: "live",
-                    ready: self.stats.ready.load(Ordering::SeqCst),
-                    taken: LiveStats::get(&self.stats.taken),
-                    rejected: LiveStats::get(&self.stats.dead_lettered),
-                    dead_lettered: LiveStats::get(&self.stats.dead_lettered),
+                    ready: self.observers.stats.ready.load(Ordering::SeqCst),
+                    taken: LiveStats::get(&self.observers.stats.taken),
+                    rejected: LiveStats::get(&self.observers.stats.dead_lettered),
+                    dead_lettered: LiveStats::get(&self.observers.stats.dead_lettered),
                     late: self.engine.stats().late,
-                    consumer_lag: self.metrics.as_ref().and_then(|m| m.lag_total()),
-                    alerts_sent: LiveStats::get(&self.stats.alerts_sent),
+                    consumer_lag: self.observers.metrics.as_ref().and_then(|m| m.lag_total()),
+                    alerts_sent: LiveStats::get(&self.observers.stats.alerts_sent),
                 },
             );
         }
@@ -308,7 +303,7 @@ impl Processor {
     /// A new assignment: keep what is buffered for partitions still ours, rebuild a fresh
     /// engine from the history of all of them, send what is still firing, go live.
     fn reassign(&mut self, parts: Vec<Partition>, shutdown: &watch::Receiver<Stop>) {
-        self.stats.ready.store(false, Ordering::SeqCst);
+        self.observers.stats.ready.store(false, Ordering::SeqCst);
         let new: BTreeSet<Partition> = parts.into_iter().collect();
         let kept: BTreeSet<Partition> = self.assigned.intersection(&new).cloned().collect();
         let added: Vec<Partition> = new.difference(&self.assigned).cloned().collect();
@@ -334,7 +329,7 @@ impl Processor {
         for p in &self.assigned {
             self.aligner.ensure(p, now);
         }
-        self.stats.ready.store(true, Ordering::SeqCst);
+        self.observers.stats.ready.store(true, Ordering::SeqCst);
     }
 
     fn rebuild(&mut self, kept: &BTreeSet<Partition>, added: &[Partition]) -> Result<()> {
@@ -367,10 +362,10 @@ impl Processor {
         let mut engine = Engine::new(&self.config);
         let (events, last) = read_history(&reader, &ranges, &self.config, &mut engine)?;
         self.engine = engine;
-        if let Some(m) = &self.metrics {
+        if let Some(m) = &self.observers.metrics {
             m.rebase(&self.engine);
         }
-        if let Some(b) = &self.board {
+        if let Some(b) = &self.observers.board {
             b.reset_series();
         }
         self.max_ts = last.max_ts;
@@ -384,13 +379,16 @@ impl Processor {
         for alert in last.firing.values() {
             if self.delivery.send(alert) {
                 still_firing += 1;
-                LiveStats::add(&self.stats.alerts_sent, 1);
+                LiveStats::add(&self.observers.stats.alerts_sent, 1);
             }
         }
         self.delivery.flush();
-        LiveStats::add(&self.stats.rebuilds, 1);
-        LiveStats::add(&self.stats.rebuilt_events, events);
-        LiveStats::add(&self.stats.rebuild_ms, started.elapsed().as_millis() as u64);
+        LiveStats::add(&self.observers.stats.rebuilds, 1);
+        LiveStats::add(&self.observers.stats.rebuilt_events, events);
+        LiveStats::add(
+            &self.observers.stats.rebuild_ms,
+            started.elapsed().as_millis() as u64,
+        );
         tracing::info!(
             "rebuilt from {events} events of history over {} partition(s) in {:.1} s ({:.1} s finding where it starts); {} condition(s) still firing, {still_firing} sent",
             ranges.len(),
@@ -409,11 +407,11 @@ impl Processor {
         self.dead.flush(Duration::from_secs(5));
         kafka::commit_stored(&*self.consumer);
         LiveSummary {
-            taken: LiveStats::get(&self.stats.taken),
-            events: LiveStats::get(&self.stats.events),
-            dead_lettered: LiveStats::get(&self.stats.dead_lettered),
-            alerts_sent: LiveStats::get(&self.stats.alerts_sent),
-            rebuilds: LiveStats::get(&self.stats.rebuilds),
+            taken: LiveStats::get(&self.observers.stats.taken),
+            events: LiveStats::get(&self.observers.stats.events),
+            dead_lettered: LiveStats::get(&self.observers.stats.dead_lettered),
+            alerts_sent: LiveStats::get(&self.observers.stats.alerts_sent),
+            rebuilds: LiveStats::get(&self.observers.stats.rebuilds),
             late: self.engine.stats().late,
         }
     }
