@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ondata::config::Config;
-use ondata::detect::troll::index::{IndexSettings, Message, TrollIndex};
+use ondata::detect::troll::index::{IndexSettings, TrollIndex};
 use ondata::detect::troll::signature::{Signer, BINS};
+use ondata::detect::Comment;
 use ondata::engine::Analysis;
 use ondata::event::Event;
 use ondata::simulate::{simulate, Scenario, SimOptions};
@@ -180,7 +181,7 @@ fn stages(c: &mut Criterion) {
                     if a.token_count < params.min_tokens as usize {
                         continue;
                     }
-                    let m = Message {
+                    let m = Comment {
                         ts_ms: e.ts_ms,
                         text: &e.text,
                         author: &e.author,
@@ -188,6 +189,7 @@ fn stages(c: &mut Criterion) {
                         token_count: a.token_count,
                         negative: a.negative,
                         score: a.score,
+                        signature: None,
                     };
                     black_box(index.insert(&m, &a.signature));
                 }

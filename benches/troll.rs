@@ -5,8 +5,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use ondata::detect::troll::index::{IndexSettings, Message, TrollIndex};
+use ondata::detect::troll::index::{IndexSettings, TrollIndex};
 use ondata::detect::troll::signature::{Signer, BINS};
+use ondata::detect::Comment;
 use ondata::simulate::{simulate, Scenario, SimOptions};
 use ondata::text::tokenize::Tokens;
 
@@ -59,7 +60,7 @@ fn bench(c: &mut Criterion) {
                 for (i, t) in texts.iter().enumerate() {
                     tokens.tokenize(t);
                     let info = signer.sign(&tokens, &mut sig);
-                    let m = Message {
+                    let m = Comment {
                         ts_ms: i as i64 * 60,
                         text: t,
                         author: "a",
@@ -67,6 +68,7 @@ fn bench(c: &mut Criterion) {
                         token_count: info.tokens,
                         negative: false,
                         score: 0.0,
+                        signature: None,
                     };
                     black_box(index.insert(&m, &sig));
                 }

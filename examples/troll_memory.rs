@@ -5,8 +5,9 @@
 //! event time, so all are inside the 15-minute window, and reports the growth of resident
 //! memory (from /proc/self/statm) per comment.
 
-use ondata::detect::troll::index::{IndexSettings, Message, TrollIndex};
+use ondata::detect::troll::index::{IndexSettings, TrollIndex};
 use ondata::detect::troll::signature::{Signer, BINS};
+use ondata::detect::Comment;
 use ondata::simulate::rng::Rng;
 use ondata::text::tokenize::Tokens;
 
@@ -85,7 +86,7 @@ fn main() {
         text.push_str(&format!(" ticket{i}"));
         tokens.tokenize(&text);
         let info = signer.sign(&tokens, &mut sig);
-        let m = Message {
+        let m = Comment {
             ts_ms: (i as i64 * 600_000) / count as i64,
             text: &text,
             author: "a",
@@ -93,6 +94,7 @@ fn main() {
             token_count: info.tokens,
             negative: false,
             score: 0.0,
+            signature: None,
         };
         index.insert(&m, &sig);
     }

@@ -10,6 +10,7 @@
 //! Adding a detector: a file here with its settings, state and evidence, a variant of
 //! [`Evidence`] and [`crate::alert::AlertKind`], and one line in [`Detectors::each`].
 
+pub mod comment;
 pub mod episode;
 pub mod negativity;
 pub mod stats;
@@ -17,10 +18,10 @@ pub mod surge;
 pub mod troll;
 
 use crate::alert::{AlertKind, AlertStatus, Details, Sample, Severity};
-use crate::text::tokenize::Tokens;
 use crate::window::{Bucket, ClusterId, TopicWindow};
 
 pub use crate::config::{NegativityParams, Sensitivity, SurgeParams, TrollParams};
+pub use comment::Comment;
 pub use negativity::{NegativityDetector, NegativityEvidence, NegativitySettings};
 pub use surge::{SurgeDetector, SurgeEvidence, SurgeSettings};
 pub use troll::{TrollDetector, TrollEvidence, TrollSettings};
@@ -29,20 +30,6 @@ pub use troll::{TrollDetector, TrollEvidence, TrollSettings};
 /// baseline; after this long it learns again, so a lasting change becomes the new normal
 /// rather than an alert that fires for days.
 pub const RELEARN_AFTER_MINS: i64 = 360;
-
-/// One comment as the detectors see it: the event's fields and the text analysis made once
-/// for every topic the comment belongs to.
-pub struct Comment<'a> {
-    pub ts_ms: i64,
-    pub text: &'a str,
-    pub author: &'a str,
-    pub tokens: &'a Tokens,
-    pub token_count: usize,
-    pub negative: bool,
-    pub score: f64,
-    /// Near-duplicate signature, when the comment was long enough for some topic's index.
-    pub signature: Option<&'a troll::signature::Signature>,
-}
 
 /// What a detector sees when one of its topic's buckets closes.
 pub struct Closed<'a> {

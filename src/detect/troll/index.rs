@@ -18,7 +18,7 @@ use rustc_hash::{FxHashMap, FxHasher};
 
 use super::bands::{band_hashes, BandHash, BandTable};
 use super::signature::{band_keys, similarity_at_least, Signature, BANDS};
-use crate::text::tokenize::{TokenKind, Tokens};
+use crate::text::tokenize::TokenKind;
 use crate::window::RawSample;
 
 /// Mentions and hashtags counted per cluster, at most.
@@ -43,6 +43,7 @@ pub struct IndexSettings {
 }
 
 pub use super::cluster::{Cluster, ClusterDetail};
+use crate::detect::comment::Comment;
 pub use crate::window::ClusterId;
 
 struct Generation {
@@ -67,17 +68,6 @@ impl Generation {
             self.bands.insert(h, slot);
         }
     }
-}
-
-/// A message being indexed.
-pub struct Message<'a> {
-    pub ts_ms: i64,
-    pub text: &'a str,
-    pub author: &'a str,
-    pub tokens: &'a Tokens,
-    pub token_count: usize,
-    pub negative: bool,
-    pub score: f64,
 }
 
 /// Where a message went.
@@ -176,7 +166,7 @@ impl TrollIndex {
     }
 
     /// Adds a message; returns where it went.
-    pub fn insert(&mut self, m: &Message<'_>, sig: &Signature) -> Placement {
+    pub fn insert(&mut self, m: &Comment<'_>, sig: &Signature) -> Placement {
         let hashes = band_hashes(&band_keys(sig));
         self.candidates.clear();
         let candidates = &mut self.candidates;
@@ -266,7 +256,7 @@ impl TrollIndex {
         &mut self,
         id: ClusterId,
         gen: usize,
-        m: &Message<'_>,
+        m: &Comment<'_>,
         sig: &Signature,
         hashes: &[BandHash; BANDS],
         similarity: f64,
@@ -437,6 +427,7 @@ impl TrollIndex {
 mod tests {
     use super::super::signature::{Signer, BINS};
     use super::*;
+    use crate::text::tokenize::Tokens;
 
     fn settings() -> IndexSettings {
         IndexSettings {
@@ -452,7 +443,7 @@ mod tests {
         tokens.tokenize(text);
         let mut sig = [0u8; BINS];
         let info = Signer::new().sign(&tokens, &mut sig);
-        let m = Message {
+        let m = Comment {
             ts_ms,
             text,
             author,
@@ -460,6 +451,7 @@ mod tests {
             token_count: info.tokens,
             negative: true,
             score: -0.5,
+            signature: None,
         };
         index.insert(&m, &sig)
     }

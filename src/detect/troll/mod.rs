@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, VecDeque};
 /// Reported cluster ids remembered per topic, so a process running for months stays bounded.
 const REPORTED_KEPT: usize = 1024;
 
-use self::index::{Cluster, ClusterId, IndexSettings, Message, Placement, TrollIndex};
+use self::index::{Cluster, ClusterId, IndexSettings, Placement, TrollIndex};
 use super::episode::Episode;
 use super::stats::round_to;
 use super::{Campaigns, Closed, Comment, Detector, Evidence, Measured, Transition, TrollParams};
@@ -70,16 +70,7 @@ impl Detector for TrollDetector {
         if c.token_count < self.settings.params.min_tokens as usize {
             return None;
         }
-        let message = Message {
-            ts_ms: c.ts_ms,
-            text: c.text,
-            author: c.author,
-            tokens: c.tokens,
-            token_count: c.token_count,
-            negative: c.negative,
-            score: c.score,
-        };
-        match self.index.insert(&message, signature) {
+        match self.index.insert(c, signature) {
             Placement::Skipped => None,
             Placement::New(cluster) => Some(cluster),
             Placement::Joined {
