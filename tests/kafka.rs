@@ -6,237 +6,30 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::mocking::MockCluster;
-use rdkafka::producer::DefaultProducerContext;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
-use rdkafka::{Message, Offset, TopicPartitionList};
-use tokio::sync::watch;
+use rdkafka::Message;
 
-use ondata::alert::Alert;
 use ondata::config::Config;
-use ondata::deliver::AlertSink;
 use ondata::event::parse_event;
-use ondata::live::{self, LiveStats, LiveSummary, Stop};
+use ondata::live::{LiveStats, Stop};
 use ondata::metrics::Metrics;
 use ondata::range::{self, TimeRange};
-use ondata::replay::{replay, ReplayOptions};
+use ondata::replay::ReplayOptions;
 use ondata::simulate::Scenario;
 use ondata::source::kafka::header_map;
 
 use common::kafka::{produce, produce_stamped, stream, unique};
-
-const WAIT: Duration = Duration::from_secs(120);
-
-/// Alerts as JSON lines, shared with the test.
-#[derive(Clone, Default)]
-struct Collected(Arc<Mutex<Vec<String>>>);
-
-impl AlertSink for Collected {
-    fn send(&mut self, alert: &Alert) -> std::io::Result<()> {
-        self.0.lock().unwrap().push(alert.to_json_line());
-        Ok(())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Collected {
-    fn sorted(&self) -> Vec<String> {
-        let mut v = self.0.lock().unwrap().clone();
-        v.sort();
-        v
-    }
-}
-
-/// A simulated stream, one event per line, ending with one quiet event ten minutes after the
-/// last, so every bucket that holds the incident closes on event time in both paths alike.
-fn replay_alerts(config: &Config, lines: &[Vec<u8>]) -> Vec<String> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.ndjson");
-    let mut f = std::fs::File::create(&path).unwrap();
-    for l in lines {
-        f.write_all(l).unwrap();
-        f.write_all(b"\n").unwrap();
-    }
-    drop(f);
-    replay_file_alerts(config, &path)
-}
-
-fn replay_file_alerts(config: &Config, path: &std::path::Path) -> Vec<String> {
-    let sink = Collected::default();
-    let mut s = sink.clone();
-    replay(
-        config,
-        &ReplayOptions {
-            inputs: vec![path.display().to_string()],
-            progress: false,
-            observe: None,
-            ..ReplayOptions::default()
-        },
-        &mut s,
-        &mut std::io::sink(),
-    )
-    .expect("replay");
-    sink.sorted()
-}
-
-/// What makes an alert the same alert: its transition, not its evidence.
-fn identity(line: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(line).unwrap();
-    [
-        "id",
-        "kind",
-        "status",
-        "topic",
-        "severity",
-        "at",
-        "started_at",
-    ]
-    .iter()
-    .map(|k| v[k].to_string())
-    .collect::<Vec<_>>()
-    .join(" ")
-}
-
-fn config(brokers: &str, topic: &str, group: &str) -> Config {
-    let mut c = Config::default();
-    c.kafka.brokers = brokers.into();
-    c.kafka.topics = vec![topic.into()];
-    c.kafka.group_id = group.into();
-    c.kafka.dead_letter_topic = format!("{topic}.dlq");
-    // Simulated days are in 2020; history is measured on broker time, which is now.
-    c.kafka.rebuild_hours = 24;
-    c.http.listen = "127.0.0.1:0".into();
-    c.alerts.sinks.clear();
-    c
-}
-
-fn earliest(mut c: Config) -> Config {
-    c.kafka
-        .client
-        .insert("auto.offset.reset".into(), "earliest".into());
-    c
-}
-
-struct Running {
-    rt: tokio::runtime::Runtime,
-    task: tokio::task::JoinHandle<ondata::error::Result<LiveSummary>>,
-    stop: watch::Sender<Stop>,
-    stats: Arc<LiveStats>,
-    alerts: Collected,
-}
-
-fn start(config: Config, extra: Vec<Box<dyn AlertSink + Send>>) -> Running {
-    start_observed(config, extra, None)
-}
-
-fn start_observed(
-    config: Config,
-    extra: Vec<Box<dyn AlertSink + Send>>,
-    metrics: Option<Arc<Metrics>>,
-) -> Running {
-    // RUST_LOG=ondata=debug shows what the live path did.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let alerts = Collected::default();
-    let mut sinks: Vec<Box<dyn AlertSink + Send>> = vec![Box::new(alerts.clone())];
-    sinks.extend(extra);
-    let stats = Arc::new(LiveStats::default());
-    let (stop, stopped) = watch::channel(Stop::Run);
-    let task = rt.spawn(live::run(
-        config,
-        sinks,
-        live::Observers {
-            stats: stats.clone(),
-            metrics,
-            board: None,
-        },
-        stopped,
-        Duration::from_secs(20),
-    ));
-    Running {
-        rt,
-        task,
-        stop,
-        stats,
-        alerts,
-    }
-}
-
-impl Running {
-    fn taken(&self) -> u64 {
-        LiveStats::get(&self.stats.taken)
-    }
-
-    fn stop(self, how: Stop) -> LiveSummary {
-        self.stop.send(how).unwrap();
-        let summary = self.rt.block_on(self.task).unwrap().expect("live run");
-        self.rt.shutdown_timeout(Duration::from_secs(5));
-        summary
-    }
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Committed offsets of `group` on every partition of `topic`, and the partitions' ends.
-fn committed_and_ends(brokers: &str, topic: &str, group: &str, partitions: i32) -> Vec<(i64, i64)> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", group)
-        .create()
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition(topic, p);
-    }
-    let committed = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
-    (0..partitions)
-        .map(|p| {
-            let off = match committed.find_partition(topic, p).unwrap().offset() {
-                Offset::Offset(o) => o,
-                _ => -1,
-            };
-            let (_, high) = c
-                .fetch_watermarks(topic, p, Duration::from_secs(10))
-                .unwrap();
-            (off, high)
-        })
-        .collect()
-}
-
-fn cluster(
-    brokers: i32,
-    topic: &str,
-    partitions: i32,
-) -> MockCluster<'static, DefaultProducerContext> {
-    let c = MockCluster::new(brokers).expect("mock cluster");
-    c.create_topic(topic, partitions, 1).expect("topic");
-    c
-}
+use common::live::*;
 
 #[test]
 fn live_alerts_equal_replay_and_offsets_are_committed() {
+    let _serial = one_at_a_time();
     let topic = unique("comments");
     let mock = cluster(1, &topic, 3);
     let brokers = mock.bootstrap_servers();
@@ -264,6 +57,7 @@ fn live_alerts_equal_replay_and_offsets_are_committed() {
 
 #[test]
 fn a_consumer_dropped_without_commit_resumes_with_nothing_missing_or_repeated() {
+    let _serial = one_at_a_time();
     let topic = unique("comments");
     let mock = cluster(1, &topic, 3);
     let brokers = mock.bootstrap_servers();
@@ -330,6 +124,7 @@ fn a_consumer_dropped_without_commit_resumes_with_nothing_missing_or_repeated() 
 
 #[test]
 fn poison_messages_are_dead_lettered_with_headers_and_their_offsets_advance() {
+    let _serial = one_at_a_time();
     let topic = unique("comments");
     let mock = cluster(1, &topic, 1);
     let brokers = mock.bootstrap_servers();
@@ -394,6 +189,7 @@ fn poison_messages_are_dead_lettered_with_headers_and_their_offsets_advance() {
 
 #[test]
 fn broker_faults_are_survived_without_loss() {
+    let _serial = one_at_a_time();
     let topic = unique("comments");
     let mock = cluster(3, &topic, 3);
     let brokers = mock.bootstrap_servers();
@@ -442,55 +238,8 @@ fn broker_faults_are_survived_without_loss() {
 }
 
 #[test]
-fn two_consumers_in_one_group_split_the_partitions_and_together_alert_as_one() {
-    let topic = unique("comments");
-    let mock = cluster(1, &topic, 4);
-    let brokers = mock.bootstrap_servers();
-    let lines = stream(Scenario::ClickDay, 2, 11);
-    let group = unique("g");
-    let mut cfg = earliest(config(&brokers, &topic, &group));
-    // Keyword topics gather comments from every partition; with the partitions split, each
-    // instance would see part of them (README, Scaling out). Events' own topics only here.
-    cfg.topics.rules.clear();
-    // Short group timeouts: the mock coordinator otherwise waits out the 45 s default.
-    for (k, v) in [
-        ("session.timeout.ms", "6000"),
-        ("heartbeat.interval.ms", "500"),
-    ] {
-        cfg.kafka.client.insert(k.into(), v.into());
-    }
-    let expected = replay_alerts(&cfg, &lines);
-    let a = start(cfg.clone(), Vec::new());
-    wait_until("the first consumer ready", || {
-        a.stats.ready.load(Ordering::SeqCst)
-    });
-    let b = start(cfg, Vec::new());
-    wait_until("both consumers ready after the rebalance", || {
-        b.stats.ready.load(Ordering::SeqCst)
-            && a.stats.ready.load(Ordering::SeqCst)
-            && LiveStats::get(&a.stats.rebuilds) >= 2
-    });
-    produce(&brokers, &topic, &lines);
-    wait_until("every message taken by one of them", || {
-        a.taken() + b.taken() >= lines.len() as u64
-    });
-    let (alerts_a, alerts_b) = (a.alerts.clone(), b.alerts.clone());
-    let sa = a.stop(Stop::Drain);
-    let sb = b.stop(Stop::Drain);
-    assert!(sa.events > 0 && sb.events > 0, "both had work: {sa} / {sb}");
-    assert_eq!(sa.events + sb.events, lines.len() as u64);
-    // The same alerts: every transition (id, kind, status, topic, severity, times). Their
-    // details may differ by the few messages that arrived within the allowed lateness,
-    // because each instance's watermark moves with its own partitions.
-    let mut all: Vec<String> = alerts_a.sorted().iter().map(|a| identity(a)).collect();
-    all.extend(alerts_b.sorted().iter().map(|a| identity(a)));
-    all.sort();
-    let want: Vec<String> = expected.iter().map(|a| identity(a)).collect();
-    assert_eq!(all, want);
-}
-
-#[test]
 fn a_consumer_started_after_the_incident_reports_what_is_still_firing_once() {
+    let _serial = one_at_a_time();
     let topic = unique("comments");
     let mock = cluster(1, &topic, 3);
     let brokers = mock.bootstrap_servers();
@@ -559,6 +308,7 @@ fn event_times(lines: &[Vec<u8>]) -> Vec<i64> {
 
 #[test]
 fn record_and_replay_from_kafka_give_the_alerts_of_live_processing() {
+    let _serial = one_at_a_time();
     let topic = unique("comments");
     let mock = cluster(1, &topic, 3);
     let brokers = mock.bootstrap_servers();
@@ -654,6 +404,7 @@ fn record_and_replay_from_kafka_give_the_alerts_of_live_processing() {
 
 #[test]
 fn an_interrupted_recording_leaves_a_complete_file() {
+    let _serial = one_at_a_time();
     let topic = unique("comments");
     let mock = cluster(1, &topic, 3);
     let brokers = mock.bootstrap_servers();

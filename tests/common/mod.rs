@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod kafka;
+pub mod live;
 
 use std::path::PathBuf;
 use std::process::Child;
