@@ -18,6 +18,7 @@ use crate::alert::{Alert, AlertKind, AlertStatus};
 use crate::config::Config;
 use crate::config::DetectConfig;
 use crate::dedup::IdDedup;
+use crate::detect::troll::{self, TrollDetector};
 use crate::detect::{
     Comment, Detectors, NegativitySettings, SurgeSettings, Transition, TrollSettings,
 };
@@ -314,35 +315,14 @@ impl Engine {
     }
 
     /// Holds the near-duplicate indexes of all topics together to
-    /// `detect.troll.max_clusters_total`, shedding the oldest part of the biggest.
-    /// At the cap, no index grows until the next check: a new message evicts its topic's
-    /// oldest generation or is not indexed (counted as evicted either way).
+    /// `detect.troll.max_clusters_total` ([`troll::hold_to_total`]).
     fn cap_clusters(&mut self) {
-        let cap = self.detect.troll.max_clusters_total;
-        let mut total: usize = self
+        let mut trolls: Vec<&mut TrollDetector> = self
             .topics
-            .iter()
-            .map(|t| t.detectors.troll.index.len())
-            .sum();
-        while total > cap {
-            let Some(biggest) = self
-                .topics
-                .iter_mut()
-                .max_by_key(|t| t.detectors.troll.index.len())
-            else {
-                break;
-            };
-            let shed = biggest.detectors.troll.index.shed_oldest();
-            if shed == 0 {
-                break;
-            }
-            total -= shed;
-        }
-        let full = total >= cap;
-        for t in &mut self.topics {
-            let index = &mut t.detectors.troll.index;
-            index.set_limit(if full { index.len() } else { usize::MAX });
-        }
+            .iter_mut()
+            .map(|t| &mut t.detectors.troll)
+            .collect();
+        troll::hold_to_total(&mut trolls, self.detect.troll.max_clusters_total);
     }
 
     /// Moves event time forward without an event (an idle tick in live mode): as if an event

@@ -92,7 +92,7 @@ impl Engine {
     /// How many topics the engine holds, and the clusters each holds in its near-duplicate
     /// index: what the caps bound, cheap enough to check after every comment.
     pub fn clusters_indexed(&self) -> impl ExactSizeIterator<Item = usize> + '_ {
-        self.topics.iter().map(|t| t.detectors.troll.index.len())
+        self.topics.iter().map(|t| t.detectors.troll.clusters())
     }
 
     /// The name of a topic by index.
@@ -123,8 +123,8 @@ impl Engine {
                     surge_firing: t.detectors.surge.is_firing(),
                     negativity_firing: t.detectors.negativity.is_firing(),
                     troll_clusters_active: t.detectors.troll.active_count(),
-                    troll_clusters_indexed: t.detectors.troll.index.len(),
-                    troll_clusters_evicted: t.detectors.troll.index.evicted,
+                    troll_clusters_indexed: t.detectors.troll.clusters(),
+                    troll_clusters_evicted: t.detectors.troll.evicted(),
                 }
             })
             .collect()

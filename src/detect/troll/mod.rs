@@ -133,6 +133,16 @@ impl TrollDetector {
         self.firing.len()
     }
 
+    /// Clusters held in the topic's near-duplicate index.
+    pub fn clusters(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Clusters dropped early, or messages not indexed, because of the caps.
+    pub fn evicted(&self) -> u64 {
+        self.index.evicted
+    }
+
     /// Judges the clusters at the close of a bucket ending at `bucket_end`; `topic_comments`
     /// is the topic's comment count over the last window.
     fn judge(&mut self, bucket_end: i64, topic_comments: u32, out: &mut Vec<Transition>) {
@@ -190,6 +200,29 @@ impl TrollDetector {
             }
         }
         self.index.expire(bucket_end);
+    }
+}
+
+/// Holds the near-duplicate indexes of several topics together to `cap` clusters
+/// (`detect.troll.max_clusters_total`), shedding the oldest generation of the biggest until
+/// they fit. At the cap, no index grows until the next call: a new message evicts its
+/// topic's oldest generation or is not indexed (counted as evicted either way).
+pub fn hold_to_total(trolls: &mut [&mut TrollDetector], cap: usize) {
+    let mut total: usize = trolls.iter().map(|t| t.index.len()).sum();
+    while total > cap {
+        let Some(biggest) = trolls.iter_mut().max_by_key(|t| t.index.len()) else {
+            break;
+        };
+        let shed = biggest.index.shed_oldest();
+        if shed == 0 {
+            break;
+        }
+        total -= shed;
+    }
+    let full = total >= cap;
+    for t in trolls.iter_mut() {
+        let index = &mut t.index;
+        index.set_limit(if full { index.len() } else { usize::MAX });
     }
 }
 
