@@ -10,7 +10,8 @@
 # each surge alert marks the row where it fired, and NAB's own scorer scores those rows at
 # a fixed threshold beside the published detectors' results. Prints NAB's scores and a
 # per-series table. Needs python3; NAB's scorer runs in a virtual environment kept in
-# ~/.cache/ondata-nab (pandas 1.5.3, numpy < 2, simplejson from PyPI).
+# ~/.cache/ondata-nab (pandas 1.5.3, numpy < 2, simplejson from PyPI). NAB_EVAL_KEEP=1 keeps
+# the work folder (events, alerts, NAB results) and prints where it is.
 set -euo pipefail
 
 usage() { echo "usage: scripts/nab_eval.sh NAB_DIR [--config FILE]" >&2; exit 2; }
@@ -30,7 +31,11 @@ done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+if [ -n "${NAB_EVAL_KEEP:-}" ]; then
+  echo "== keeping the work folder: $work" >&2
+else
+  trap 'rm -rf "$work"' EXIT
+fi
 
 echo "== building ondata (release)" >&2
 (cd "$root" && cargo build --release --quiet --bin ondata)

@@ -104,6 +104,14 @@ pub struct SurgeDetails {
     /// Highest ratio seen in the episode so far.
     pub peak_ratio: f64,
     pub duration_minutes: u32,
+    /// The deviation the window needed: `min_z`, or the line above the topic's own usual
+    /// bursts when that is higher.
+    #[serde(default)]
+    pub z_needed: f64,
+    /// The sustained window (hours): `ratio` and `z` are those of its median 5 minutes and
+    /// `per_bucket` holds its 5-minute sums.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sustained: bool,
 }
 
 /// Evidence for a negativity shift.
@@ -259,6 +267,8 @@ impl Alert {
                 per_bucket: vec![10, 20, 30, 40, 50],
                 peak_ratio: 6.0,
                 duration_minutes: 5,
+                z_needed: 5.0,
+                sustained: false,
             }),
             samples: vec![Sample::new("il sito non funziona", "mario", at_ms - 1_000)],
             at_ms,

@@ -103,6 +103,11 @@ pub struct SurgeConfig {
     pub history_days: u32,
     pub warmup_mins: u32,
     pub resolve_after_mins: u32,
+    /// Length of the sustained window, judged by its median 5 minutes (0: none).
+    pub sustained_mins: u32,
+    /// Also expect the same time on the same weekday of the last three weeks (once two are
+    /// known), for topics with a weekly rhythm.
+    pub weekly: bool,
 }
 
 impl Default for SurgeConfig {
@@ -116,7 +121,9 @@ impl Default for SurgeConfig {
             baseline_half_life_mins: 20.0,
             history_days: 7,
             warmup_mins: 30,
-            resolve_after_mins: 5,
+            resolve_after_mins: 60,
+            sustained_mins: 180,
+            weekly: false,
         }
     }
 }
@@ -203,7 +210,15 @@ impl DetectConfig {
         if s.resolve_after_mins == 0 {
             return Err(invalid(
                 "detect.surge.resolve_after_mins",
-                "must be at least 1 (default 5)",
+                "must be at least 1 (default 60)",
+            ));
+        }
+        if s.sustained_mins != 0
+            && (s.sustained_mins % 5 != 0 || !(15..=1440).contains(&s.sustained_mins))
+        {
+            return Err(invalid(
+                "detect.surge.sustained_mins",
+                "must be 0 (off) or a multiple of 5 from 15 to 1440 (default 180)",
             ));
         }
         let n = &self.negativity;

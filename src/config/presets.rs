@@ -32,6 +32,8 @@ pub struct SurgeParams {
     pub history_days: u32,
     pub warmup_mins: u32,
     pub resolve_after_mins: u32,
+    pub sustained_mins: u32,
+    pub weekly: bool,
 }
 
 /// Effective negativity settings after the preset and explicit overrides are merged.
@@ -114,6 +116,8 @@ impl DetectConfig {
             history_days: s.history_days,
             warmup_mins: s.warmup_mins,
             resolve_after_mins: s.resolve_after_mins,
+            sustained_mins: s.sustained_mins,
+            weekly: s.weekly,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod episode;
 pub mod negativity;
 pub mod stats;
 pub mod surge;
+pub mod tail;
 pub mod troll;
 
 use crate::alert::{AlertKind, AlertStatus, Details, Sample, Severity};

@@ -120,8 +120,9 @@ fn a_long_gap_resets_without_walking_every_bucket() {
 fn a_sudden_jump_fires_and_resolves_once_with_a_stable_id() {
     let mut e = Engine::new(&Config::default());
     let mut alerts = Vec::new();
-    // Two hours at 3 comments a minute, twenty minutes at 30, then an hour at 3.
-    for minute in 0..200i64 {
+    // Two hours at 3 comments a minute, twenty minutes at 30, then two hours at 3 (the
+    // episode resolves after an hour of calm).
+    for minute in 0..260i64 {
         let rate = if (120..140).contains(&minute) { 30 } else { 3 };
         for k in 0..rate {
             let ts = T0 + minute * 60_000 + k * (60_000 / rate);

@@ -12,27 +12,44 @@
 //!   median across days, so one earlier incident does not become the norm).
 //!
 //! A window fires when it holds at least `min_events` comments, at least `min_ratio` times
-//! the expectation, and is `min_z` above it on the Poisson square-root scale, which keeps
-//! night-time and small topics calm. Several window lengths are checked (default 2 and 5
-//! minutes): the short one catches a click-day jump within minutes, the long one a slower
-//! but large rise. The episode resolves after `resolve_after_mins` buckets in which no window
-//! is even half-way to the firing ratio.
+//! the expectation, and is far above it on the Poisson square-root scale: at least `min_z`,
+//! which keeps night-time and small topics calm, and beyond the topic's own bursts, whose
+//! tail each window length learns (see [`super::tail`]), which keeps a topic that is bursty
+//! by nature from firing on every retweet storm. Several window lengths are checked
+//! (default 2 and 5 minutes): the short one catches a click-day jump within minutes, the
+//! long one a slower but large rise. A sustained window (default 3 hours) judges the median
+//! 5 minutes in it, so a topic running at several times its level for hours is reported
+//! even when no single minute stands out, and a lone burst does not count as sustained.
+//! The episode resolves after `resolve_after_mins` buckets in which no short window is even
+//! half-way to the firing ratio.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::episode::{buckets_for, Episode, EpisodeState};
-use super::stats::{ewma_alpha, lower_median, poisson_z, round_to};
+mod profile;
+
+use self::profile::DailyProfile;
+use super::stats::{ewma_alpha, poisson_z, round_to};
+use super::tail::Tail;
 use super::{Closed, Detector, Evidence, Measured, SurgeParams, Transition};
 use crate::alert::model::SurgeDetails;
 use crate::alert::{AlertKind, AlertStatus, Details, Severity};
 use crate::window::TopicWindow;
 
 const SLOT_MS: i64 = 15 * 60_000;
+/// Earlier weeks kept for the weekly rhythm.
+const WEEKS_KEPT: usize = 3;
 const DAY_MS: i64 = 86_400_000;
 /// Expectation never drops below this many comments per minute, so a silent topic's first
 /// comments are judged by `min_events` and `min_z`, not by an infinite ratio.
 const FLOOR_PER_MINUTE: f64 = 0.1;
+/// The sustained window is judged in steps of this many minutes.
+const STEP_MINS: u32 = 5;
+/// The topic's own bursts are remembered with this half-life...
+const TAIL_HALF_LIFE_DAYS: f64 = 7.0;
+/// ...and count once this much has been seen.
+const TAIL_MIN_HOURS: u32 = 6;
 
 /// Surge settings turned into bucket units once, shared by every topic.
 #[derive(Debug, Clone)]
@@ -47,6 +64,11 @@ pub struct SurgeSettings {
     pub warmup_buckets: u64,
     pub floor_per_bucket: f64,
     pub min_events_per_bucket: f64,
+    /// Length of the sustained window and of its steps, in buckets (none if disabled).
+    pub sustained: Option<(usize, usize)>,
+    /// Half-life and minimum samples of each window's tail, in buckets.
+    pub tail_half_life: f64,
+    pub tail_min_samples: u64,
 }
 
 impl SurgeSettings {
@@ -71,76 +93,37 @@ impl SurgeSettings {
                     .unwrap_or(1)
                     .max(1) as f64
                 / per_min,
+            sustained: (params.sustained_mins > 0).then(|| {
+                let step = (f64::from(STEP_MINS) * per_min).round().max(1.0) as usize;
+                let len = (f64::from(params.sustained_mins) * per_min).round() as usize;
+                (len.max(step), step)
+            }),
+            tail_half_life: TAIL_HALF_LIFE_DAYS * 1440.0 * per_min,
+            tail_min_samples: (f64::from(TAIL_MIN_HOURS) * 60.0 * per_min) as u64,
             bucket_ms,
             params,
         }
     }
 
+    /// Longest window summed from the engine's ring of buckets.
     pub fn max_window(&self) -> usize {
         self.window_buckets.iter().copied().max().unwrap_or(1)
     }
 
+    /// Buckets of history the detector keeps itself (counts and levels).
+    fn history(&self) -> usize {
+        self.max_window()
+            .max(self.sustained.map_or(0, |(len, _)| len))
+    }
+
+    /// One tail per short window, then the sustained window's.
+    fn tails(&self) -> Vec<Tail> {
+        let n = self.window_buckets.len() + usize::from(self.sustained.is_some());
+        vec![Tail::new(self.tail_half_life, self.tail_min_samples); n]
+    }
+
     fn minutes(&self, buckets: usize) -> f64 {
         buckets as f64 * self.bucket_ms as f64 / 60_000.0
-    }
-}
-
-/// Counts per 15-minute slot of each recent day.
-#[derive(Debug, Default)]
-struct DailyProfile {
-    days: VecDeque<Day>,
-}
-
-#[derive(Debug)]
-struct Day {
-    day: i64,
-    counts: Vec<u32>,
-    /// Slots before this one were not (fully) observed.
-    first_slot: usize,
-}
-
-impl DailyProfile {
-    fn add(&mut self, bucket_start_ms: i64, count: u32, first_seen_ms: i64, keep_days: usize) {
-        let day = bucket_start_ms.div_euclid(DAY_MS);
-        if self.days.back().is_none_or(|d| d.day != day) {
-            let day_start = day * DAY_MS;
-            let first_slot = if first_seen_ms <= day_start {
-                0
-            } else {
-                ((first_seen_ms - day_start + SLOT_MS - 1) / SLOT_MS) as usize
-            };
-            self.days.push_back(Day {
-                day,
-                counts: vec![0; (DAY_MS / SLOT_MS) as usize],
-                first_slot,
-            });
-            while self.days.len() > keep_days + 1 {
-                self.days.pop_front();
-            }
-        }
-        if let Some(d) = self.days.back_mut() {
-            let slot = (bucket_start_ms.rem_euclid(DAY_MS) / SLOT_MS) as usize;
-            d.counts[slot] = d.counts[slot].saturating_add(count);
-        }
-    }
-
-    /// Expected count per bucket at `at_ms` from earlier days: for each earlier day the larger
-    /// of this slot and the next (conservative on a rising or falling edge), then the lower
-    /// median across days.
-    fn expected_per_bucket(&self, at_ms: i64, bucket_ms: i64) -> Option<f64> {
-        let today = at_ms.div_euclid(DAY_MS);
-        let slot = (at_ms.rem_euclid(DAY_MS) / SLOT_MS) as usize;
-        let per_slot = (SLOT_MS / bucket_ms) as f64;
-        let mut values: Vec<f64> = self
-            .days
-            .iter()
-            .filter(|d| d.day < today && slot >= d.first_slot)
-            .map(|d| {
-                let next = d.counts.get(slot + 1).copied().unwrap_or(d.counts[slot]);
-                f64::from(d.counts[slot].max(next)) / per_slot
-            })
-            .collect();
-        lower_median(&mut values)
     }
 }
 
@@ -153,6 +136,14 @@ struct Measure {
     ratio: f64,
     z: f64,
     seasonal: bool,
+    /// Which tail judges this window (its index among the window lengths).
+    tail: usize,
+    /// The deviation needed: `min_z`, or the topic's own tail line if higher.
+    z_needed: f64,
+    /// The sustained window: ratio and z are those of its median step.
+    sustained: bool,
+    /// Comments per bucket (short windows) or per step (sustained window), oldest first.
+    per_step: Vec<u32>,
 }
 
 /// Surge state of one topic.
@@ -167,8 +158,16 @@ pub struct SurgeDetector {
     buckets_seen: u64,
     /// (level, trend) as they were before each of the last buckets, oldest first.
     recent_before: VecDeque<(f64, f64)>,
+    /// Comments in each of the last buckets, oldest first (for the sustained window).
+    counts: VecDeque<u32>,
+    tails: Vec<Tail>,
     profile: DailyProfile,
     episode: EpisodeState,
+    /// The open episode was opened by the sustained window, which then also keeps it open.
+    sustained_episode: bool,
+    /// When the last episode ended: the sustained window fires only on time after it, so
+    /// the hours an episode already reported are not reported again as "sustained".
+    last_end_ms: i64,
     first_seen_ms: i64,
 }
 
@@ -190,13 +189,17 @@ impl Detector for SurgeDetector {
 impl SurgeDetector {
     pub fn new(settings: Arc<SurgeSettings>, first_seen_ms: i64) -> Self {
         Self {
+            tails: settings.tails(),
             settings,
             recent: 0.0,
             trend: 0.0,
             buckets_seen: 0,
             recent_before: VecDeque::new(),
+            counts: VecDeque::new(),
             profile: DailyProfile::default(),
             episode: EpisodeState::default(),
+            sustained_episode: false,
+            last_end_ms: i64::MIN,
             first_seen_ms,
         }
     }
@@ -213,35 +216,58 @@ impl SurgeDetector {
         let bucket = window.closed.back()?;
         let bucket_end = bucket.start_ms + s.bucket_ms;
         self.recent_before.push_back((self.recent, self.trend));
-        while self.recent_before.len() > s.max_window() {
+        while self.recent_before.len() > s.history() {
             self.recent_before.pop_front();
         }
+        self.counts.push_back(bucket.count);
+        while self.counts.len() > s.history() {
+            self.counts.pop_front();
+        }
         self.buckets_seen += 1;
-        let seasonal = self
-            .profile
-            .expected_per_bucket(bucket.start_ms, s.bucket_ms);
+        let seasonal = self.profile.expected_per_bucket(
+            bucket.start_ms,
+            s.bucket_ms,
+            i64::from(s.params.history_days),
+            s.params.weekly,
+        );
         let measures: Vec<Measure> = if self.buckets_seen > s.warmup_buckets {
-            s.window_buckets
+            let short = s
+                .window_buckets
                 .iter()
-                .filter_map(|&w| self.measure(s, window, w, seasonal))
-                .collect()
+                .enumerate()
+                .filter_map(|(i, &w)| self.measure(s, window, w, i, seasonal));
+            short.chain(self.measure_sustained(s, seasonal)).collect()
         } else {
             Vec::new()
         };
         let p = &s.params;
-        let fires =
-            |m: &&Measure| m.observed >= p.min_events && m.ratio >= p.min_ratio && m.z >= p.min_z;
+        let after_last = |m: &Measure| {
+            !m.sustained || bucket_end - m.buckets as i64 * s.bucket_ms >= self.last_end_ms
+        };
+        let fires = |m: &&Measure| {
+            m.observed >= p.min_events
+                && m.ratio >= p.min_ratio
+                && m.z >= m.z_needed
+                && after_last(m)
+        };
         let alert = if self.episode.is_open() {
             let elevated_ratio = 1.0 + (p.min_ratio - 1.0) / 2.0;
-            let elevated = measures
-                .iter()
-                .any(|m| m.ratio >= elevated_ratio && m.observed * 2 >= p.min_events);
+            let sustained_episode = self.sustained_episode;
+            let elevated = measures.iter().any(|m| {
+                (!m.sustained || sustained_episode)
+                    && m.ratio >= elevated_ratio
+                    && m.observed * 2 >= p.min_events
+            });
             let peak = measures.iter().map(|m| m.ratio).max_by(f64::total_cmp);
             let quiet_needed = buckets_for(p.resolve_after_mins, s.bucket_ms);
             self.episode
                 .observe(elevated, peak, quiet_needed)
                 .and_then(|ep| {
-                    let longest = measures.iter().max_by_key(|m| m.buckets)?;
+                    self.last_end_ms = bucket_end;
+                    let longest = measures
+                        .iter()
+                        .filter(|m| !m.sustained || sustained_episode)
+                        .max_by_key(|m| m.buckets)?;
                     Some(transition(
                         s,
                         &ep,
@@ -258,13 +284,41 @@ impl SurgeDetector {
                 .max_by(|a, b| a.z.total_cmp(&b.z))
                 .map(|m| {
                     let started_ms = onset(window, m, p.min_ratio, s.bucket_ms);
+                    self.sustained_episode = m.sustained;
                     let ep = self.episode.open(started_ms, m.ratio);
                     transition(s, ep, m, window, bucket_end, AlertStatus::Firing)
                 })
         };
+        // Each window's deviation joins its tail; during an episode at most at the line, so one
+        // incident does not teach the topic that incidents are normal.
+        let open = self.episode.is_open();
+        for m in &measures {
+            let z = if open { m.z.min(m.z_needed) } else { m.z };
+            self.tails[m.tail].add(z);
+        }
         let frozen = self.episode.freezes_learning(bucket_end);
         self.learn(s, bucket.start_ms, bucket.count, frozen);
         alert
+    }
+
+    /// Expected comments per bucket across a window of `w` buckets ending now, from the
+    /// level before it (forecast across it; only a rising trend raises the bar) and the same
+    /// time on earlier days; and whether the latter decided.
+    fn expected_per_bucket(
+        &self,
+        s: &SurgeSettings,
+        w: usize,
+        seasonal: Option<f64>,
+    ) -> (f64, bool) {
+        let (level, trend) = self.recent_before[self.recent_before.len() - w];
+        let recent = level + trend * (w as f64 + 1.0) / 2.0;
+        let per_bucket = recent.max(seasonal.unwrap_or(0.0)).max(s.floor_per_bucket);
+        (per_bucket, seasonal.is_some_and(|v| v > recent))
+    }
+
+    fn z_needed(&self, s: &SurgeSettings, tail: usize) -> f64 {
+        let line = self.tails[tail].line().unwrap_or(f64::NEG_INFINITY);
+        s.params.min_z.max(line)
     }
 
     fn measure(
@@ -272,16 +326,15 @@ impl SurgeDetector {
         s: &SurgeSettings,
         window: &TopicWindow,
         w: usize,
+        tail: usize,
         seasonal: Option<f64>,
     ) -> Option<Measure> {
         if window.closed.len() < w || self.recent_before.len() < w {
             return None;
         }
-        let observed: u32 = window.last(w).map(|b| b.count).sum();
-        let (level, trend) = self.recent_before[self.recent_before.len() - w];
-        // Forecast across the window from before it; only a rising trend raises the bar.
-        let recent = level + trend * (w as f64 + 1.0) / 2.0;
-        let per_bucket = recent.max(seasonal.unwrap_or(0.0)).max(s.floor_per_bucket);
+        let per_step: Vec<u32> = window.last(w).map(|b| b.count).collect();
+        let observed: u32 = per_step.iter().sum();
+        let (per_bucket, seasonal) = self.expected_per_bucket(s, w, seasonal);
         let expected = per_bucket * w as f64;
         Some(Measure {
             buckets: w,
@@ -289,7 +342,57 @@ impl SurgeDetector {
             expected,
             ratio: f64::from(observed) / expected,
             z: poisson_z(f64::from(observed), expected),
-            seasonal: seasonal.is_some_and(|v| v > recent),
+            seasonal,
+            tail,
+            z_needed: self.z_needed(s, tail),
+            sustained: false,
+            per_step,
+        })
+    }
+
+    /// The sustained window: its steps' sums, judged by the median step so that only a rise
+    /// that lasts counts; `observed` is still every comment in it.
+    fn measure_sustained(&self, s: &SurgeSettings, seasonal: Option<f64>) -> Option<Measure> {
+        let (w, step) = s.sustained?;
+        // Hours are judged against the same time on earlier days, which must exist (without
+        // them a morning rise looks like a sustained surge), and the level at the window's
+        // start must itself be past the warm-up.
+        if seasonal.is_none()
+            || self.counts.len() < w
+            || self.recent_before.len() < w
+            || self.buckets_seen < s.warmup_buckets + w as u64
+        {
+            return None;
+        }
+        let start = self.counts.len() - w;
+        let per_step: Vec<u32> = self
+            .counts
+            .range(start..)
+            .copied()
+            .collect::<Vec<_>>()
+            .chunks(step)
+            .map(|c| c.iter().sum())
+            .collect();
+        let observed: u32 = per_step.iter().sum();
+        let mut sorted = per_step.clone();
+        sorted.sort_unstable();
+        let median = f64::from(sorted[(sorted.len() - 1) / 2]);
+        let (per_bucket, seasonal) = self.expected_per_bucket(s, w, seasonal);
+        let expected = per_bucket * w as f64;
+        // The window as if every step had been the median one.
+        let typical = median * w as f64 / step as f64;
+        let tail = s.window_buckets.len();
+        Some(Measure {
+            buckets: w,
+            observed,
+            expected,
+            ratio: typical / expected,
+            z: poisson_z(typical, expected),
+            seasonal,
+            tail,
+            z_needed: self.z_needed(s, tail),
+            sustained: true,
+            per_step,
         })
     }
 
@@ -318,7 +421,11 @@ impl SurgeDetector {
             bucket_start_ms,
             count,
             self.first_seen_ms,
-            s.params.history_days as usize,
+            if s.params.weekly {
+                (s.params.history_days as usize).max(WEEKS_KEPT * 7)
+            } else {
+                s.params.history_days as usize
+            },
         );
     }
 }
@@ -358,9 +465,14 @@ pub struct SurgeEvidence {
     /// Highest ratio seen in the episode so far.
     pub peak_ratio: f64,
     pub duration_minutes: u32,
-    /// The firing line: ratio and minimum comments in the window.
+    /// The firing line: ratio and minimum comments in the window...
     pub min_ratio: f64,
     pub min_events: u32,
+    /// ...and the deviation needed: `min_z` or, if higher, the line of the topic's own bursts.
+    pub z_needed: f64,
+    /// The sustained window: `ratio` and `z` are those of its median step, `per_bucket`
+    /// holds its steps.
+    pub sustained: bool,
 }
 
 impl SurgeEvidence {
@@ -389,6 +501,8 @@ impl SurgeEvidence {
                 per_bucket: self.per_bucket.clone(),
                 peak_ratio: round_to(self.peak_ratio, 2),
                 duration_minutes: self.duration_minutes,
+                z_needed: round_to(self.z_needed, 2),
+                sustained: self.sustained,
             }),
         }
     }
@@ -433,116 +547,17 @@ fn transition(
             ratio: m.ratio,
             z: m.z,
             seasonal: m.seasonal,
-            per_bucket: window.last(m.buckets).map(|b| b.count).collect(),
+            per_bucket: m.per_step.clone(),
             peak_ratio: ep.peak,
             duration_minutes: ((at_ms - ep.started_ms) / 60_000).max(0) as u32,
             min_ratio: p.min_ratio,
             min_events: p.min_events,
+            z_needed: m.z_needed,
+            sustained: m.sustained,
         }),
         samples,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-    use crate::detect::testing::{Feed, Noise};
-
-    fn detector() -> SurgeDetector {
-        let settings = SurgeSettings::new(Config::default().detect.surge_params(), 60_000);
-        SurgeDetector::new(Arc::new(settings), crate::detect::testing::T0)
-    }
-
-    /// Feeds `minutes` buckets whose counts come from `count(minute)`; returns every
-    /// transition with the minute it came at.
-    fn run(
-        d: &mut SurgeDetector,
-        feed: &mut Feed,
-        minutes: std::ops::Range<u32>,
-        mut count: impl FnMut(u32) -> u32,
-    ) -> Vec<(u32, Transition)> {
-        let mut out = Vec::new();
-        for m in minutes {
-            for t in feed.minute(d, count(m), 0) {
-                out.push((m, t));
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn fires_within_minutes_of_a_jump_then_resolves_once() {
-        let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(1));
-        let got = run(&mut d, &mut feed, 0..200, |m| {
-            noise.poisson(if (120..140).contains(&m) { 60.0 } else { 10.0 })
-        });
-        assert_eq!(got.len(), 2, "{got:?}");
-        let (fired_at, firing) = &got[0];
-        assert_eq!(firing.status, AlertStatus::Firing);
-        assert!(*fired_at <= 122, "fired at minute {fired_at}");
-        let (resolved_at, resolved) = &got[1];
-        assert_eq!(resolved.status, AlertStatus::Resolved);
-        assert_eq!(
-            resolved.severity,
-            Severity::Critical,
-            "peaked sixfold: critical"
-        );
-        assert!(
-            (140..=150).contains(resolved_at),
-            "resolved at {resolved_at}"
-        );
-        assert_eq!(firing.started_ms, resolved.started_ms, "one episode");
-        let Evidence::Surge(e) = &firing.evidence else {
-            panic!("surge evidence expected")
-        };
-        assert!(
-            e.ratio >= e.min_ratio && e.observed >= e.min_events,
-            "{e:?}"
-        );
-        assert!(!d.is_firing());
-    }
-
-    #[test]
-    fn stays_calm_on_noise_a_morning_rise_and_a_small_topic() {
-        // Six hours of Poisson noise at 5 a minute, then a rise to 25 a minute over three
-        // hours: a gradual rise is expected, not alarming.
-        let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(2));
-        let got = run(&mut d, &mut feed, 0..540, |m| {
-            let rate = if m < 360 {
-                5.0
-            } else {
-                5.0 + 20.0 * f64::from(m - 360) / 180.0
-            };
-            noise.poisson(rate)
-        });
-        assert!(got.is_empty(), "{got:?}");
-        // A topic at 0.3 comments a minute for a day, with its own bursts of a few.
-        let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(3));
-        let got = run(&mut d, &mut feed, 0..1440, |_| noise.poisson(0.3));
-        assert!(got.is_empty(), "{got:?}");
-    }
-
-    #[test]
-    fn learns_nothing_from_an_open_episode() {
-        let (mut d, mut feed) = (detector(), Feed::new(30));
-        run(&mut d, &mut feed, 0..120, |_| 10);
-        let before = d.baseline_per_bucket();
-        let got = run(&mut d, &mut feed, 120..180, |_| 80);
-        assert_eq!(got.len(), 1, "fires once and stays open: {got:?}");
-        assert!(d.is_firing());
-        assert!(
-            (d.baseline_per_bucket() - before).abs() < 0.5,
-            "level moved from {before} to {} during the episode",
-            d.baseline_per_bucket()
-        );
-        // Once the episode is over, learning resumes.
-        run(&mut d, &mut feed, 180..400, |_| 14);
-        assert!(!d.is_firing());
-        assert!(
-            d.baseline_per_bucket() > before + 3.0,
-            "{}",
-            d.baseline_per_bucket()
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,188 @@
+//! Unit tests of the surge detector on hand-filled buckets with seeded noise.
+
+use super::*;
+use crate::config::Config;
+use crate::detect::testing::{Feed, Noise};
+
+fn detector() -> SurgeDetector {
+    let settings = SurgeSettings::new(Config::default().detect.surge_params(), 60_000);
+    SurgeDetector::new(Arc::new(settings), crate::detect::testing::T0)
+}
+
+/// Feeds `minutes` buckets whose counts come from `count(minute)`; returns every
+/// transition with the minute it came at.
+fn run(
+    d: &mut SurgeDetector,
+    feed: &mut Feed,
+    minutes: std::ops::Range<u32>,
+    mut count: impl FnMut(u32) -> u32,
+) -> Vec<(u32, Transition)> {
+    let mut out = Vec::new();
+    for m in minutes {
+        for t in feed.minute(d, count(m), 0) {
+            out.push((m, t));
+        }
+    }
+    out
+}
+
+#[test]
+fn fires_within_minutes_of_a_jump_then_resolves_once() {
+    let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(1));
+    let got = run(&mut d, &mut feed, 0..260, |m| {
+        noise.poisson(if (120..140).contains(&m) { 60.0 } else { 10.0 })
+    });
+    assert_eq!(got.len(), 2, "{got:?}");
+    let (fired_at, firing) = &got[0];
+    assert_eq!(firing.status, AlertStatus::Firing);
+    assert!(*fired_at <= 122, "fired at minute {fired_at}");
+    let (resolved_at, resolved) = &got[1];
+    assert_eq!(resolved.status, AlertStatus::Resolved);
+    assert_eq!(
+        resolved.severity,
+        Severity::Critical,
+        "peaked sixfold: critical"
+    );
+    // An hour of calm closes it: a burst that falls and rises again within the hour
+    // stays one episode.
+    assert!(
+        (200..=210).contains(resolved_at),
+        "resolved at {resolved_at}"
+    );
+    assert_eq!(firing.started_ms, resolved.started_ms, "one episode");
+    let Evidence::Surge(e) = &firing.evidence else {
+        panic!("surge evidence expected")
+    };
+    assert!(
+        e.ratio >= e.min_ratio && e.observed >= e.min_events,
+        "{e:?}"
+    );
+    assert!(!d.is_firing());
+}
+
+#[test]
+fn stays_calm_on_noise_a_morning_rise_and_a_small_topic() {
+    // Six hours of Poisson noise at 5 a minute, then a rise to 25 a minute over three
+    // hours: a gradual rise is expected, not alarming.
+    let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(2));
+    let got = run(&mut d, &mut feed, 0..540, |m| {
+        let rate = if m < 360 {
+            5.0
+        } else {
+            5.0 + 20.0 * f64::from(m - 360) / 180.0
+        };
+        noise.poisson(rate)
+    });
+    assert!(got.is_empty(), "{got:?}");
+    // A topic at 0.3 comments a minute for a day, with its own bursts of a few.
+    let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(3));
+    let got = run(&mut d, &mut feed, 0..1440, |_| noise.poisson(0.3));
+    assert!(got.is_empty(), "{got:?}");
+}
+
+#[test]
+fn learns_nothing_from_an_open_episode() {
+    let (mut d, mut feed) = (detector(), Feed::new(30));
+    run(&mut d, &mut feed, 0..120, |_| 10);
+    let before = d.baseline_per_bucket();
+    let got = run(&mut d, &mut feed, 120..180, |_| 80);
+    assert_eq!(got.len(), 1, "fires once and stays open: {got:?}");
+    assert!(d.is_firing());
+    assert!(
+        (d.baseline_per_bucket() - before).abs() < 0.5,
+        "level moved from {before} to {} during the episode",
+        d.baseline_per_bucket()
+    );
+    // Once the episode is over, learning resumes.
+    run(&mut d, &mut feed, 180..400, |_| 14);
+    assert!(!d.is_firing());
+    assert!(
+        d.baseline_per_bucket() > before + 3.0,
+        "{}",
+        d.baseline_per_bucket()
+    );
+}
+
+/// Comments a minute on a topic that is bursty by nature, as real volume is: a base rate
+/// with a retweet storm now and then (on average every three hours, one or two minutes at
+/// eight to twelve times the rate). Shares nothing with the detector but the bucket size.
+fn bursty(noise: &mut Noise, base: f64, storm: &mut u32) -> u32 {
+    if *storm == 0 && noise.uniform() < 1.0 / 180.0 {
+        *storm = 1 + u32::from(noise.uniform() < 0.5);
+    }
+    let rate = if *storm > 0 {
+        *storm -= 1;
+        base * (8.0 + 4.0 * noise.uniform())
+    } else {
+        base
+    };
+    noise.poisson(rate)
+}
+
+#[test]
+fn a_bursty_topic_learns_its_own_storms_and_still_sees_a_real_surge() {
+    let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(6));
+    let mut storm = 0;
+    // Four days of storms, then on the fifth day at 10:00 an hour at ten times the rate.
+    let day = 1440;
+    let surge = 4 * day + 600;
+    let got = run(&mut d, &mut feed, 0..surge + 60, |m| {
+        if m >= surge {
+            noise.poisson(30.0)
+        } else {
+            bursty(&mut noise, 3.0, &mut storm)
+        }
+    });
+    let firing: Vec<u32> = got
+        .iter()
+        .filter(|(_, t)| t.status == AlertStatus::Firing)
+        .map(|(m, _)| *m)
+        .collect();
+    // The first day teaches the storms (a Poisson line fires on nearly every one of them,
+    // some thirty in four days); after it, at most two of them pass.
+    let after_first_day = firing
+        .iter()
+        .filter(|&&m| (day..surge).contains(&m))
+        .count();
+    assert!(after_first_day <= 2, "storms reported: {firing:?}");
+    let found = firing
+        .iter()
+        .find(|&&m| m >= surge)
+        .unwrap_or_else(|| panic!("the surge is not found: {got:?}"));
+    assert!(*found <= surge + 5, "found at minute {}", found - surge);
+    let (_, t) = got.iter().find(|(m, _)| m == found).unwrap();
+    let Evidence::Surge(e) = &t.evidence else {
+        panic!("surge evidence expected")
+    };
+    assert!(
+        e.z_needed > e.min_ratio.max(5.0),
+        "the line is the topic's own: {e:?}"
+    );
+}
+
+#[test]
+fn a_small_topic_running_hot_for_hours_is_reported_by_the_sustained_window() {
+    let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(7));
+    // Two calm days at half a comment a minute, then from 10:00 four hours at 2.5 a minute:
+    // no five minutes stand out (about 12 comments), the hours do.
+    let rise = 2 * 1440 + 600;
+    let got = run(&mut d, &mut feed, 0..rise + 240, |m| {
+        noise.poisson(if m >= rise { 2.5 } else { 0.5 })
+    });
+    assert!(
+        got.iter().all(|(m, _)| *m >= rise),
+        "calm days stay calm: {got:?}"
+    );
+    let (at, t) = got.first().expect("the rise is reported");
+    assert_eq!(t.status, AlertStatus::Firing);
+    let Evidence::Surge(e) = &t.evidence else {
+        panic!("surge evidence expected")
+    };
+    assert!(e.sustained, "{e:?}");
+    assert!(
+        (rise + 60..=rise + 120).contains(at),
+        "reported {} minutes in",
+        at - rise
+    );
+    assert_eq!(got.len(), 1, "one episode while it lasts: {got:?}");
+}
