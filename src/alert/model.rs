@@ -135,6 +135,10 @@ pub struct NegativityDetails {
     pub negative_from_trolls_share: f64,
     /// The negative share with troll-cluster comments set aside (authenticity-adjusted).
     pub negative_share_without_trolls: Option<f64>,
+    /// The window is the sequential test's run: the minutes since the evidence that the share
+    /// rose began to build (a topic too quiet to fill the fixed windows).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sequential: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

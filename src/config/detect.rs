@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Sensitivity;
 use super::{invalid, ConfigError};
+use super::{NegativityParams, Sensitivity};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -140,10 +140,22 @@ pub struct NegativityConfig {
     pub confidence_z: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_comments: Option<u32>,
+    /// The sequential test (a Bernoulli CUSUM over every comment): the negative share it
+    /// watches for, as a rise over the usual share...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequential_rise: Option<f64>,
+    /// ...and the evidence it needs (log-likelihood ratio; 10 is odds of about 22,000 to 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequential_threshold: Option<f64>,
+    /// Comments the sequential evidence must rest on (0 turns the sequential test off).
+    pub sequential_min_comments: u32,
     pub windows_mins: Vec<u32>,
     pub baseline_half_life_mins: f64,
     pub baseline_min_comments: u32,
     pub resolve_after_mins: u32,
+    /// Per-topic overrides of `min_rise`, `min_comments`, `confidence_z`, `sequential_rise`,
+    /// `sequential_threshold`.
+    pub topics: BTreeMap<String, NegativityTopicOverride>,
 }
 
 impl Default for NegativityConfig {
@@ -153,12 +165,31 @@ impl Default for NegativityConfig {
             min_rise: None,
             confidence_z: None,
             min_comments: None,
+            sequential_rise: None,
+            sequential_threshold: None,
+            sequential_min_comments: 15,
             windows_mins: vec![5, 15],
             baseline_half_life_mins: 360.0,
             baseline_min_comments: 100,
             resolve_after_mins: 10,
+            topics: BTreeMap::new(),
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct NegativityTopicOverride {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_rise: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_comments: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence_z: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequential_rise: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequential_threshold: Option<f64>,
 }
 
 impl DetectConfig {
@@ -223,24 +254,12 @@ impl DetectConfig {
         }
         let n = &self.negativity;
         check_windows("detect.negativity.windows_mins", &n.windows_mins)?;
-        let q = self.negativity_params();
-        if !(0.0..1.0).contains(&q.min_rise) || q.min_rise == 0.0 {
-            return Err(invalid(
-                "detect.negativity.min_rise",
-                "must be in (0, 1) (medium preset: 0.15)",
-            ));
-        }
-        if q.confidence_z <= 0.0 {
-            return Err(invalid(
-                "detect.negativity.confidence_z",
-                "must be positive (medium preset: 1.96)",
-            ));
-        }
-        if q.min_comments == 0 {
-            return Err(invalid(
-                "detect.negativity.min_comments",
-                "must be at least 1 (medium preset: 40)",
-            ));
+        validate_negativity("detect.negativity", &self.negativity_params())?;
+        for topic in n.topics.keys() {
+            validate_negativity(
+                &format!("detect.negativity.topics.{topic}"),
+                &self.negativity_params_for(topic),
+            )?;
         }
         if n.baseline_half_life_mins <= 0.0 {
             return Err(invalid(
@@ -317,4 +336,39 @@ impl DetectConfig {
         }
         Ok(())
     }
+}
+
+/// The thresholds of one set of negativity parameters (the detector's or a topic's).
+fn validate_negativity(prefix: &str, q: &NegativityParams) -> Result<(), ConfigError> {
+    if !(0.0..1.0).contains(&q.min_rise) || q.min_rise == 0.0 {
+        return Err(invalid(
+            &format!("{prefix}.min_rise"),
+            "must be in (0, 1) (medium preset: 0.15)",
+        ));
+    }
+    if q.confidence_z <= 0.0 {
+        return Err(invalid(
+            &format!("{prefix}.confidence_z"),
+            "must be positive (medium preset: 1.96)",
+        ));
+    }
+    if q.min_comments == 0 {
+        return Err(invalid(
+            &format!("{prefix}.min_comments"),
+            "must be at least 1 (medium preset: 40)",
+        ));
+    }
+    if !(0.0..1.0).contains(&q.sequential_rise) || q.sequential_rise == 0.0 {
+        return Err(invalid(
+            &format!("{prefix}.sequential_rise"),
+            "must be in (0, 1) (medium preset: 0.25)",
+        ));
+    }
+    if q.sequential_threshold.is_nan() || q.sequential_threshold <= 0.0 {
+        return Err(invalid(
+            &format!("{prefix}.sequential_threshold"),
+            "must be positive (medium preset: 10)",
+        ));
+    }
+    Ok(())
 }

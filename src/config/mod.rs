@@ -18,7 +18,10 @@ pub use alerts::{
     AlertsConfig, DefaultRoute, Language, RouteConfig, SinkConfig, SinkKind, WebhookFormat,
     DEFAULT_RATE_LIMIT_PER_MIN,
 };
-pub use detect::{DetectConfig, NegativityConfig, SurgeConfig, TrollConfig, TrollTopicOverride};
+pub use detect::{
+    DetectConfig, NegativityConfig, NegativityTopicOverride, SurgeConfig, TrollConfig,
+    TrollTopicOverride,
+};
 pub use presets::{NegativityParams, Sensitivity, SurgeParams, TrollParams};
 
 /// Prefix of environment variables that override configuration keys.
@@ -480,6 +483,29 @@ mod tests {
                 .unwrap_err()
                 .to_string();
         assert!(err.contains("detect.troll.topics.x.min_authors"), "{err}");
+    }
+
+    #[test]
+    fn negativity_thresholds_have_per_topic_overrides() {
+        let c = Config::from_toml_with_env(
+            "[detect.negativity.topics.pensioni]\nmin_rise = 0.1\nsequential_threshold = 8.0\n",
+            "t",
+            [],
+        )
+        .unwrap();
+        let p = c.detect.negativity_params_for("pensioni");
+        assert_eq!((p.min_rise, p.sequential_threshold), (0.1, 8.0));
+        assert_eq!(p.min_comments, 40, "preset fills the rest");
+        let other = c.detect.negativity_params_for("naspi");
+        assert_eq!((other.min_rise, other.sequential_threshold), (0.15, 10.0));
+        let err = Config::from_toml_with_env(
+            "[detect.negativity.topics.x]\nsequential_rise = 1.5\n",
+            "t",
+            [],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("detect.negativity.topics.x.sequential_rise"), "{err}");
     }
 
     #[test]

@@ -45,6 +45,11 @@ pub struct NegativityParams {
     /// z of the Wilson score interval (1.96 is a one-sided 97.5% bound).
     pub confidence_z: f64,
     pub min_comments: u32,
+    /// Sequential test (Bernoulli CUSUM): the share it watches for, as a rise over the
+    /// usual share; the log-likelihood ratio it needs; the comments it must rest on (0: off).
+    pub sequential_rise: f64,
+    pub sequential_threshold: f64,
+    pub sequential_min_comments: u32,
     pub windows_mins: Vec<u32>,
     pub baseline_half_life_mins: f64,
     pub baseline_min_comments: u32,
@@ -122,18 +127,39 @@ impl DetectConfig {
     }
 
     pub fn negativity_params(&self) -> NegativityParams {
+        self.negativity_params_for("")
+    }
+
+    /// Negativity settings for `topic`: its override table if any, else the detector's own.
+    pub fn negativity_params_for(&self, topic: &str) -> NegativityParams {
         let n = &self.negativity;
         let sensitivity = n.sensitivity.unwrap_or(self.sensitivity);
-        let (rise, z, min_comments) = match sensitivity {
-            Sensitivity::Low => (0.25, 2.58, 60),
-            Sensitivity::Medium => (0.15, 1.96, 40),
-            Sensitivity::High => (0.10, 1.64, 25),
+        let (rise, z, min_comments, seq_rise, seq_threshold) = match sensitivity {
+            Sensitivity::Low => (0.25, 2.58, 60, 0.30, 12.0),
+            Sensitivity::Medium => (0.15, 1.96, 40, 0.25, 10.0),
+            Sensitivity::High => (0.10, 1.64, 25, 0.20, 8.0),
         };
+        let o = n.topics.get(topic);
         NegativityParams {
             sensitivity,
-            min_rise: n.min_rise.unwrap_or(rise),
-            confidence_z: n.confidence_z.unwrap_or(z),
-            min_comments: n.min_comments.unwrap_or(min_comments),
+            min_rise: o.and_then(|o| o.min_rise).or(n.min_rise).unwrap_or(rise),
+            confidence_z: o
+                .and_then(|o| o.confidence_z)
+                .or(n.confidence_z)
+                .unwrap_or(z),
+            min_comments: o
+                .and_then(|o| o.min_comments)
+                .or(n.min_comments)
+                .unwrap_or(min_comments),
+            sequential_rise: o
+                .and_then(|o| o.sequential_rise)
+                .or(n.sequential_rise)
+                .unwrap_or(seq_rise),
+            sequential_threshold: o
+                .and_then(|o| o.sequential_threshold)
+                .or(n.sequential_threshold)
+                .unwrap_or(seq_threshold),
+            sequential_min_comments: n.sequential_min_comments,
             windows_mins: n.windows_mins.clone(),
             baseline_half_life_mins: n.baseline_half_life_mins,
             baseline_min_comments: n.baseline_min_comments,

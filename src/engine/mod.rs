@@ -169,10 +169,19 @@ impl Engine {
     fn add_topic(&mut self, name: &str, first_seen_ms: i64) -> usize {
         let id = self.topics.len();
         let troll = TrollSettings::new(self.detect.troll_params(name));
+        // A topic with its own negativity thresholds gets its own settings.
+        let negativity = if self.detect.negativity.topics.contains_key(name) {
+            Arc::new(NegativitySettings::new(
+                self.detect.negativity_params_for(name),
+                self.bucket_ms,
+            ))
+        } else {
+            self.negativity.clone()
+        };
         self.topics.push(Topic {
             name: name.to_string(),
             window: TopicWindow::new(self.ring_len),
-            detectors: Detectors::new(&self.surge, &self.negativity, troll, first_seen_ms),
+            detectors: Detectors::new(&self.surge, &negativity, troll, first_seen_ms),
             events: 0,
             negative: 0,
         });

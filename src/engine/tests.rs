@@ -148,3 +148,34 @@ fn a_sudden_jump_fires_and_resolves_once_with_a_stable_id() {
         "tenfold is critical"
     );
 }
+
+#[test]
+fn a_topic_with_its_own_negativity_thresholds_is_judged_by_them() {
+    // Two quiet topics (two comments a minute, one in ten negative for four hours, then every
+    // comment negative for half an hour); "strict" demands more evidence than it can get.
+    let toml = "[detect.negativity.topics.strict]\nsequential_threshold = 1000.0\n";
+    let config = Config::from_toml_with_env(toml, "t", []).unwrap();
+    let mut e = Engine::new(&config);
+    let mut alerts = Vec::new();
+    for minute in 0..270i64 {
+        for (k, topic) in [(0, "strict"), (1, "plain")] {
+            for i in 0..2 {
+                let angry = minute >= 240 || (minute * 2 + i) % 10 == 0;
+                let text = if angry {
+                    "che schifo, vergogna, siete incompetenti"
+                } else {
+                    "grazie, tutto chiaro"
+                };
+                let ts = T0 + minute * 60_000 + i * 20_000 + k * 5_000;
+                alerts.extend(e.ingest(&event(ts, text, Some(topic), None)));
+            }
+        }
+    }
+    alerts.extend(e.finish());
+    let negativity: Vec<&str> = alerts
+        .iter()
+        .filter(|a| a.kind == AlertKind::Negativity && a.status == AlertStatus::Firing)
+        .map(|a| a.topic.as_str())
+        .collect();
+    assert_eq!(negativity, ["plain"], "{alerts:#?}");
+}

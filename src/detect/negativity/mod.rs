@@ -6,8 +6,18 @@
 //! while an episode is open (for up to six hours). A window (default 5 and 15 minutes) fires when it
 //! holds at least `min_comments` comments and the *lower* bound of the Wilson score interval
 //! of its negative share exceeds the baseline share by `min_rise`: a raw 4 out of 6 is not
-//! evidence, 400 out of 600 is. The episode resolves after `resolve_after_mins` buckets in
-//! which the share is no longer even half-way up.
+//! evidence, 400 out of 600 is.
+//!
+//! A topic at one or two comments a minute never fills such a window, so a sequential test
+//! runs beside the windows: a Bernoulli CUSUM over every comment, adding for each bucket
+//! the log-likelihood ratio of its negatives under "the share rose by `sequential_rise`"
+//! against "the share is the usual one" and never going below zero. It fires once that
+//! evidence reaches `sequential_threshold` (10: odds of about 22,000 to 1) and rests on at
+//! least `sequential_min_comments` comments: a shift from 15% to 60% at 1.5 comments a
+//! minute is reported in about a quarter of an hour, while a steady topic's score keeps
+//! sinking back to zero. The episode resolves after `resolve_after_mins` buckets in which
+//! the share is no longer even half-way up and the sequential evidence has fallen below
+//! half its threshold.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -59,6 +69,8 @@ struct Measure {
     /// Comments (and negative ones) that belong to active troll clusters.
     troll_comments: u32,
     troll_negative: u32,
+    /// The sequential test's run rather than a fixed window.
+    sequential: bool,
 }
 
 /// Negativity state of one topic.
@@ -70,7 +82,64 @@ pub struct NegativityDetector {
     comments_seen: u64,
     /// Baseline share before each of the last buckets (None while too few comments), oldest first.
     baseline_before: VecDeque<Option<f64>>,
+    sequential: Sequential,
     episode: EpisodeState,
+}
+
+/// The sequential test's evidence and the run of buckets it rests on.
+#[derive(Debug, Default, Clone)]
+struct Sequential {
+    /// Log-likelihood ratio, never below zero.
+    score: f64,
+    comments: u32,
+    negative: u32,
+    start_ms: i64,
+    buckets: usize,
+}
+
+impl Sequential {
+    /// One bucket of `comments`, `negative` of them negative, against the usual share.
+    fn add(
+        &mut self,
+        p: &NegativityParams,
+        usual: f64,
+        comments: u32,
+        negative: u32,
+        start_ms: i64,
+    ) {
+        if comments == 0 {
+            if self.score > 0.0 {
+                self.buckets += 1;
+            }
+            return;
+        }
+        // A near-zero usual share would make each negative comment overwhelming evidence.
+        let h0 = usual.clamp(0.05, 0.9);
+        let h1 = (h0 + p.sequential_rise).min(0.95);
+        let gain = f64::from(negative) * (h1 / h0).ln()
+            + f64::from(comments - negative) * ((1.0 - h1) / (1.0 - h0)).ln();
+        if self.score <= 0.0 {
+            *self = Self {
+                start_ms,
+                ..Self::default()
+            };
+        }
+        // Capped, so that once the shift is over the evidence falls back within the hour.
+        self.score = (self.score + gain).clamp(0.0, 2.0 * p.sequential_threshold);
+        if self.score > 0.0 {
+            self.comments += comments;
+            self.negative += negative;
+            self.buckets += 1;
+        } else {
+            *self = Self::default();
+        }
+    }
+
+    fn holds(&self, p: &NegativityParams) -> bool {
+        p.sequential_min_comments > 0
+            && self.score >= p.sequential_threshold
+            && self.comments >= p.sequential_min_comments
+    }
 }
 
 impl Detector for NegativityDetector {
@@ -95,6 +164,7 @@ impl NegativityDetector {
             weighted_negative: 0.0,
             comments_seen: 0,
             baseline_before: VecDeque::new(),
+            sequential: Sequential::default(),
             episode: EpisodeState::default(),
         }
     }
@@ -121,20 +191,33 @@ impl NegativityDetector {
             .iter()
             .filter_map(|&w| self.measure(s, window, w, campaigns))
             .collect();
+        if let Some(usual) = self.baseline_before.back().copied().flatten() {
+            self.sequential
+                .add(p, usual, bucket.count, bucket.negative, bucket.start_ms);
+        }
+        let sequential = self
+            .sequential
+            .holds(p)
+            .then(|| self.measure_sequential(s, window, campaigns))
+            .flatten();
         let fires = |m: &&Measure| m.comments >= p.min_comments && m.low > m.baseline + p.min_rise;
         let alert = if self.episode.is_open() {
-            let elevated = measures.iter().any(|m| {
-                m.comments * 2 >= p.min_comments && m.share > m.baseline + p.min_rise / 2.0
-            });
+            let elevated = self.sequential.score >= p.sequential_threshold / 2.0
+                && p.sequential_min_comments > 0
+                || measures.iter().any(|m| {
+                    m.comments * 2 >= p.min_comments && m.share > m.baseline + p.min_rise / 2.0
+                });
             let peak = measures
                 .iter()
                 .filter(|m| m.comments >= p.min_comments)
+                .chain(sequential.as_ref())
                 .map(|m| m.share)
                 .max_by(f64::total_cmp);
             let quiet_needed = buckets_for(p.resolve_after_mins, s.bucket_ms);
             self.episode
                 .observe(elevated, peak, quiet_needed)
                 .and_then(|ep| {
+                    self.sequential = Sequential::default();
                     let longest = measures.iter().max_by_key(|m| m.buckets)?;
                     Some(transition(
                         s,
@@ -150,8 +233,9 @@ impl NegativityDetector {
                 .iter()
                 .filter(fires)
                 .max_by(|a, b| (a.low - a.baseline).total_cmp(&(b.low - b.baseline)))
-                .map(|m| {
-                    let started_ms = onset(window, m, p.min_rise);
+                .map(|m| (m, onset(window, m, p.min_rise)))
+                .or_else(|| sequential.as_ref().map(|m| (m, self.sequential.start_ms)))
+                .map(|(m, started_ms)| {
                     let ep = self.episode.open(started_ms, m.share);
                     transition(s, ep, m, window, bucket_end, AlertStatus::Firing)
                 })
@@ -203,6 +287,42 @@ impl NegativityDetector {
             low,
             high,
             baseline,
+            sequential: false,
+        })
+    }
+
+    /// The sequential test's run as a measure: its comments since the evidence began to
+    /// build, against the usual share before it (campaign comments counted over the part of
+    /// the run the ring still holds).
+    fn measure_sequential(
+        &self,
+        s: &NegativitySettings,
+        window: &TopicWindow,
+        campaigns: &Campaigns,
+    ) -> Option<Measure> {
+        let q = &self.sequential;
+        let before = self
+            .baseline_before
+            .len()
+            .checked_sub(q.buckets.min(self.baseline_before.len()))?;
+        let baseline = self.baseline_before.get(before).copied().flatten()?;
+        let (low, high) = wilson_interval(
+            f64::from(q.negative),
+            f64::from(q.comments),
+            s.params.confidence_z,
+        );
+        let (troll_comments, troll_negative) = campaigns.counts(window.last(q.buckets));
+        Some(Measure {
+            troll_comments,
+            troll_negative,
+            buckets: q.buckets,
+            comments: q.comments,
+            negative: q.negative,
+            share: f64::from(q.negative) / f64::from(q.comments.max(1)),
+            low,
+            high,
+            baseline,
+            sequential: true,
         })
     }
 }
@@ -242,6 +362,8 @@ pub struct NegativityEvidence {
     /// Comments in the window from active troll clusters, and how many were negative.
     pub troll_comments: u32,
     pub troll_negative: u32,
+    /// The window is the sequential test's run (since its evidence began to build).
+    pub sequential: bool,
 }
 
 impl NegativityEvidence {
@@ -276,6 +398,7 @@ impl NegativityEvidence {
                 troll_negative: self.troll_negative,
                 negative_from_trolls_share: round_to(self.negative_from_trolls(), 3),
                 negative_share_without_trolls: self.share_without_trolls().map(|v| round_to(v, 3)),
+                sequential: self.sequential,
             }),
         }
     }
@@ -330,120 +453,11 @@ fn transition(
             duration_minutes: ((at_ms - ep.started_ms) / 60_000).max(0) as u32,
             troll_comments: m.troll_comments,
             troll_negative: m.troll_negative,
+            sequential: m.sequential,
         }),
         samples,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Config;
-    use crate::detect::testing::{Feed, Noise};
-
-    fn detector() -> NegativityDetector {
-        let settings =
-            NegativitySettings::new(Config::default().detect.negativity_params(), 60_000);
-        NegativityDetector::new(Arc::new(settings))
-    }
-
-    /// `minutes` buckets of `per_min` comments, negative with probability `share(minute)`.
-    fn run(
-        d: &mut NegativityDetector,
-        feed: &mut Feed,
-        noise: &mut Noise,
-        minutes: std::ops::Range<u32>,
-        per_min: u32,
-        share: impl Fn(u32) -> f64,
-    ) -> Vec<(u32, Transition)> {
-        let mut out = Vec::new();
-        for m in minutes {
-            let negative = noise.binomial(per_min, share(m));
-            for t in feed.minute(d, per_min, negative) {
-                out.push((m, t));
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn fires_when_the_negative_share_jumps_and_resolves_when_it_falls() {
-        let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(4));
-        let got = run(&mut d, &mut feed, &mut noise, 0..400, 20, |m| {
-            if (300..340).contains(&m) {
-                0.7
-            } else {
-                0.1
-            }
-        });
-        assert_eq!(got.len(), 2, "{got:?}");
-        let (fired_at, firing) = &got[0];
-        assert_eq!(firing.status, AlertStatus::Firing);
-        assert!((300..=310).contains(fired_at), "fired at minute {fired_at}");
-        let Evidence::Negativity(e) = &firing.evidence else {
-            panic!("negativity evidence expected")
-        };
-        assert!(e.low > e.threshold && e.baseline < 0.2, "{e:?}");
-        assert_eq!(
-            firing.severity,
-            Severity::Critical,
-            "60 points up is critical"
-        );
-        let (resolved_at, resolved) = &got[1];
-        assert_eq!(resolved.status, AlertStatus::Resolved);
-        assert!(
-            (340..=370).contains(resolved_at),
-            "resolved at {resolved_at}"
-        );
-    }
-
-    #[test]
-    fn a_steady_share_with_noise_stays_calm_for_days() {
-        let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(5));
-        let got = run(&mut d, &mut feed, &mut noise, 0..3 * 1440, 6, |_| 0.2);
-        assert!(got.is_empty(), "{got:?}");
-    }
-
-    #[test]
-    fn learns_nothing_from_an_open_episode() {
-        let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(6));
-        run(&mut d, &mut feed, &mut noise, 0..300, 20, |_| 0.1);
-        let p = Config::default().detect.negativity_params();
-        assert!(
-            d.baseline_share(&p).is_some(),
-            "a baseline after 6,000 comments"
-        );
-        let fired = run(&mut d, &mut feed, &mut noise, 300..315, 20, |_| 0.8);
-        assert_eq!(fired.len(), 1, "{fired:?}");
-        let before = d.baseline_share(&p).unwrap();
-        run(&mut d, &mut feed, &mut noise, 315..420, 20, |_| 0.8);
-        assert!(d.is_firing());
-        let during = d.baseline_share(&p).unwrap();
-        assert!((during - before).abs() < 1e-9, "{before} became {during}");
-    }
-
-    #[test]
-    fn campaign_comments_are_set_aside_in_the_evidence() {
-        let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(7));
-        run(&mut d, &mut feed, &mut noise, 0..300, 20, |_| 0.1);
-        // Cluster 9 is a reported campaign: its 15 comments a minute are all negative.
-        feed.campaigns.set([9].into_iter());
-        let mut firing = None;
-        for _ in 0..15 {
-            let campaign = vec![(9, true); 15];
-            let out = feed.minute_clustered(&mut d, 35, 17, &campaign);
-            firing = firing.or(out.into_iter().next());
-        }
-        let firing = firing.expect("the campaign's negativity fires");
-        let Evidence::Negativity(e) = &firing.evidence else {
-            panic!("negativity evidence expected")
-        };
-        assert!(
-            e.troll_comments > 0 && e.troll_negative == e.troll_comments,
-            "{e:?}"
-        );
-        let without = e.share_without_trolls().unwrap();
-        assert!(without < e.share, "{without} vs {}", e.share);
-        assert!(e.negative_from_trolls() > 0.5, "{e:?}");
-    }
-}
+mod tests;
