@@ -74,10 +74,29 @@ fn click_day_replay_reports_planted_incidents_and_nothing_on_quiet_topics() {
             .all(|a| a["at"].as_str().unwrap() >= "2020-04-01"),
         "alert on an ordinary day"
     );
-    // Every firing has one resolution or is still firing at the end, never two of either.
+    // Every episode has one resolution or is still firing at the end, never two; its firing
+    // records are its first and, if it grew, one escalation to critical, before it resolved.
     for a in alerts.iter().filter(|a| a["status"] == "firing") {
         let same: Vec<_> = alerts.iter().filter(|b| b["id"] == a["id"]).collect();
-        assert!(same.len() <= 2 && same.iter().filter(|b| b["status"] == "firing").count() == 1);
+        let firing: Vec<_> = same.iter().filter(|b| b["status"] == "firing").collect();
+        let resolved = same.len() - firing.len();
+        assert!(
+            resolved <= 1 && (1..=2).contains(&firing.len()),
+            "{same:#?}"
+        );
+        if firing.len() == 2 {
+            assert_eq!(
+                (
+                    firing[0]["severity"].as_str(),
+                    firing[1]["severity"].as_str()
+                ),
+                (Some("warning"), Some("critical")),
+                "{same:#?}"
+            );
+        }
+        if resolved == 1 {
+            assert_eq!(same.last().unwrap()["status"], "resolved", "{same:#?}");
+        }
         assert!(
             a["samples"].as_array().unwrap().len() <= 3
                 && !a["samples"].as_array().unwrap().is_empty()

@@ -366,7 +366,7 @@ fn backtest_reports_the_planted_incidents_and_their_delays_for_a_fixed_seed() {
     );
     assert_eq!(row("false alarms"), ["1", "14"]);
     assert_eq!(row("alert episodes"), ["6", "20"]);
-    assert_eq!(row("notifications sent"), ["14", "44"]);
+    assert_eq!(row("notifications sent"), ["16", "47"]);
     assert!(table
         .contains("ondata: false alarm: surge on reddito-di-cittadinanza at 2020-04-01T17:05:00Z"));
 

@@ -505,7 +505,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("detect.negativity.topics.x.sequential_rise"), "{err}");
+        assert!(
+            err.contains("detect.negativity.topics.x.sequential_rise"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! to [`RELEARN_AFTER_MINS`]) the detector must not learn from what it sees.
 
 use super::RELEARN_AFTER_MINS;
+use crate::alert::Severity;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Episode {
@@ -10,6 +11,8 @@ pub struct Episode {
     /// Highest value measured during the episode (ratio, share, …).
     pub peak: f64,
     quiet_buckets: u32,
+    /// The highest severity a firing record has announced so far.
+    announced: Option<Severity>,
 }
 
 /// At most one open episode per detector and topic.
@@ -25,13 +28,34 @@ impl Episode {
             started_ms,
             peak,
             quiet_buckets: 0,
+            announced: None,
         }
+    }
+
+    /// Records that a firing record says `severity`; true if that is more than any before
+    /// (the first record, or an escalation), which is when a firing record must go out.
+    pub fn announce(&mut self, severity: Severity) -> bool {
+        if self.announced.is_some_and(|a| a >= severity) {
+            return false;
+        }
+        self.announced = Some(severity);
+        true
     }
 }
 
 impl EpisodeState {
     pub fn is_open(&self) -> bool {
         self.open.is_some()
+    }
+
+    /// The open episode, if any.
+    pub fn current(&self) -> Option<&Episode> {
+        self.open.as_ref()
+    }
+
+    /// See [`Episode::announce`]; false when no episode is open.
+    pub fn announce(&mut self, severity: Severity) -> bool {
+        self.open.as_mut().is_some_and(|ep| ep.announce(severity))
     }
 
     /// Opens an episode and returns it (for the firing alert).

@@ -214,22 +214,37 @@ impl NegativityDetector {
                 .map(|m| m.share)
                 .max_by(f64::total_cmp);
             let quiet_needed = buckets_for(p.resolve_after_mins, s.bucket_ms);
-            self.episode
-                .observe(elevated, peak, quiet_needed)
-                .and_then(|ep| {
+            match self.episode.observe(elevated, peak, quiet_needed) {
+                Some(ep) => {
                     self.sequential = Sequential::default();
-                    let longest = measures.iter().max_by_key(|m| m.buckets)?;
-                    Some(transition(
-                        s,
-                        &ep,
-                        longest,
-                        window,
-                        bucket_end,
-                        AlertStatus::Resolved,
-                    ))
-                })
+                    measures
+                        .iter()
+                        .max_by_key(|m| m.buckets)
+                        .map(|m| transition(s, &ep, m, window, bucket_end, AlertStatus::Resolved))
+                }
+                // Still open: grown past the next severity, a firing record says so.
+                None => {
+                    let strongest = measures
+                        .iter()
+                        .filter(|m| m.comments >= p.min_comments)
+                        .chain(sequential.as_ref())
+                        .max_by(|a, b| a.share.total_cmp(&b.share));
+                    let grown = strongest.is_some_and(|m| {
+                        self.episode
+                            .current()
+                            .is_some_and(|ep| severity(p, ep.peak, m.baseline) > Severity::Warning)
+                    }) && self.episode.announce(Severity::Critical);
+                    self.episode
+                        .current()
+                        .filter(|_| grown)
+                        .zip(strongest)
+                        .map(|(ep, m)| {
+                            transition(s, ep, m, window, bucket_end, AlertStatus::Firing)
+                        })
+                }
+            }
         } else {
-            measures
+            let opened = measures
                 .iter()
                 .filter(fires)
                 .max_by(|a, b| (a.low - a.baseline).total_cmp(&(b.low - b.baseline)))
@@ -238,7 +253,11 @@ impl NegativityDetector {
                 .map(|(m, started_ms)| {
                     let ep = self.episode.open(started_ms, m.share);
                     transition(s, ep, m, window, bucket_end, AlertStatus::Firing)
-                })
+                });
+            if let Some(t) = &opened {
+                self.episode.announce(t.severity);
+            }
+            opened
         };
         // Learn from the bucket after judging it, but not from an open episode: these are
         // count-weighted sums, so a surge of angry comments would otherwise become the
@@ -404,6 +423,15 @@ impl NegativityEvidence {
     }
 }
 
+/// Critical once the episode's share has risen twice the minimum rise above the usual share.
+fn severity(p: &NegativityParams, peak: f64, usual: f64) -> Severity {
+    if peak >= usual + 2.0 * p.min_rise {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    }
+}
+
 fn transition(
     s: &NegativitySettings,
     ep: &Episode,
@@ -413,11 +441,7 @@ fn transition(
     status: AlertStatus,
 ) -> Transition {
     let p = &s.params;
-    let severity = if ep.peak >= m.baseline + 2.0 * p.min_rise {
-        Severity::Critical
-    } else {
-        Severity::Warning
-    };
+    let severity = severity(p, ep.peak, m.baseline);
     let samples = match status {
         AlertStatus::Firing => {
             let mut negatives: Vec<_> = window

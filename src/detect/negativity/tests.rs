@@ -183,3 +183,32 @@ fn campaign_comments_are_set_aside_in_the_evidence() {
     assert!(without < e.share, "{without} vs {}", e.share);
     assert!(e.negative_from_trolls() > 0.5, "{e:?}");
 }
+
+#[test]
+fn a_shift_that_deepens_escalates_while_firing() {
+    // 10% for five hours, then 28% (a warning: under 30 points up), then 75% (critical).
+    let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(8));
+    let got = run(&mut d, &mut feed, &mut noise, 0..400, 20, |m| match m {
+        0..300 => 0.1,
+        300..330 => 0.28,
+        _ => 0.75,
+    });
+    let seen: Vec<_> = got.iter().map(|(_, t)| (t.status, t.severity)).collect();
+    assert_eq!(
+        seen,
+        [
+            (AlertStatus::Firing, Severity::Warning),
+            (AlertStatus::Firing, Severity::Critical)
+        ],
+        "{got:?}"
+    );
+    let (escalated_at, escalated) = &got[1];
+    assert!(
+        (330..=340).contains(escalated_at),
+        "escalated at {escalated_at}"
+    );
+    assert_eq!(
+        escalated.started_ms, got[0].1.started_ms,
+        "the same episode"
+    );
+}

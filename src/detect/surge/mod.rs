@@ -260,25 +260,35 @@ impl SurgeDetector {
             });
             let peak = measures.iter().map(|m| m.ratio).max_by(f64::total_cmp);
             let quiet_needed = buckets_for(p.resolve_after_mins, s.bucket_ms);
-            self.episode
-                .observe(elevated, peak, quiet_needed)
-                .and_then(|ep| {
+            let counted = |m: &&Measure| !m.sustained || sustained_episode;
+            match self.episode.observe(elevated, peak, quiet_needed) {
+                Some(ep) => {
                     self.last_end_ms = bucket_end;
-                    let longest = measures
+                    measures
                         .iter()
-                        .filter(|m| !m.sustained || sustained_episode)
-                        .max_by_key(|m| m.buckets)?;
-                    Some(transition(
-                        s,
-                        &ep,
-                        longest,
-                        window,
-                        bucket_end,
-                        AlertStatus::Resolved,
-                    ))
-                })
+                        .filter(counted)
+                        .max_by_key(|m| m.buckets)
+                        .map(|m| transition(s, &ep, m, window, bucket_end, AlertStatus::Resolved))
+                }
+                // Still open: grown past the next severity, a firing record says so.
+                None => {
+                    let grown = self
+                        .episode
+                        .current()
+                        .is_some_and(|ep| severity(p, ep.peak) > Severity::Warning)
+                        && self.episode.announce(Severity::Critical);
+                    let ep = self.episode.current().filter(|_| grown);
+                    ep.zip(
+                        measures
+                            .iter()
+                            .filter(counted)
+                            .max_by(|a, b| a.ratio.total_cmp(&b.ratio)),
+                    )
+                    .map(|(ep, m)| transition(s, ep, m, window, bucket_end, AlertStatus::Firing))
+                }
+            }
         } else {
-            measures
+            let opened = measures
                 .iter()
                 .filter(fires)
                 .max_by(|a, b| a.z.total_cmp(&b.z))
@@ -287,7 +297,11 @@ impl SurgeDetector {
                     self.sustained_episode = m.sustained;
                     let ep = self.episode.open(started_ms, m.ratio);
                     transition(s, ep, m, window, bucket_end, AlertStatus::Firing)
-                })
+                });
+            if let Some(t) = &opened {
+                self.episode.announce(t.severity);
+            }
+            opened
         };
         // Each window's deviation joins its tail; during an episode at most at the line, so one
         // incident does not teach the topic that incidents are normal.
@@ -508,6 +522,15 @@ impl SurgeEvidence {
     }
 }
 
+/// Critical once the episode has reached twice the firing ratio.
+fn severity(p: &SurgeParams, peak: f64) -> Severity {
+    if peak >= 2.0 * p.min_ratio {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    }
+}
+
 fn transition(
     s: &SurgeSettings,
     ep: &Episode,
@@ -517,11 +540,7 @@ fn transition(
     status: AlertStatus,
 ) -> Transition {
     let p = &s.params;
-    let severity = if ep.peak >= 2.0 * p.min_ratio {
-        Severity::Critical
-    } else {
-        Severity::Warning
-    };
+    let severity = severity(p, ep.peak);
     let samples = match status {
         AlertStatus::Firing => window
             .last(m.buckets)

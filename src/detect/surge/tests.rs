@@ -27,16 +27,33 @@ fn run(
 }
 
 #[test]
-fn fires_within_minutes_of_a_jump_then_resolves_once() {
+fn fires_within_minutes_of_a_jump_escalates_then_resolves_once() {
     let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(1));
     let got = run(&mut d, &mut feed, 0..260, |m| {
         noise.poisson(if (120..140).contains(&m) { 60.0 } else { 10.0 })
     });
-    assert_eq!(got.len(), 2, "{got:?}");
+    let statuses: Vec<_> = got.iter().map(|(_, t)| (t.status, t.severity)).collect();
+    // It fires as a warning within the first minutes, says critical once the jump has
+    // reached twice the firing ratio (while still firing), and resolves once.
+    assert_eq!(
+        statuses,
+        [
+            (AlertStatus::Firing, Severity::Warning),
+            (AlertStatus::Firing, Severity::Critical),
+            (AlertStatus::Resolved, Severity::Critical)
+        ],
+        "{got:?}"
+    );
     let (fired_at, firing) = &got[0];
-    assert_eq!(firing.status, AlertStatus::Firing);
     assert!(*fired_at <= 122, "fired at minute {fired_at}");
-    let (resolved_at, resolved) = &got[1];
+    let (escalated_at, escalated) = &got[1];
+    assert!(*escalated_at <= 125, "escalated at minute {escalated_at}");
+    assert_eq!(escalated.started_ms, firing.started_ms, "the same episode");
+    let Evidence::Surge(e) = &escalated.evidence else {
+        panic!("surge evidence expected")
+    };
+    assert!(e.ratio >= 2.0 * e.min_ratio, "{e:?}");
+    let (resolved_at, resolved) = &got[2];
     assert_eq!(resolved.status, AlertStatus::Resolved);
     assert_eq!(
         resolved.severity,
@@ -86,7 +103,13 @@ fn learns_nothing_from_an_open_episode() {
     run(&mut d, &mut feed, 0..120, |_| 10);
     let before = d.baseline_per_bucket();
     let got = run(&mut d, &mut feed, 120..180, |_| 80);
-    assert_eq!(got.len(), 1, "fires once and stays open: {got:?}");
+    assert!(
+        !got.is_empty()
+            && got.iter().all(
+                |(_, t)| t.status == AlertStatus::Firing && t.started_ms == got[0].1.started_ms
+            ),
+        "fires (and escalates) and stays open: {got:?}"
+    );
     assert!(d.is_firing());
     assert!(
         (d.baseline_per_bucket() - before).abs() < 0.5,
@@ -184,5 +207,9 @@ fn a_small_topic_running_hot_for_hours_is_reported_by_the_sustained_window() {
         "reported {} minutes in",
         at - rise
     );
-    assert_eq!(got.len(), 1, "one episode while it lasts: {got:?}");
+    assert!(
+        got.iter()
+            .all(|(_, t)| t.status == AlertStatus::Firing && t.started_ms == got[0].1.started_ms),
+        "one episode while it lasts: {got:?}"
+    );
 }

@@ -152,7 +152,20 @@ impl TrollDetector {
         touched.sort_unstable();
         touched.dedup();
         for id in touched.drain(..) {
-            if self.firing.contains_key(&id) {
+            if let Some(ep) = self.firing.get_mut(&id) {
+                // A firing burst that grows past the next severity says so.
+                // Judged on the copies within the window, so a phrase that merely keeps
+                // recurring does not grow.
+                if let Some(c) = self.index.cluster(id) {
+                    let recent = c
+                        .detail
+                        .as_deref()
+                        .map_or(0, |d| d.messages_since(bucket_end - s.index.window_ms).0);
+                    if severity(p, c, recent) > Severity::Warning && ep.announce(Severity::Critical)
+                    {
+                        out.push(transition(s, ep, c, bucket_end, AlertStatus::Firing));
+                    }
+                }
                 continue;
             }
             let Some(c) = self.index.cluster(id) else {
@@ -173,7 +186,8 @@ impl TrollDetector {
                 && detail.tokens >= p.min_tokens as usize
             {
                 let started = burst_start.unwrap_or(c.first_ms()).max(c.first_ms());
-                let ep = Episode::new(started, f64::from(c.messages));
+                let mut ep = Episode::new(started, f64::from(c.messages));
+                ep.announce(severity(p, c, c.messages));
                 out.push(transition(s, &ep, c, bucket_end, AlertStatus::Firing));
                 self.firing.insert(id, ep);
                 if self.reported.len() == REPORTED_KEPT {
@@ -262,6 +276,20 @@ impl TrollEvidence {
     }
 }
 
+/// Critical at three times `min_messages` (of `messages`), or when 30% of the accounts
+/// posted more than once.
+fn severity(p: &TrollParams, c: &Cluster, messages: u32) -> Severity {
+    let authors = c.distinct_authors();
+    let repeaters = c.detail.as_deref().map_or(0, |d| d.repeaters.len());
+    if messages >= 3 * p.min_messages
+        || (authors > 0 && repeaters as f64 / f64::from(authors) >= 0.3)
+    {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    }
+}
+
 fn transition(
     s: &TrollSettings,
     ep: &Episode,
@@ -292,16 +320,7 @@ fn transition(
     repeated.truncate(10);
     let representative = detail.map(|d| d.representative.clone()).unwrap_or_default();
     let span_minutes = ((c.last_ms() - c.first_ms()) / 60_000).max(1);
-    let repetition = if authors > 0 {
-        f64::from(repeaters) / f64::from(authors)
-    } else {
-        0.0
-    };
-    let severity = if c.messages >= 3 * p.min_messages || repetition >= 0.3 {
-        Severity::Critical
-    } else {
-        Severity::Warning
-    };
+    let severity = severity(p, c, c.messages);
     let samples = match (status, detail) {
         (AlertStatus::Firing, Some(d)) => d.samples.iter().map(|r| r.to_sample()).collect(),
         _ => Vec::new(),
@@ -430,6 +449,31 @@ mod tests {
         assert_eq!(after[0].started_ms, got[0].started_ms);
         d.share(&mut campaigns);
         assert!(campaigns.is_empty());
+    }
+
+    #[test]
+    fn a_campaign_that_keeps_growing_escalates_while_firing() {
+        // 8 copies a minute: fires as a warning at 20 or so; within the window it passes
+        // three times `min_messages` (60) and says critical, the same episode.
+        let (mut d, mut feed) = (detector(), Feed::new(30));
+        let mut got = Vec::new();
+        for m in 0..10 {
+            got.extend(minute(&mut d, &mut feed, &campaign(m, 8)));
+        }
+        let seen: Vec<_> = got.iter().map(|t| (t.status, t.severity)).collect();
+        assert_eq!(
+            seen,
+            [
+                (AlertStatus::Firing, Severity::Warning),
+                (AlertStatus::Firing, Severity::Critical)
+            ],
+            "{got:?}"
+        );
+        assert_eq!(got[0].started_ms, got[1].started_ms);
+        let Evidence::TrollBurst(e) = &got[1].evidence else {
+            panic!("troll evidence expected")
+        };
+        assert!(e.details.messages >= 60, "{e:?}");
     }
 
     #[test]
