@@ -112,6 +112,14 @@ pub struct SurgeDetails {
     /// `per_bucket` holds its 5-minute sums.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sustained: bool,
+    /// Comments in the window from an active troll campaign on the topic: the part of the
+    /// surge the campaign explains.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub campaign_comments: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Evidence for a negativity shift.
@@ -185,6 +193,11 @@ pub enum Details {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub id: String,
+    /// The incident this alert belongs to: the id of the first alert of a group of episodes
+    /// on one topic that overlap in time (one cause, e.g. a troll campaign and the surge and
+    /// negativity its messages bring). An alert alone is its own incident.
+    #[serde(default)]
+    pub incident: String,
     pub kind: AlertKind,
     pub status: AlertStatus,
     pub severity: Severity,
@@ -208,6 +221,10 @@ impl Alert {
     pub fn from_json(line: &str) -> Result<Alert, String> {
         let mut alert: Alert = serde_json::from_str(line).map_err(|e| e.to_string())?;
         alert.at_ms = crate::event::parse_time_arg(&alert.at)?;
+        if alert.incident.is_empty() {
+            // A record written before incidents existed: its own incident.
+            alert.incident.clone_from(&alert.id);
+        }
         Ok(alert)
     }
 
@@ -251,6 +268,7 @@ impl Alert {
     ) -> Alert {
         Alert {
             id: id.to_string(),
+            incident: id.to_string(),
             kind: AlertKind::Surge,
             status,
             severity,
@@ -273,6 +291,7 @@ impl Alert {
                 duration_minutes: 5,
                 z_needed: 5.0,
                 sustained: false,
+                campaign_comments: 0,
             }),
             samples: vec![Sample::new("il sito non funziona", "mario", at_ms - 1_000)],
             at_ms,

@@ -231,12 +231,17 @@ pub fn sinks_from_config(
                 )
             })
         };
-        let gate = || {
+        let gate = |per_incident: bool| {
             let limit = sink
                 .rate_limit_per_min
                 .unwrap_or(DEFAULT_RATE_LIMIT_PER_MIN);
+            let policy = Policy::from_config(alerts, limit);
             Gate::new(
-                Policy::from_config(alerts, limit),
+                if per_incident {
+                    policy
+                } else {
+                    policy.per_alert()
+                },
                 clock.clone(),
                 silences.clone(),
             )
@@ -265,7 +270,7 @@ pub fn sinks_from_config(
                     &name,
                     transport,
                     Some(outbox()?),
-                    Some(gate()),
+                    Some(gate(true)),
                 )));
             }
             (SinkKind::Alertmanager, _) => {
@@ -274,12 +279,13 @@ pub fn sinks_from_config(
                     &format!("alerts.sinks[{i}].url"),
                 )?;
                 let url = url.as_str();
+                // Alertmanager groups alerts itself (by their `incident` label): every record.
                 let transport = Alertmanager::new(url, timeout).language(alerts.language);
                 sinks.push(Box::new(WorkerSink::start_with(
                     &name,
                     transport,
                     Some(outbox()?),
-                    Some(gate()),
+                    Some(gate(false)),
                 )));
             }
             (SinkKind::Kafka, _) => {

@@ -176,10 +176,11 @@ impl Detectors {
         }
     }
 
-    /// The detectors in the order they judge a closed bucket: surge; troll before negativity,
-    /// so negativity knows which comments are a campaign's. Adding a detector adds a line.
+    /// The detectors in the order they judge a closed bucket: troll first, so that surge and
+    /// negativity know which comments are a campaign's (and a campaign, the cause, names the
+    /// incident its surge and negativity join). Adding a detector adds a line.
     fn each(&mut self) -> [&mut dyn Detector; 3] {
-        [&mut self.surge, &mut self.troll, &mut self.negativity]
+        [&mut self.troll, &mut self.surge, &mut self.negativity]
     }
 
     /// Shows one comment to every detector; returns the cluster it was placed in, if any.

@@ -28,6 +28,7 @@ use crate::text::lexicon::Lexicon;
 use crate::window::{ClusterId, TopicWindow};
 
 mod analysis;
+mod incidents;
 mod view;
 
 pub use analysis::{Analysis, Analyzer};
@@ -61,6 +62,7 @@ struct Topic {
     name: String,
     window: TopicWindow,
     detectors: Detectors,
+    incident: incidents::TopicIncident,
     events: u64,
     negative: u64,
 }
@@ -182,6 +184,7 @@ impl Engine {
             name: name.to_string(),
             window: TopicWindow::new(self.ring_len),
             detectors: Detectors::new(&self.surge, &negativity, troll, first_seen_ms),
+            incident: incidents::TopicIncident::default(),
             events: 0,
             negative: 0,
         });
@@ -407,6 +410,7 @@ impl Engine {
                         * self.bucket_ms;
                     for t in &mut self.topics {
                         t.detectors.reset(next);
+                        t.incident.clear();
                         t.window.clear_closed();
                     }
                     drained = 0;
@@ -424,7 +428,9 @@ impl Engine {
                 t.detectors
                     .on_bucket_closed(&t.window, next + self.bucket_ms, &mut transitions);
                 for tr in transitions.drain(..) {
-                    alerts.push(self.renderer.alert(&t.name, tr));
+                    let mut alert = self.renderer.alert(&t.name, tr);
+                    t.incident.assign(&mut alert);
+                    alerts.push(alert);
                 }
                 self.transitions = transitions;
                 if let Some(series) = self.series.as_mut().filter(|_| t.events > 0) {

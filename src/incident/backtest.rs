@@ -7,7 +7,10 @@
 //! `negativity`, `troll_burst`, or `complaint_wave` (a genuine wave of complaints: a surge
 //! or a negativity alert finds it; a troll burst on it is a false alarm). An alert episode
 //! matches a label when topic and kind agree and its first alert falls between 10 minutes
-//! before the label's start and its end; an episode that matches no label is a false alarm.
+//! before the label's start and its end. Alerts are counted by incident (the episodes on one
+//! topic that overlap in time, which the alerts name): an incident none of whose episodes
+//! matches a label is a false alarm, so the surge a labelled troll campaign causes is part of
+//! the campaign's incident, not a false alarm of its own.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -120,9 +123,10 @@ pub struct Detection {
 pub struct Score {
     pub name: String,
     pub detections: Vec<Detection>,
-    /// Episodes that match no label.
+    /// Incidents none of whose episodes matches a label (each by its first episode).
     pub false_alarms: Vec<Episode>,
     pub episodes: usize,
+    pub incidents: usize,
     pub notifications: Notifications,
 }
 
@@ -156,16 +160,35 @@ pub fn score(name: &str, labels: &[Label], alerts: &[Alert], config: &crate::Con
                 .min(),
         })
         .collect();
-    let false_alarms = eps
+    // Incidents in the order they began, each with whether any of its episodes is labelled.
+    let mut incidents: Vec<(&Episode, bool)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for e in &eps {
+        let labelled = labels.iter().any(|l| l.matches(e));
+        let key = if e.first.incident.is_empty() {
+            e.first.id.as_str()
+        } else {
+            e.first.incident.as_str()
+        };
+        match index.get(key) {
+            Some(&i) => incidents[i].1 |= labelled,
+            None => {
+                index.insert(key, incidents.len());
+                incidents.push((e, labelled));
+            }
+        }
+    }
+    let false_alarms = incidents
         .iter()
-        .filter(|e| !labels.iter().any(|l| l.matches(e)))
-        .cloned()
+        .filter(|(_, labelled)| !labelled)
+        .map(|(e, _)| (*e).clone())
         .collect();
     Score {
         name: name.to_string(),
         detections,
         false_alarms,
         episodes: eps.len(),
+        incidents: incidents.len(),
         notifications: notifications::simulate(config, alerts),
     }
 }
@@ -218,6 +241,10 @@ pub fn table(scores: &[Score]) -> String {
             .iter()
             .map(|s| s.false_alarms.len().to_string())
             .collect(),
+    ));
+    rows.push((
+        "alert incidents".into(),
+        scores.iter().map(|s| s.incidents.to_string()).collect(),
     ));
     rows.push((
         "alert episodes".into(),
@@ -350,14 +377,47 @@ mod tests {
                 Severity::Warning,
                 t0 + 5 * 3_600_000,
             ),
+            // The campaign on c, and the surge it causes (its incident): no false alarm.
+            Alert {
+                kind: AlertKind::TrollBurst,
+                ..Alert::example(
+                    "5",
+                    "c",
+                    AlertStatus::Firing,
+                    Severity::Warning,
+                    t0 + 60_000,
+                )
+            },
+            Alert {
+                incident: "5".into(),
+                ..Alert::example(
+                    "6",
+                    "c",
+                    AlertStatus::Firing,
+                    Severity::Warning,
+                    t0 + 60_000,
+                )
+            },
+            // A surge on c long after, in an incident of its own: a false alarm.
+            Alert::example(
+                "7",
+                "c",
+                AlertStatus::Firing,
+                Severity::Warning,
+                t0 + 5 * 3_600_000,
+            ),
         ];
         let s = score("x", &labels, &alerts, &crate::Config::default());
         let delays: Vec<Option<i64>> = s.detections.iter().map(|d| d.delay_ms).collect();
-        assert_eq!(delays, vec![Some(4 * 60_000), Some(-5 * 60_000), None]);
-        assert_eq!(s.found(), 2);
-        assert_eq!(s.false_alarms.len(), 1);
-        assert_eq!(s.false_alarms[0].first.id, "4");
-        assert_eq!(s.median_delay_ms(), Some(-5 * 60_000));
+        assert_eq!(
+            delays,
+            vec![Some(4 * 60_000), Some(-5 * 60_000), Some(60_000)]
+        );
+        assert_eq!(s.found(), 3);
+        let false_ids: Vec<&str> = s.false_alarms.iter().map(|e| e.first.id.as_str()).collect();
+        assert_eq!(false_ids, ["4", "7"]);
+        assert_eq!((s.episodes, s.incidents), (7, 6));
+        assert_eq!(s.median_delay_ms(), Some(60_000));
         let t = table(&[
             s.clone(),
             Score {
@@ -367,6 +427,6 @@ mod tests {
         ]);
         assert!(t.contains("incidents found"), "{t}");
         assert!(t.contains("5 min early"), "{t}");
-        assert!(t.contains("missed"), "{t}");
+        assert!(t.contains("alert incidents"), "{t}");
     }
 }

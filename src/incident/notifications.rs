@@ -11,19 +11,23 @@ use std::time::Duration;
 use crate::alert::{Alert, AlertStatus};
 use crate::config::{Config, DEFAULT_RATE_LIMIT_PER_MIN};
 use crate::deliver::clock::Clock;
-use crate::deliver::notify::{Gate, Group, Item, Notice, Out, Policy};
+use crate::deliver::notify::{Gate, Group, Item, Notice, Out, Policy, Reason};
 
 /// What a notifying sink would have sent.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Notifications {
     /// Messages sent: alerts, groups, reminders and overflow summaries.
     pub sent: u64,
-    /// Alert records not sent on their own (repeats inside the repeat interval).
+    /// Alert records not sent on their own (repeats inside the repeat interval, records of an
+    /// incident already told that change nothing).
     pub suppressed: u64,
     /// Firing records held back by the rate limit and listed in a summary instead.
     pub summarised: u64,
-    /// Episode id → event time of the first message that carried or listed it firing.
+    /// Episode id → event time of the first message that carried or listed it firing, or
+    /// that told of the incident it joined.
     pub first_ms: HashMap<String, i64>,
+    /// Incident id → event time of its first message.
+    incident_ms: HashMap<String, i64>,
 }
 
 /// A notifying sink's gate on a clock that follows event time.
@@ -46,11 +50,23 @@ impl Player {
                     for a in notice.alerts() {
                         if a.status == AlertStatus::Firing {
                             self.out.first_ms.entry(a.id.clone()).or_insert(now);
+                            self.out
+                                .incident_ms
+                                .entry(a.incident.clone())
+                                .or_insert(now);
                         }
                     }
                     self.gate.delivered(&notice);
                 }
-                Out::Suppressed { .. } => self.out.suppressed += 1,
+                Out::Suppressed { alert, reason, .. } => {
+                    self.out.suppressed += 1;
+                    // Folded into an incident people were already told of.
+                    if reason == Reason::Incident && alert.status == AlertStatus::Firing {
+                        if let Some(&at) = self.out.incident_ms.get(&alert.incident) {
+                            self.out.first_ms.entry(alert.id.clone()).or_insert(at);
+                        }
+                    }
+                }
                 Out::Limited => {}
             }
         }

@@ -78,8 +78,27 @@ fn chart_topics<'a>(timeline: &'a Timeline, episodes: &[Episode]) -> Vec<&'a Top
 }
 
 fn alert_table(episodes: &[Episode], notified: &Notifications, html: &mut String) {
-    html.push_str(r#"<table class="alerts"><thead><tr><th>Kind</th><th>Topic</th><th>Peak</th><th>Episode start</th><th>First alert</th><th>Start → alert</th><th>Start → first message</th><th>Ended</th><th>What it said</th></tr></thead><tbody>"#);
+    html.push_str(r#"<table class="alerts"><thead><tr><th>Incident</th><th>Kind</th><th>Topic</th><th>Peak</th><th>Episode start</th><th>First alert</th><th>Start → alert</th><th>Start → first message</th><th>Ended</th><th>What it said</th></tr></thead><tbody>"#);
+    // Episodes of one incident (one topic, overlapping in time: a campaign and the surge and
+    // negativity it brings) side by side, incidents numbered in the order they began.
+    let mut order: Vec<&str> = Vec::new();
     for e in episodes {
+        let key = incident_of(e);
+        if !order.contains(&key) {
+            order.push(key);
+        }
+    }
+    let mut rows: Vec<(usize, &Episode)> = episodes
+        .iter()
+        .map(|e| {
+            (
+                order.iter().position(|k| *k == incident_of(e)).unwrap_or(0),
+                e,
+            )
+        })
+        .collect();
+    rows.sort_by_key(|(n, _)| *n);
+    for (n, e) in rows {
         let notified_after = notified
             .first_ms
             .get(&e.first.id)
@@ -90,8 +109,10 @@ fn alert_table(episodes: &[Episode], notified: &Notifications, html: &mut String
         };
         let _ = write!(
             html,
-            r##"<tr class="alert-row {kind}"><td><span class="badge {kind}">{label}</span></td><td>{topic}</td><td class="{sev}">{sev}</td><td>{start}</td><td><a href="#alert-{id}">{first}</a></td><td>{delay}</td><td>{notified_after}</td><td>{ended}</td><td>{summary}</td></tr>"##,
+            r##"<tr class="alert-row {kind}" data-incident="{incident}"><td>{number}</td><td><span class="badge {kind}">{label}</span></td><td>{topic}</td><td class="{sev}">{sev}</td><td>{start}</td><td><a href="#alert-{id}">{first}</a></td><td>{delay}</td><td>{notified_after}</td><td>{ended}</td><td>{summary}</td></tr>"##,
             kind = e.first.kind.as_str(),
+            incident = esc(incident_of(e)),
+            number = n + 1,
             label = kind_label(e.first.kind),
             topic = esc(&e.first.topic),
             sev = e.peak.severity.as_str(),
@@ -103,6 +124,15 @@ fn alert_table(episodes: &[Episode], notified: &Notifications, html: &mut String
         );
     }
     html.push_str("</tbody></table>");
+}
+
+/// The incident an episode belongs to (records written before incidents: its own id).
+fn incident_of(e: &Episode) -> &str {
+    if e.first.incident.is_empty() {
+        &e.first.id
+    } else {
+        &e.first.incident
+    }
 }
 
 fn explanation(e: &Episode, html: &mut String) {
@@ -391,7 +421,7 @@ mod tests {
             2,
             "one marker per chart"
         );
-        assert_eq!(html.matches(r#"<tr class="alert-row surge">"#).count(), 1);
+        assert_eq!(html.matches(r#"<tr class="alert-row surge""#).count(), 1);
         // Started 5 min before the first record (Alert::example), first message at once.
         assert!(html.contains("<td>5 min</td><td>5 min</td>"), "{html}");
         let d = html.split(r#"class="volume" d=""#).nth(1).unwrap();

@@ -39,8 +39,19 @@ impl Notice {
 }
 
 /// The first line a person reads: "CRITICAL surge on bonus-600", "RESOLVED …"; in Italian
-/// "CRITICO: picco di commenti su bonus-600", "RIENTRATO: …".
+/// "CRITICO: picco di commenti su bonus-600", "RIENTRATO: …". An alert that joins an incident
+/// opened by another says so.
 pub fn headline(a: &Alert, lang: Language) -> String {
+    let joins = !a.incident.is_empty() && a.incident != a.id;
+    let line = headline_of(a, lang);
+    match (joins, lang) {
+        (false, _) => line,
+        (true, Language::En) => format!("{line} (same incident)"),
+        (true, Language::It) => format!("{line} (stesso incidente)"),
+    }
+}
+
+fn headline_of(a: &Alert, lang: Language) -> String {
     match lang {
         Language::En => {
             let what = match a.kind {
@@ -78,8 +89,17 @@ fn when(a: &Alert, lang: Language) -> String {
         Language::En => ("since", "at"),
         Language::It => ("dal", "alle"),
     };
+    let incident = if a.incident.is_empty() || a.incident == a.id {
+        String::new()
+    } else {
+        let word = match lang {
+            Language::En => "incident",
+            Language::It => "incidente",
+        };
+        format!(" · {word} {}", a.incident)
+    };
     format!(
-        "{since} {} · {at} {} UTC · id {}",
+        "{since} {} · {at} {} UTC · id {}{incident}",
         short_time(&a.started_at),
         short_time(&a.at),
         a.id
@@ -186,6 +206,7 @@ pub fn alertmanager(a: &Alert, now_ms: i64, keep_ms: i64) -> Value {
             "topic": a.topic,
             "severity": a.severity.as_str(),
             "ondata_id": a.id,
+            "incident": if a.incident.is_empty() { &a.id } else { &a.incident },
         },
         "annotations": {
             "summary": a.summary,

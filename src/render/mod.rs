@@ -30,8 +30,10 @@ impl Renderer {
     /// The alert record of a transition on `topic`.
     pub fn alert(&self, topic: &str, t: Transition) -> Alert {
         let measured = t.evidence.measured();
+        let id = fingerprint(t.kind, topic, t.started_ms);
         Alert {
-            id: fingerprint(t.kind, topic, t.started_ms),
+            incident: id.clone(),
+            id,
             kind: t.kind,
             status: t.status,
             severity: t.severity,

@@ -39,19 +39,31 @@ fn surge(topic: &str, status: AlertStatus, e: &SurgeEvidence, lang: Language) ->
     } else {
         ""
     };
+    let campaign = (e.campaign_comments > 0 && e.observed > 0)
+        .then(|| percent(f64::from(e.campaign_comments) / f64::from(e.observed)));
     match (status, lang) {
         (AlertStatus::Firing, Language::En) => format!(
-            "Surge on \u{ab}{topic}\u{bb}: {} comments in the last {} minutes, {:.1}\u{d7} {usual} {:.0}{when} (alert at {:.1}\u{d7}).",
-            e.observed, minutes, e.ratio, e.expected, e.min_ratio
+            "Surge on \u{ab}{topic}\u{bb}: {} comments in the last {} minutes, {:.1}\u{d7} {usual} {:.0}{when} (alert at {:.1}\u{d7}).{}",
+            e.observed,
+            minutes,
+            e.ratio,
+            e.expected,
+            e.min_ratio,
+            campaign.map_or(String::new(), |p| format!(
+                " {p}% of them come from a coordinated campaign."
+            ))
         ),
         (AlertStatus::Firing, Language::It) => format!(
-            "Picco di commenti su \u{ab}{topic}\u{bb}: {} negli ultimi {} minuti, {} volte {}{} (soglia di allerta: {} volte).",
+            "Picco di commenti su \u{ab}{topic}\u{bb}: {} negli ultimi {} minuti, {} volte {}{} (soglia di allerta: {} volte).{}",
             e.observed,
             minutes,
             decimal_it(e.ratio),
             expected_it("il livello recente di"),
             at_this_hour_it,
-            decimal_it(e.min_ratio)
+            decimal_it(e.min_ratio),
+            campaign.map_or(String::new(), |p| format!(
+                " Il {p}% viene da una campagna coordinata."
+            ))
         ),
         (AlertStatus::Resolved, Language::It) => format!(
             "Rientrato il picco di commenti su \u{ab}{topic}\u{bb}: {} negli ultimi {} minuti contro {}{}; \u{e8} durato {}, con un massimo di {} volte il normale.",

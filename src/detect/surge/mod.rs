@@ -173,7 +173,17 @@ pub struct SurgeDetector {
 
 impl Detector for SurgeDetector {
     fn on_bucket_closed(&mut self, closed: &Closed<'_>, out: &mut Vec<Transition>) {
-        out.extend(self.judge(closed.window));
+        let Some(mut t) = self.judge(closed.window) else {
+            return;
+        };
+        // What an active campaign on the topic put into the window: the surge it explains.
+        if let Evidence::Surge(e) = &mut t.evidence {
+            if !e.sustained {
+                let buckets = closed.window.last(e.per_bucket.len());
+                e.campaign_comments = closed.campaigns.counts(buckets).0;
+            }
+        }
+        out.push(t);
     }
 
     /// Forgets the learned level, e.g. after a gap in the data longer than the history.
@@ -487,6 +497,8 @@ pub struct SurgeEvidence {
     /// The sustained window: `ratio` and `z` are those of its median step, `per_bucket`
     /// holds its steps.
     pub sustained: bool,
+    /// Comments in the window that belong to an active troll campaign on the topic.
+    pub campaign_comments: u32,
 }
 
 impl SurgeEvidence {
@@ -517,6 +529,7 @@ impl SurgeEvidence {
                 duration_minutes: self.duration_minutes,
                 z_needed: round_to(self.z_needed, 2),
                 sustained: self.sustained,
+                campaign_comments: self.campaign_comments,
             }),
         }
     }
@@ -573,6 +586,7 @@ fn transition(
             min_events: p.min_events,
             z_needed: m.z_needed,
             sustained: m.sustained,
+            campaign_comments: 0,
         }),
         samples,
     }

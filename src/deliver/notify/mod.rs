@@ -1,6 +1,8 @@
 //! Noise control for sinks that notify people (webhook, Alertmanager): silences, a repeat
-//! interval per episode, grouping per route, a rate limit with overflow summaries, and
-//! reminders for episodes still firing. A pure state machine on a [`Clock`]: the sink's
+//! interval per episode, one message per incident (webhooks: the incident's first alert,
+//! then only what changes it: another kind joining, an escalation, the last episode
+//! resolving), grouping per route, a rate limit with overflow summaries, and reminders for
+//! episodes still firing. A pure state machine on a [`Clock`]: the sink's
 //! worker feeds it alerts and ticks, and delivers what it says to.
 //!
 //! Nothing is dropped without a trace: every alert ends up notified on its own, in a group,
@@ -16,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clock::Clock;
 use super::silence::Silences;
-use crate::alert::{Alert, AlertStatus};
+use crate::alert::{Alert, AlertKind, AlertStatus, Severity};
 use crate::config::Language;
 
 pub use crate::render::Notice;
@@ -36,6 +38,9 @@ pub struct Policy {
     pub repeat_interval_ms: i64,
     pub summary_interval_ms: i64,
     pub language: Language,
+    /// One message per incident rather than per alert (webhooks; Alertmanager groups by
+    /// its `incident` label itself).
+    pub per_incident: bool,
 }
 
 impl Policy {
@@ -45,7 +50,14 @@ impl Policy {
             repeat_interval_ms: i64::from(alerts.repeat_interval_mins) * 60_000,
             summary_interval_ms: i64::from(alerts.summary_interval_mins) * 60_000,
             language: alerts.language,
+            per_incident: true,
         }
+    }
+
+    /// The same, one message per alert record.
+    pub fn per_alert(mut self) -> Self {
+        self.per_incident = false;
+        self
     }
 }
 
@@ -54,6 +66,8 @@ impl Policy {
 pub enum Reason {
     Silenced,
     Repeat,
+    /// Part of an incident already notified, and changes nothing people were told.
+    Incident,
 }
 
 impl Reason {
@@ -61,8 +75,18 @@ impl Reason {
         match self {
             Reason::Silenced => "silenced",
             Reason::Repeat => "repeat",
+            Reason::Incident => "incident",
         }
     }
+}
+
+/// What people were told of one open incident.
+#[derive(Debug, Default)]
+struct IncidentState {
+    kinds: Vec<AlertKind>,
+    severity: Option<Severity>,
+    /// Its episodes still firing, with the severity each last said.
+    open: Vec<(String, Severity)>,
 }
 
 /// An alert handed to the gate, with its outbox sequence number (if it has one).
@@ -112,6 +136,8 @@ pub struct Gate {
     limiter: Option<Limiter>,
     /// Firing episodes notified, by id.
     notified: HashMap<String, Notified>,
+    /// Open incidents, by id (when the policy is per incident).
+    incidents: HashMap<String, IncidentState>,
     held: Vec<Held>,
     overflow: Vec<Item>,
     overflow_since: Option<i64>,
@@ -140,6 +166,7 @@ impl Gate {
             silences,
             limiter,
             notified: HashMap::new(),
+            incidents: HashMap::new(),
             held: Vec::new(),
             overflow: Vec::new(),
             overflow_since: None,
@@ -170,6 +197,13 @@ impl Gate {
                 reason: Reason::Silenced,
             }];
         }
+        if self.policy.per_incident && !self.incident_news(a) {
+            return vec![Out::Suppressed {
+                alert: Box::new(item.alert),
+                seq: item.seq,
+                reason: Reason::Incident,
+            }];
+        }
         if a.status == AlertStatus::Firing {
             if let Some(n) = self.notified.get(&a.id) {
                 if a.severity <= n.alert.severity
@@ -196,6 +230,48 @@ impl Gate {
                 Vec::new()
             }
             None => vec![self.limit(vec![item], None)],
+        }
+    }
+
+    /// Follows `a`'s incident; true if `a` is news to the people told of it: the incident's
+    /// first alert, another kind joining, an escalation, or its last episode resolving.
+    fn incident_news(&mut self, a: &Alert) -> bool {
+        let key = if a.incident.is_empty() {
+            &a.id
+        } else {
+            &a.incident
+        };
+        match a.status {
+            AlertStatus::Firing => {
+                let st = self.incidents.entry(key.clone()).or_default();
+                let own = st.open.iter_mut().find(|(id, _)| *id == a.id);
+                // The same record of an episode already followed again is the repeat
+                // interval's business; an episode rising to a severity its incident already
+                // had is no news.
+                let repeat = own.as_ref().is_some_and(|(_, s)| *s == a.severity);
+                let news = repeat || !st.kinds.contains(&a.kind) || st.severity < Some(a.severity);
+                match own {
+                    Some((_, s)) => *s = (*s).max(a.severity),
+                    None => st.open.push((a.id.clone(), a.severity)),
+                }
+                if !st.kinds.contains(&a.kind) {
+                    st.kinds.push(a.kind);
+                }
+                st.severity = st.severity.max(Some(a.severity));
+                news
+            }
+            AlertStatus::Resolved => {
+                let Some(st) = self.incidents.get_mut(key.as_str()) else {
+                    return true; // not followed (e.g. fired before a restart): say it
+                };
+                st.open.retain(|(id, _)| *id != a.id);
+                if st.open.is_empty() {
+                    self.incidents.remove(key.as_str());
+                    true
+                } else {
+                    false
+                }
+            }
         }
     }
 
@@ -333,167 +409,7 @@ impl Gate {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::alert::Severity;
-    use std::time::Duration;
-
-    const T0: i64 = 1_700_000_000_000;
-
-    fn policy(limit: u32) -> Policy {
-        Policy {
-            rate_limit_per_min: limit,
-            repeat_interval_ms: 60 * 60_000,
-            summary_interval_ms: 5 * 60_000,
-            language: Language::En,
-        }
-    }
-
-    fn item(id: &str, status: AlertStatus, severity: Severity) -> Item {
-        Item {
-            seq: None,
-            alert: Alert::example(id, "bonus-600", status, severity, T0),
-        }
-    }
-
-    fn delivered(gate: &mut Gate, outs: Vec<Out>) -> Vec<Notice> {
-        let mut sent = Vec::new();
-        for o in outs {
-            if let Out::Deliver { notice, .. } = o {
-                gate.delivered(&notice);
-                sent.push(*notice);
-            }
-        }
-        sent
-    }
-
-    fn ticked(gate: &mut Gate) -> Vec<Notice> {
-        let outs = gate.tick();
-        delivered(gate, outs)
-    }
-
-    #[test]
-    fn the_same_episode_is_not_notified_twice_inside_the_repeat_interval() {
-        let clock = Clock::manual(T0);
-        let mut gate = Gate::new(policy(0), clock.clone(), None);
-        let first = gate.offer(item("e1", AlertStatus::Firing, Severity::Warning), None);
-        assert_eq!(delivered(&mut gate, first).len(), 1);
-        let again = gate.offer(item("e1", AlertStatus::Firing, Severity::Warning), None);
-        assert!(matches!(
-            again[..],
-            [Out::Suppressed {
-                reason: Reason::Repeat,
-                ..
-            }]
-        ));
-        let worse = gate.offer(item("e1", AlertStatus::Firing, Severity::Critical), None);
-        assert_eq!(
-            delivered(&mut gate, worse).len(),
-            1,
-            "an escalation notifies"
-        );
-        assert!(gate.tick().is_empty());
-        clock.advance(Duration::from_secs(3600));
-        let reminders = ticked(&mut gate);
-        assert!(
-            matches!(&reminders[..], [Notice::Reminder(a)] if a.severity == Severity::Critical)
-        );
-        assert!(gate.tick().is_empty(), "one reminder per interval");
-        let over = gate.offer(item("e1", AlertStatus::Resolved, Severity::Critical), None);
-        assert_eq!(delivered(&mut gate, over).len(), 1, "resolved is notified");
-        clock.advance(Duration::from_secs(3600));
-        assert!(gate.tick().is_empty(), "no reminder after it resolved");
-    }
-
-    #[test]
-    fn the_rate_limit_summarises_what_it_holds_back() {
-        let clock = Clock::manual(T0);
-        let mut gate = Gate::new(policy(5), clock.clone(), None);
-        let mut sent = 0;
-        for i in 0..40 {
-            let outs = gate.offer(
-                item(&format!("s{i}"), AlertStatus::Firing, Severity::Warning),
-                None,
-            );
-            sent += delivered(&mut gate, outs).len();
-        }
-        assert_eq!(sent, 3, "half the minute's quota at once");
-        clock.advance(Duration::from_secs(4 * 60));
-        assert!(ticked(&mut gate)
-            .iter()
-            .all(|n| !matches!(n, Notice::Overflow { .. })));
-        clock.advance(Duration::from_secs(60));
-        let summary = ticked(&mut gate);
-        match &summary[..] {
-            [Notice::Overflow {
-                alerts,
-                since_ms,
-                until_ms,
-                ..
-            }] => {
-                assert_eq!(alerts.len(), 37);
-                assert_eq!(until_ms - since_ms, 5 * 60_000);
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_route_with_a_delay_sends_one_group() {
-        let clock = Clock::manual(T0);
-        let mut gate = Gate::new(policy(0), clock.clone(), None);
-        let g = Group {
-            route: "press".into(),
-            wait_secs: 30,
-        };
-        for id in ["g1", "g2", "g3"] {
-            assert!(gate
-                .offer(item(id, AlertStatus::Firing, Severity::Warning), Some(&g))
-                .is_empty());
-        }
-        assert!(gate.tick().is_empty());
-        clock.advance(Duration::from_secs(30));
-        match &ticked(&mut gate)[..] {
-            [Notice::Group { route, alerts }] => {
-                assert_eq!(route, "press");
-                assert_eq!(alerts.len(), 3);
-            }
-            other => panic!("{other:?}"),
-        }
-        // A lone alert after the delay goes out as itself.
-        gate.offer(item("g4", AlertStatus::Firing, Severity::Warning), Some(&g));
-        clock.advance(Duration::from_secs(30));
-        assert!(matches!(&ticked(&mut gate)[..], [Notice::Alert(_)]));
-    }
-
-    #[test]
-    fn silenced_alerts_are_suppressed_until_the_silence_expires() {
-        let clock = Clock::manual(T0);
-        let silences = Arc::new(Silences::in_memory(clock.clone()));
-        silences
-            .add(crate::deliver::silence::NewSilence {
-                kind: None,
-                topic: Some("bonus-600".into()),
-                author: Some("ops".into()),
-                comment: Some("known".into()),
-                expires_at: None,
-                duration_mins: Some(10),
-            })
-            .unwrap();
-        let mut gate = Gate::new(policy(0), clock.clone(), Some(silences));
-        let outs = gate.offer(item("x", AlertStatus::Firing, Severity::Critical), None);
-        assert!(matches!(
-            outs[..],
-            [Out::Suppressed {
-                reason: Reason::Silenced,
-                ..
-            }]
-        ));
-        clock.advance(Duration::from_secs(600));
-        let outs = gate.offer(item("y", AlertStatus::Firing, Severity::Critical), None);
-        assert_eq!(delivered(&mut gate, outs).len(), 1);
-    }
-}
+mod tests;
 
 #[cfg(test)]
 mod quota_tests {
