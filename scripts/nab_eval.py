@@ -77,15 +77,18 @@ def windows(nab_dir):
 
 
 def fired(alerts_dir, name):
-    """Event times (ms) of the surge alerts' firing records for one series."""
+    """Event times (ms) at which surge episodes fired for one series (each episode's first
+    firing record: an escalation of the same episode is not a new detection)."""
     path = os.path.join(alerts_dir, name + ".alerts.ndjson")
     times = []
+    seen = set()
     with open(path) as f:
         for line in f:
             if not line.strip():
                 continue
             a = json.loads(line)
-            if a["kind"] == "surge" and a["status"] == "firing":
+            if a["kind"] == "surge" and a["status"] == "firing" and a["id"] not in seen:
+                seen.add(a["id"])
                 at = dt.datetime.fromisoformat(a["at"].replace("Z", "+00:00"))
                 times.append(int(at.timestamp() * 1000))
     return times
