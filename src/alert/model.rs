@@ -216,6 +216,21 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// The incident this record belongs to (a record written before incidents existed, or
+    /// built by hand without one, is its own).
+    pub fn incident_id(&self) -> &str {
+        if self.incident.is_empty() {
+            &self.id
+        } else {
+            &self.incident
+        }
+    }
+
+    /// Whether this record joins an incident another alert opened.
+    pub fn joins_incident(&self) -> bool {
+        self.incident_id() != self.id
+    }
+
     /// The alert as one JSON line (without the newline).
     /// Reads an alert record back (outboxes, reports); `at_ms` comes from `at`.
     pub fn from_json(line: &str) -> Result<Alert, String> {

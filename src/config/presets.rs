@@ -83,18 +83,9 @@ impl DetectConfig {
         let o = t.topics.get(topic);
         TrollParams {
             sensitivity,
-            min_messages: o
-                .and_then(|o| o.min_messages)
-                .or(t.min_messages)
-                .unwrap_or(messages),
-            min_authors: o
-                .and_then(|o| o.min_authors)
-                .or(t.min_authors)
-                .unwrap_or(authors),
-            min_tokens: o
-                .and_then(|o| o.min_tokens)
-                .or(t.min_tokens)
-                .unwrap_or(tokens),
+            min_messages: knob(o, |o| o.min_messages, t.min_messages, messages),
+            min_authors: knob(o, |o| o.min_authors, t.min_authors, authors),
+            min_tokens: knob(o, |o| o.min_tokens, t.min_tokens, tokens),
             similarity: t.similarity,
             min_share: t.min_share,
             window_mins: t.window_mins,
@@ -142,23 +133,16 @@ impl DetectConfig {
         let o = n.topics.get(topic);
         NegativityParams {
             sensitivity,
-            min_rise: o.and_then(|o| o.min_rise).or(n.min_rise).unwrap_or(rise),
-            confidence_z: o
-                .and_then(|o| o.confidence_z)
-                .or(n.confidence_z)
-                .unwrap_or(z),
-            min_comments: o
-                .and_then(|o| o.min_comments)
-                .or(n.min_comments)
-                .unwrap_or(min_comments),
-            sequential_rise: o
-                .and_then(|o| o.sequential_rise)
-                .or(n.sequential_rise)
-                .unwrap_or(seq_rise),
-            sequential_threshold: o
-                .and_then(|o| o.sequential_threshold)
-                .or(n.sequential_threshold)
-                .unwrap_or(seq_threshold),
+            min_rise: knob(o, |o| o.min_rise, n.min_rise, rise),
+            confidence_z: knob(o, |o| o.confidence_z, n.confidence_z, z),
+            min_comments: knob(o, |o| o.min_comments, n.min_comments, min_comments),
+            sequential_rise: knob(o, |o| o.sequential_rise, n.sequential_rise, seq_rise),
+            sequential_threshold: knob(
+                o,
+                |o| o.sequential_threshold,
+                n.sequential_threshold,
+                seq_threshold,
+            ),
             sequential_min_comments: n.sequential_min_comments,
             windows_mins: n.windows_mins.clone(),
             baseline_half_life_mins: n.baseline_half_life_mins,
@@ -166,4 +150,14 @@ impl DetectConfig {
             resolve_after_mins: n.resolve_after_mins,
         }
     }
+}
+
+/// A knob's value: the topic's override, else the detector's own setting, else the preset.
+fn knob<O, T: Copy>(
+    topic: Option<&O>,
+    field: impl Fn(&O) -> Option<T>,
+    own: Option<T>,
+    preset: T,
+) -> T {
+    topic.and_then(field).or(own).unwrap_or(preset)
 }

@@ -53,9 +53,11 @@ impl EpisodeState {
         self.open.as_ref()
     }
 
-    /// See [`Episode::announce`]; false when no episode is open.
-    pub fn announce(&mut self, severity: Severity) -> bool {
-        self.open.as_mut().is_some_and(|ep| ep.announce(severity))
+    /// See [`Episode::announce`]: the open episode if `severity` is news for it (its first
+    /// firing record, or an escalation), else `None`.
+    pub fn announce(&mut self, severity: Severity) -> Option<&Episode> {
+        let ep = self.open.as_mut()?;
+        ep.announce(severity).then_some(&*ep)
     }
 
     /// Opens an episode and returns it (for the firing alert).

@@ -165,11 +165,7 @@ pub fn score(name: &str, labels: &[Label], alerts: &[Alert], config: &crate::Con
     let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for e in &eps {
         let labelled = labels.iter().any(|l| l.matches(e));
-        let key = if e.first.incident.is_empty() {
-            e.first.id.as_str()
-        } else {
-            e.first.incident.as_str()
-        };
+        let key = e.first.incident_id();
         match index.get(key) {
             Some(&i) => incidents[i].1 |= labelled,
             None => {

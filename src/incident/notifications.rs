@@ -52,7 +52,7 @@ impl Player {
                             self.out.first_ms.entry(a.id.clone()).or_insert(now);
                             self.out
                                 .incident_ms
-                                .entry(a.incident.clone())
+                                .entry(a.incident_id().to_string())
                                 .or_insert(now);
                         }
                     }
@@ -62,7 +62,7 @@ impl Player {
                     self.out.suppressed += 1;
                     // Folded into an incident people were already told of.
                     if reason == Reason::Incident && alert.status == AlertStatus::Firing {
-                        if let Some(&at) = self.out.incident_ms.get(&alert.incident) {
+                        if let Some(&at) = self.out.incident_ms.get(alert.incident_id()) {
                             self.out.first_ms.entry(alert.id.clone()).or_insert(at);
                         }
                     }

@@ -83,7 +83,7 @@ fn alert_table(episodes: &[Episode], notified: &Notifications, html: &mut String
     // negativity it brings) side by side, incidents numbered in the order they began.
     let mut order: Vec<&str> = Vec::new();
     for e in episodes {
-        let key = incident_of(e);
+        let key = e.first.incident_id();
         if !order.contains(&key) {
             order.push(key);
         }
@@ -92,7 +92,10 @@ fn alert_table(episodes: &[Episode], notified: &Notifications, html: &mut String
         .iter()
         .map(|e| {
             (
-                order.iter().position(|k| *k == incident_of(e)).unwrap_or(0),
+                order
+                    .iter()
+                    .position(|k| *k == e.first.incident_id())
+                    .unwrap_or(0),
                 e,
             )
         })
@@ -111,7 +114,7 @@ fn alert_table(episodes: &[Episode], notified: &Notifications, html: &mut String
             html,
             r##"<tr class="alert-row {kind}" data-incident="{incident}"><td>{number}</td><td><span class="badge {kind}">{label}</span></td><td>{topic}</td><td class="{sev}">{sev}</td><td>{start}</td><td><a href="#alert-{id}">{first}</a></td><td>{delay}</td><td>{notified_after}</td><td>{ended}</td><td>{summary}</td></tr>"##,
             kind = e.first.kind.as_str(),
-            incident = esc(incident_of(e)),
+            incident = esc(e.first.incident_id()),
             number = n + 1,
             label = kind_label(e.first.kind),
             topic = esc(&e.first.topic),
@@ -124,15 +127,6 @@ fn alert_table(episodes: &[Episode], notified: &Notifications, html: &mut String
         );
     }
     html.push_str("</tbody></table>");
-}
-
-/// The incident an episode belongs to (records written before incidents: its own id).
-fn incident_of(e: &Episode) -> &str {
-    if e.first.incident.is_empty() {
-        &e.first.id
-    } else {
-        &e.first.incident
-    }
 }
 
 fn explanation(e: &Episode, html: &mut String) {

@@ -42,9 +42,8 @@ impl Notice {
 /// "CRITICO: picco di commenti su bonus-600", "RIENTRATO: …". An alert that joins an incident
 /// opened by another says so.
 pub fn headline(a: &Alert, lang: Language) -> String {
-    let joins = !a.incident.is_empty() && a.incident != a.id;
     let line = headline_of(a, lang);
-    match (joins, lang) {
+    match (a.joins_incident(), lang) {
         (false, _) => line,
         (true, Language::En) => format!("{line} (same incident)"),
         (true, Language::It) => format!("{line} (stesso incidente)"),
@@ -89,14 +88,14 @@ fn when(a: &Alert, lang: Language) -> String {
         Language::En => ("since", "at"),
         Language::It => ("dal", "alle"),
     };
-    let incident = if a.incident.is_empty() || a.incident == a.id {
+    let incident = if !a.joins_incident() {
         String::new()
     } else {
         let word = match lang {
             Language::En => "incident",
             Language::It => "incidente",
         };
-        format!(" · {word} {}", a.incident)
+        format!(" · {word} {}", a.incident_id())
     };
     format!(
         "{since} {} · {at} {} UTC · id {}{incident}",
@@ -206,7 +205,7 @@ pub fn alertmanager(a: &Alert, now_ms: i64, keep_ms: i64) -> Value {
             "topic": a.topic,
             "severity": a.severity.as_str(),
             "ondata_id": a.id,
-            "incident": if a.incident.is_empty() { &a.id } else { &a.incident },
+            "incident": a.incident_id(),
         },
         "annotations": {
             "summary": a.summary,

@@ -87,6 +87,9 @@ struct IncidentState {
     severity: Option<Severity>,
     /// Its episodes still firing, with the severity each last said.
     open: Vec<(String, Severity)>,
+    /// When one of its records last came (an incident whose resolutions were lost is
+    /// forgotten after `FORGET_MS`).
+    last_ms: i64,
 }
 
 /// An alert handed to the gate, with its outbox sequence number (if it has one).
@@ -190,6 +193,10 @@ impl Gate {
         if self.silenced(a) {
             if a.status == AlertStatus::Resolved {
                 self.notified.remove(&a.id);
+                // Its incident still learns the episode is over (else it never closes).
+                if self.policy.per_incident {
+                    self.incident_news(a, now);
+                }
             }
             return vec![Out::Suppressed {
                 alert: Box::new(item.alert),
@@ -197,7 +204,7 @@ impl Gate {
                 reason: Reason::Silenced,
             }];
         }
-        if self.policy.per_incident && !self.incident_news(a) {
+        if self.policy.per_incident && !self.incident_news(a, now) {
             return vec![Out::Suppressed {
                 alert: Box::new(item.alert),
                 seq: item.seq,
@@ -235,15 +242,12 @@ impl Gate {
 
     /// Follows `a`'s incident; true if `a` is news to the people told of it: the incident's
     /// first alert, another kind joining, an escalation, or its last episode resolving.
-    fn incident_news(&mut self, a: &Alert) -> bool {
-        let key = if a.incident.is_empty() {
-            &a.id
-        } else {
-            &a.incident
-        };
+    fn incident_news(&mut self, a: &Alert, now: i64) -> bool {
+        let key = a.incident_id().to_string();
         match a.status {
             AlertStatus::Firing => {
                 let st = self.incidents.entry(key.clone()).or_default();
+                st.last_ms = now;
                 let own = st.open.iter_mut().find(|(id, _)| *id == a.id);
                 // The same record of an episode already followed again is the repeat
                 // interval's business; an episode rising to a severity its incident already
@@ -329,6 +333,7 @@ impl Gate {
             out.extend(self.overflow_summary());
         }
         self.notified.retain(|_, n| now - n.last_ms < FORGET_MS);
+        self.incidents.retain(|_, i| now - i.last_ms < FORGET_MS);
         let mut due: Vec<String> = self
             .notified
             .iter()

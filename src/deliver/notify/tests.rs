@@ -247,3 +247,32 @@ fn silenced_alerts_are_suppressed_until_the_silence_expires() {
     let outs = gate.offer(item("y", AlertStatus::Firing, Severity::Critical), None);
     assert_eq!(delivered(&mut gate, outs).len(), 1);
 }
+
+#[test]
+fn an_incident_whose_end_was_lost_is_forgotten_after_a_week() {
+    let clock = Clock::manual(T0);
+    let mut gate = Gate::new(policy(0), clock.clone(), None);
+    let joining = |id: &str| {
+        let mut i = item(id, AlertStatus::Firing, Severity::Warning);
+        i.alert.incident = "a".into();
+        i
+    };
+    let outs = gate.offer(joining("a"), None);
+    assert_eq!(delivered(&mut gate, outs).len(), 1);
+    let outs = gate.offer(joining("b"), None);
+    assert!(
+        matches!(
+            outs[..],
+            [Out::Suppressed {
+                reason: Reason::Incident,
+                ..
+            }]
+        ),
+        "same kind, same incident: no news"
+    );
+    // Its resolutions never come; a week on, the incident is forgotten, not kept forever.
+    clock.advance(Duration::from_secs(8 * 24 * 3600));
+    let _ = gate.tick();
+    let outs = gate.offer(joining("c"), None);
+    assert_eq!(delivered(&mut gate, outs).len(), 1, "told again, as new");
+}

@@ -202,8 +202,8 @@ impl NegativityDetector {
             .flatten();
         let fires = |m: &&Measure| m.comments >= p.min_comments && m.low > m.baseline + p.min_rise;
         let alert = if self.episode.is_open() {
-            let elevated = self.sequential.score >= p.sequential_threshold / 2.0
-                && p.sequential_min_comments > 0
+            let elevated = (p.sequential_min_comments > 0
+                && self.sequential.score >= p.sequential_threshold / 2.0)
                 || measures.iter().any(|m| {
                     m.comments * 2 >= p.min_comments && m.share > m.baseline + p.min_rise / 2.0
                 });
@@ -229,18 +229,18 @@ impl NegativityDetector {
                         .filter(|m| m.comments >= p.min_comments)
                         .chain(sequential.as_ref())
                         .max_by(|a, b| a.share.total_cmp(&b.share));
-                    let grown = strongest.is_some_and(|m| {
-                        self.episode
-                            .current()
-                            .is_some_and(|ep| severity(p, ep.peak, m.baseline) > Severity::Warning)
-                    }) && self.episode.announce(Severity::Critical);
-                    self.episode
-                        .current()
-                        .filter(|_| grown)
-                        .zip(strongest)
-                        .map(|(ep, m)| {
-                            transition(s, ep, m, window, bucket_end, AlertStatus::Firing)
-                        })
+                    strongest.and_then(|m| {
+                        let now = severity(p, self.episode.current()?.peak, m.baseline);
+                        let ep = self.episode.announce(now)?;
+                        Some(transition(
+                            s,
+                            ep,
+                            m,
+                            window,
+                            bucket_end,
+                            AlertStatus::Firing,
+                        ))
+                    })
                 }
             }
         } else {

@@ -26,15 +26,18 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::episode::{buckets_for, Episode, EpisodeState};
+use super::episode::{buckets_for, EpisodeState};
+mod evidence;
 mod profile;
 
+pub use self::evidence::SurgeEvidence;
+use self::evidence::{severity, transition};
+
 use self::profile::DailyProfile;
-use super::stats::{ewma_alpha, poisson_z, round_to};
+use super::stats::{ewma_alpha, poisson_z};
 use super::tail::Tail;
-use super::{Closed, Detector, Evidence, Measured, SurgeParams, Transition};
-use crate::alert::model::SurgeDetails;
-use crate::alert::{AlertKind, AlertStatus, Details, Severity};
+use super::{Closed, Detector, Evidence, SurgeParams, Transition};
+use crate::alert::AlertStatus;
 use crate::window::TopicWindow;
 
 const SLOT_MS: i64 = 15 * 60_000;
@@ -142,8 +145,9 @@ struct Measure {
     z_needed: f64,
     /// The sustained window: ratio and z are those of its median step.
     sustained: bool,
-    /// Comments per bucket (short windows) or per step (sustained window), oldest first.
-    per_step: Vec<u32>,
+    /// The sustained window's 5-minute sums, oldest first (a short window's buckets are read
+    /// from the ring when an alert needs them).
+    steps: Vec<u32>,
 }
 
 /// Surge state of one topic.
@@ -282,19 +286,22 @@ impl SurgeDetector {
                 }
                 // Still open: grown past the next severity, a firing record says so.
                 None => {
-                    let grown = self
-                        .episode
-                        .current()
-                        .is_some_and(|ep| severity(p, ep.peak) > Severity::Warning)
-                        && self.episode.announce(Severity::Critical);
-                    let ep = self.episode.current().filter(|_| grown);
-                    ep.zip(
-                        measures
-                            .iter()
-                            .filter(counted)
-                            .max_by(|a, b| a.ratio.total_cmp(&b.ratio)),
-                    )
-                    .map(|(ep, m)| transition(s, ep, m, window, bucket_end, AlertStatus::Firing))
+                    let strongest = measures
+                        .iter()
+                        .filter(counted)
+                        .max_by(|a, b| a.ratio.total_cmp(&b.ratio));
+                    let now = self.episode.current().map(|ep| severity(p, ep.peak));
+                    strongest.zip(now).and_then(|(m, now)| {
+                        let ep = self.episode.announce(now)?;
+                        Some(transition(
+                            s,
+                            ep,
+                            m,
+                            window,
+                            bucket_end,
+                            AlertStatus::Firing,
+                        ))
+                    })
                 }
             }
         } else {
@@ -356,8 +363,7 @@ impl SurgeDetector {
         if window.closed.len() < w || self.recent_before.len() < w {
             return None;
         }
-        let per_step: Vec<u32> = window.last(w).map(|b| b.count).collect();
-        let observed: u32 = per_step.iter().sum();
+        let observed: u32 = window.last(w).map(|b| b.count).sum();
         let (per_bucket, seasonal) = self.expected_per_bucket(s, w, seasonal);
         let expected = per_bucket * w as f64;
         Some(Measure {
@@ -370,7 +376,7 @@ impl SurgeDetector {
             tail,
             z_needed: self.z_needed(s, tail),
             sustained: false,
-            per_step,
+            steps: Vec::new(),
         })
     }
 
@@ -416,7 +422,7 @@ impl SurgeDetector {
             tail,
             z_needed: self.z_needed(s, tail),
             sustained: true,
-            per_step,
+            steps: per_step,
         })
     }
 
@@ -470,126 +476,6 @@ fn onset(window: &TopicWindow, m: &Measure, min_ratio: f64, bucket_ms: i64) -> i
         .map(|b| b.start_ms)
         .unwrap_or(first)
         .min(first + (m.buckets as i64 - 1) * bucket_ms)
-}
-
-/// What a surge window measured, as an alert reports it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SurgeEvidence {
-    /// Length of the window that was measured.
-    pub minutes: f64,
-    pub observed: u32,
-    pub expected: f64,
-    pub ratio: f64,
-    /// Poisson deviation on the square-root scale (see [`poisson_z`]).
-    pub z: f64,
-    /// The same time on earlier days, not the recent level, set the expectation.
-    pub seasonal: bool,
-    /// Comments per bucket across the window, oldest first.
-    pub per_bucket: Vec<u32>,
-    /// Highest ratio seen in the episode so far.
-    pub peak_ratio: f64,
-    pub duration_minutes: u32,
-    /// The firing line: ratio and minimum comments in the window...
-    pub min_ratio: f64,
-    pub min_events: u32,
-    /// ...and the deviation needed: `min_z` or, if higher, the line of the topic's own bursts.
-    pub z_needed: f64,
-    /// The sustained window: `ratio` and `z` are those of its median step, `per_bucket`
-    /// holds its steps.
-    pub sustained: bool,
-    /// Comments in the window that belong to an active troll campaign on the topic.
-    pub campaign_comments: u32,
-}
-
-impl SurgeEvidence {
-    /// Per minute: comments, expected comments and the line, then the details.
-    pub fn measured(&self) -> Measured {
-        let per_min = f64::from(self.observed) / self.minutes;
-        let expected_per_min = self.expected / self.minutes;
-        let threshold_per_min =
-            (expected_per_min * self.min_ratio).max(f64::from(self.min_events) / self.minutes);
-        Measured {
-            value: round_to(per_min, 2),
-            baseline: round_to(expected_per_min, 2),
-            threshold: round_to(threshold_per_min, 2),
-            details: Details::Surge(SurgeDetails {
-                window_minutes: self.minutes.round() as u32,
-                comments_in_window: self.observed,
-                expected_in_window: round_to(self.expected, 1),
-                ratio: round_to(self.ratio, 2),
-                z: round_to(self.z, 2),
-                baseline_source: if self.seasonal {
-                    "same time on earlier days"
-                } else {
-                    "recent level"
-                }
-                .to_string(),
-                per_bucket: self.per_bucket.clone(),
-                peak_ratio: round_to(self.peak_ratio, 2),
-                duration_minutes: self.duration_minutes,
-                z_needed: round_to(self.z_needed, 2),
-                sustained: self.sustained,
-                campaign_comments: self.campaign_comments,
-            }),
-        }
-    }
-}
-
-/// Critical once the episode has reached twice the firing ratio.
-fn severity(p: &SurgeParams, peak: f64) -> Severity {
-    if peak >= 2.0 * p.min_ratio {
-        Severity::Critical
-    } else {
-        Severity::Warning
-    }
-}
-
-fn transition(
-    s: &SurgeSettings,
-    ep: &Episode,
-    m: &Measure,
-    window: &TopicWindow,
-    at_ms: i64,
-    status: AlertStatus,
-) -> Transition {
-    let p = &s.params;
-    let severity = severity(p, ep.peak);
-    let samples = match status {
-        AlertStatus::Firing => window
-            .last(m.buckets)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .flat_map(|b| b.samples.iter())
-            .take(3)
-            .map(|r| r.to_sample())
-            .collect(),
-        AlertStatus::Resolved => Vec::new(),
-    };
-    Transition {
-        kind: AlertKind::Surge,
-        status,
-        severity,
-        started_ms: ep.started_ms,
-        at_ms,
-        evidence: Evidence::Surge(SurgeEvidence {
-            minutes: s.minutes(m.buckets),
-            observed: m.observed,
-            expected: m.expected,
-            ratio: m.ratio,
-            z: m.z,
-            seasonal: m.seasonal,
-            per_bucket: m.per_step.clone(),
-            peak_ratio: ep.peak,
-            duration_minutes: ((at_ms - ep.started_ms) / 60_000).max(0) as u32,
-            min_ratio: p.min_ratio,
-            min_events: p.min_events,
-            z_needed: m.z_needed,
-            sustained: m.sustained,
-            campaign_comments: 0,
-        }),
-        samples,
-    }
 }
 
 #[cfg(test)]

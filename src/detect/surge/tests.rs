@@ -1,6 +1,7 @@
 //! Unit tests of the surge detector on hand-filled buckets with seeded noise.
 
 use super::*;
+use crate::alert::Severity;
 use crate::config::Config;
 use crate::detect::testing::{Feed, Noise};
 
@@ -177,9 +178,10 @@ fn a_bursty_topic_learns_its_own_storms_and_still_sees_a_real_surge() {
     let Evidence::Surge(e) = &t.evidence else {
         panic!("surge evidence expected")
     };
+    let min_z = Config::default().detect.surge_params().min_z;
     assert!(
-        e.z_needed > e.min_ratio.max(5.0),
-        "the line is the topic's own: {e:?}"
+        e.z_needed > min_z,
+        "the line is the topic's own, above min_z {min_z}: {e:?}"
     );
 }
 
