@@ -8,14 +8,18 @@
 //! Four 3-day streams; topics at 1 to 6 comments a minute at their daily peak (one at 0.3);
 //! on the third day planted surges and negativity shifts. Every planted incident must be
 //! found within the hour, surges in a median of 5 minutes or less and negativity shifts in a
-//! median of 15.
+//! median of 15; a shift on a topic that ran at 1.5 comments a minute or more while it
+//! lasted, within 20 minutes.
 //!
-//! Two stricter aims are measured here and not yet met, so they are guarded against getting
-//! worse rather than asserted: no negativity shift later than 20 minutes (today two of the
-//! twelve take 25 and 27 minutes, where the topic really ran at 0.7 and 1.1 comments a
-//! minute: 18 comments in 25 minutes, 32 in 29), and at most
-//! one unexplained alert in the four streams (today five surges on retweet storms, four of
-//! them on the first day, before a topic's own bursts are learned).
+//! Two aims are measured here and not yet met, so they are guarded against getting worse
+//! rather than asserted:
+//! - shifts on slower topics within 20 minutes: today two take 25 and 27 minutes, where the
+//!   topic really ran at 0.75 and 1.2 comments a minute in the shift's first 20 minutes (the
+//!   other ten: 5 to 19 minutes); the sequential test needs about 28 comments for a rise from
+//!   16% to 53%, and a lower bar raises false alarms on steady topics;
+//! - at most one false alarm (an incident no planted incident explains) in the four streams:
+//!   today four, each a retweet storm, three of them on a topic's first day, before its own
+//!   bursts are learned.
 
 use ondata::alert::{AlertKind, AlertStatus};
 use ondata::{parse_event, Config, Engine};
@@ -278,6 +282,8 @@ fn generate(seed: u64) -> (Vec<String>, Vec<Planted>) {
 fn ordinary_topics_report_every_planted_incident_in_time_and_little_else() {
     let config = Config::default();
     let (mut surge_delays, mut negativity_delays) = (Vec::new(), Vec::new());
+    // Delays of the shifts on topics running at 1.5 comments a minute or more.
+    let mut ordinary_delays = Vec::new();
     let mut unexplained = Vec::new();
     for seed in [21, 22, 23, 24] {
         let (lines, plan) = generate(seed);
@@ -315,9 +321,27 @@ fn ordinary_topics_report_every_planted_incident_in_time_and_little_else() {
             match p.kind {
                 Kind::Surge => surge_delays.push(delay),
                 Kind::Negativity => {
+                    // How fast the topic really ran in the shift's first 20 minutes.
+                    let topic = format!(r#""topic":"{}""#, p.topic);
+                    let comments = lines
+                        .iter()
+                        .filter(|l| l.contains(&topic))
+                        .filter(|l| {
+                            let ts: i64 = l[6..l.find(',').unwrap()].parse().unwrap();
+                            (p.start..p.start + 20 * MINUTE).contains(&ts)
+                        })
+                        .count();
+                    let rate = comments as f64 / 20.0;
+                    eprintln!(
+                        "shift: seed {seed} {} at {rate:.2}/min found in {delay} min",
+                        p.topic
+                    );
+                    if rate >= 1.5 {
+                        ordinary_delays.push(delay);
+                    }
                     if delay > 20.0 {
                         eprintln!(
-                            "late: seed {seed} {} at {} {delay}",
+                            "late: seed {seed} {} at {} {delay} ({rate} comments/min)",
                             p.topic,
                             ondata::event::format_ts(p.start)
                         );
@@ -336,11 +360,26 @@ fn ordinary_topics_report_every_planted_incident_in_time_and_little_else() {
         }
         // An alert is explained by a planted incident on its topic (a surge also brings
         // more negative comments in absolute terms; a shift is its own kind) while it lasts.
+        // A false alarm is an incident none of whose alerts is explained, as the backtest
+        // counts them (an escalation of the same episode is not another false alarm).
+        let explained_incidents: std::collections::HashSet<&str> = firing
+            .iter()
+            .filter(|a| {
+                plan.iter().any(|p| {
+                    p.topic == a.topic && a.at_ms >= p.start && a.at_ms <= p.end + 30 * MINUTE
+                })
+            })
+            .map(|a| a.incident_id())
+            .collect();
+        let mut counted = std::collections::HashSet::new();
         for a in &firing {
             let explained = plan.iter().any(|p| {
                 p.topic == a.topic && a.at_ms >= p.start && a.at_ms <= p.end + 30 * MINUTE
             });
-            if !explained {
+            if !explained
+                && !explained_incidents.contains(a.incident_id())
+                && counted.insert(a.incident_id())
+            {
                 unexplained.push(format!(
                     "seed {seed}: {} on {} at {} ({})",
                     a.kind.as_str(),
@@ -364,11 +403,16 @@ fn ordinary_topics_report_every_planted_incident_in_time_and_little_else() {
         n <= 15.0,
         "median negativity delay {n} min: {negativity_delays:?}"
     );
+    assert!(
+        // Half the shifts land where their topic runs that fast; the check must not be empty.
+        ordinary_delays.len() >= 6 && ordinary_delays.iter().all(|d| *d <= 20.0),
+        "shifts on topics at 1.5 comments/min or more: {ordinary_delays:?}"
+    );
     // Guards on the aims not yet met (see the module's comment): no worse than today.
     let late = negativity_delays.iter().filter(|d| **d > 20.0).count();
     assert!(
         late <= 2 && negativity_delays.iter().all(|d| *d <= 30.0),
         "negativity shifts later than 20 min: {negativity_delays:?}"
     );
-    assert!(unexplained.len() <= 5, "{unexplained:#?}");
+    assert!(unexplained.len() <= 4, "false alarms: {unexplained:#?}");
 }
