@@ -9,6 +9,9 @@ Steps (each a subcommand, driven by scripts/nab_eval.sh):
                                    the row where a surge alert fired), written into NAB_DIR
   table   NAB_DIR ALERTS_DIR       per series: alerts, inside a labelled window, outside,
                                    windows hit
+  dispersion NAB_DIR               per series: how far its counts spread beyond Poisson noise,
+                                   c in var(count - m) = m + c * m^2, m the previous hour's
+                                   mean (the surge detector's cold-start assumption)
 
 Standard library only; NAB's own scorer does the scoring.
 """
@@ -138,6 +141,24 @@ def table(nab_dir, alerts_dir):
     print(f"| all | {total[0]} | {total[1]} | {total[2]} | {total[3]} of {total[4]} |")
 
 
+def dispersion(nab_dir):
+    """Moment estimate of c: sum((x - m)^2 - m) / sum(m^2) over rows with m > 0."""
+    found = []
+    for name, path in series(nab_dir):
+        counts = [count for _, _, count in rows(path)]
+        excess, scale = 0.0, 0.0
+        for i in range(12, len(counts)):
+            m = sum(counts[i - 12 : i]) / 12
+            if m > 0:
+                excess += (counts[i] - m) ** 2 - m
+                scale += m * m
+        c = excess / scale
+        found.append(c)
+        print(f"| {topic_of(name)} | {sum(counts) / len(counts):.1f} | {c:.2f} |")
+    found.sort()
+    print(f"| median | | {found[(len(found) - 1) // 2]:.2f} |")
+
+
 def main(argv):
     if len(argv) < 2:
         sys.exit(__doc__)
@@ -148,6 +169,8 @@ def main(argv):
         results(*args)
     elif cmd == "table" and len(args) == 2:
         table(*args)
+    elif cmd == "dispersion" and len(args) == 1:
+        dispersion(*args)
     else:
         sys.exit(__doc__)
 

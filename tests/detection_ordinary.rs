@@ -9,17 +9,14 @@
 //! on the third day planted surges and negativity shifts. Every planted incident must be
 //! found within the hour, surges in a median of 5 minutes or less and negativity shifts in a
 //! median of 15; a shift on a topic that ran at 1.5 comments a minute or more while it
-//! lasted, within 20 minutes.
+//! lasted, within 20 minutes; at most one false alarm (an incident no planted incident
+//! explains) in the four streams, first days, nights and morning rises included.
 //!
-//! Two aims are measured here and not yet met, so they are guarded against getting worse
-//! rather than asserted:
-//! - shifts on slower topics within 20 minutes: today two take 25 and 27 minutes, where the
-//!   topic really ran at 0.75 and 1.2 comments a minute in the shift's first 20 minutes (the
-//!   other ten: 5 to 19 minutes); the sequential test needs about 28 comments for a rise from
-//!   16% to 53%, and a lower bar raises false alarms on steady topics;
-//! - at most one false alarm (an incident no planted incident explains) in the four streams:
-//!   today four, each a retweet storm, three of them on a topic's first day, before its own
-//!   bursts are learned.
+//! Measured here and not yet met, so guarded against getting worse rather than asserted:
+//! shifts on slower topics within 20 minutes. Today two take 25 and 27 minutes, where the
+//! topic really ran at 0.75 and 1.2 comments a minute in the shift's first 20 minutes (the
+//! other ten: 5 to 19 minutes); the sequential test needs about 28 comments for a rise from
+//! 16% to 53%, and a lower bar raises false alarms on steady topics.
 
 use ondata::alert::{AlertKind, AlertStatus};
 use ondata::{parse_event, Config, Engine};
@@ -408,11 +405,11 @@ fn ordinary_topics_report_every_planted_incident_in_time_and_little_else() {
         ordinary_delays.len() >= 6 && ordinary_delays.iter().all(|d| *d <= 20.0),
         "shifts on topics at 1.5 comments/min or more: {ordinary_delays:?}"
     );
-    // Guards on the aims not yet met (see the module's comment): no worse than today.
+    // Guard on the aim not yet met (see the module's comment): no worse than today.
     let late = negativity_delays.iter().filter(|d| **d > 20.0).count();
     assert!(
         late <= 2 && negativity_delays.iter().all(|d| *d <= 30.0),
         "negativity shifts later than 20 min: {negativity_delays:?}"
     );
-    assert!(unexplained.len() <= 4, "false alarms: {unexplained:#?}");
+    assert!(unexplained.len() <= 1, "false alarms: {unexplained:#?}");
 }

@@ -85,12 +85,14 @@ fn record(v: &Value) -> (String, String, String, String) {
 
 #[test]
 fn an_escalation_reaches_a_critical_only_route_while_firing() {
-    // Three hours at 5 comments a minute, then 15 a minute for 3 minutes (a warning), then
-    // 60 a minute for 20 minutes (critical), then calm again for two hours.
+    // A day and three hours at 5 comments a minute (a topic with a day of its own history),
+    // then 15 a minute for 3 minutes (a warning), then 60 a minute for 20 minutes
+    // (critical), then calm again for two hours.
     let mut lines = Vec::new();
-    let t0: i64 = 1_585_713_600_000; // 2020-04-01T04:00:00Z
-    for minute in 0..320i64 {
-        let rate = match minute {
+    let t0: i64 = 1_585_627_200_000; // 2020-03-31T04:00:00Z
+    const DAY: i64 = 1440;
+    for minute in 0..DAY + 320 {
+        let rate = match minute - DAY {
             180..183 => 15,
             183..203 => 60,
             _ => 5,
@@ -180,7 +182,8 @@ fn a_campaign_and_what_it_causes_are_one_incident_one_message_and_its_updates() 
         &SimOptions {
             scenario: Scenario::TrollWave,
             seed: 12,
-            days: 0,
+            // An ordinary day first: topics with a day of their own history.
+            days: 1,
             ..SimOptions::default()
         },
         &mut stream,

@@ -225,7 +225,7 @@ mod tests {
         let opts = SimOptions {
             scenario: Scenario::TrollWave,
             seed: 2,
-            days: 0,
+            days: 1,
             ..SimOptions::default()
         };
         simulate(&opts, &mut stream).unwrap();

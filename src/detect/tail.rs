@@ -65,6 +65,11 @@ impl Tail {
         self.line
     }
 
+    /// Windows measured so far.
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
     pub fn add(&mut self, z: f64) {
         if !z.is_finite() {
             return;

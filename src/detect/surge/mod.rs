@@ -15,7 +15,9 @@
 //! the expectation, and is far above it on the Poisson square-root scale: at least `min_z`,
 //! which keeps night-time and small topics calm, and beyond the topic's own bursts, whose
 //! tail each window length learns (see [`super::tail`]), which keeps a topic that is bursty
-//! by nature from firing on every retweet storm. Several window lengths are checked
+//! by nature from firing on every retweet storm. Until a window length has a day of the
+//! topic's own history, the topic is assumed as bursty as real social volume is (see
+//! `COLD_DISPERSION`), so its first storms are not news either. Several window lengths are checked
 //! (default 2 and 5 minutes): the short one catches a click-day jump within minutes, the
 //! long one a slower but large rise. A sustained window (default 3 hours) judges the median
 //! 5 minutes in it, so a topic running at several times its level for hours is reported
@@ -53,6 +55,14 @@ const STEP_MINS: u32 = 5;
 const TAIL_HALF_LIFE_DAYS: f64 = 7.0;
 /// ...and count once this much has been seen.
 const TAIL_MIN_HOURS: u32 = 6;
+/// Until a window's tail has a day of the topic's own windows, the topic is assumed as
+/// bursty as real social volume: counts spread beyond Poisson by `COLD_DISPERSION · mean²`
+/// (the excess variance of NAB's real Twitter series over their previous hour's mean, 0.18
+/// to 2.1 by series, median 0.54: `scripts/nab_eval.py dispersion`), and a window must pass
+/// that spread's one-in-ten-thousand point (`COLD_Z`, as the tail's own false-alarm rate).
+/// A new topic's first retweet storm is then not a crisis; a click-day jump still is.
+const COLD_Z: f64 = 3.72;
+const COLD_DISPERSION: f64 = 0.5;
 
 /// Surge settings turned into bucket units once, shared by every topic.
 #[derive(Debug, Clone)]
@@ -72,6 +82,8 @@ pub struct SurgeSettings {
     /// Half-life and minimum samples of each window's tail, in buckets.
     pub tail_half_life: f64,
     pub tail_min_samples: u64,
+    /// Samples a tail needs before the topic's own bursts alone set the bar (a day).
+    pub tail_day: u64,
 }
 
 impl SurgeSettings {
@@ -103,6 +115,7 @@ impl SurgeSettings {
             }),
             tail_half_life: TAIL_HALF_LIFE_DAYS * 1440.0 * per_min,
             tail_min_samples: (f64::from(TAIL_MIN_HOURS) * 60.0 * per_min) as u64,
+            tail_day: (1440.0 * per_min) as u64,
             bucket_ms,
             params,
         }
@@ -347,9 +360,17 @@ impl SurgeDetector {
         (per_bucket, seasonal.is_some_and(|v| v > recent))
     }
 
-    fn z_needed(&self, s: &SurgeSettings, tail: usize) -> f64 {
-        let line = self.tails[tail].line().unwrap_or(f64::NEG_INFINITY);
-        s.params.min_z.max(line)
+    /// The deviation a window expecting `expected` comments must reach: `min_z`, the
+    /// topic's own tail line, and on its first day the cold-start line.
+    fn z_needed(&self, s: &SurgeSettings, tail: usize, expected: f64) -> f64 {
+        let t = &self.tails[tail];
+        let line = t.line().unwrap_or(f64::NEG_INFINITY);
+        let cold = if t.samples() < s.tail_day {
+            COLD_Z * (1.0 + COLD_DISPERSION * expected).sqrt()
+        } else {
+            f64::NEG_INFINITY
+        };
+        s.params.min_z.max(line).max(cold)
     }
 
     fn measure(
@@ -374,7 +395,7 @@ impl SurgeDetector {
             z: poisson_z(f64::from(observed), expected),
             seasonal,
             tail,
-            z_needed: self.z_needed(s, tail),
+            z_needed: self.z_needed(s, tail, expected),
             sustained: false,
             steps: Vec::new(),
         })
@@ -420,7 +441,7 @@ impl SurgeDetector {
             z: poisson_z(typical, expected),
             seasonal,
             tail,
-            z_needed: self.z_needed(s, tail),
+            z_needed: self.z_needed(s, tail, expected),
             sustained: true,
             steps: per_step,
         })

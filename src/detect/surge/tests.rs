@@ -27,12 +27,21 @@ fn run(
     out
 }
 
+/// A day of minutes: the detectors below are judged after one, as a topic with its own
+/// history (a first day is judged more cautiously, see the next tests).
+const DAY: u32 = 1440;
+
 #[test]
 fn fires_within_minutes_of_a_jump_escalates_then_resolves_once() {
     let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(1));
-    let got = run(&mut d, &mut feed, 0..260, |m| {
-        noise.poisson(if (120..140).contains(&m) { 60.0 } else { 10.0 })
+    let got = run(&mut d, &mut feed, 0..DAY + 260, |m| {
+        noise.poisson(if (DAY + 120..DAY + 140).contains(&m) {
+            60.0
+        } else {
+            10.0
+        })
     });
+    let got: Vec<_> = got.into_iter().map(|(m, t)| (m - DAY, t)).collect();
     let statuses: Vec<_> = got.iter().map(|(_, t)| (t.status, t.severity)).collect();
     // It fires as a warning within the first minutes, says critical once the jump has
     // reached twice the firing ratio (while still firing), and resolves once.
@@ -101,9 +110,9 @@ fn stays_calm_on_noise_a_morning_rise_and_a_small_topic() {
 #[test]
 fn learns_nothing_from_an_open_episode() {
     let (mut d, mut feed) = (detector(), Feed::new(30));
-    run(&mut d, &mut feed, 0..120, |_| 10);
+    run(&mut d, &mut feed, 0..DAY + 120, |_| 10);
     let before = d.baseline_per_bucket();
-    let got = run(&mut d, &mut feed, 120..180, |_| 80);
+    let got = run(&mut d, &mut feed, DAY + 120..DAY + 180, |_| 80);
     assert!(
         !got.is_empty()
             && got.iter().all(
@@ -118,7 +127,7 @@ fn learns_nothing_from_an_open_episode() {
         d.baseline_per_bucket()
     );
     // Once the episode is over, learning resumes.
-    run(&mut d, &mut feed, 180..400, |_| 14);
+    run(&mut d, &mut feed, DAY + 180..DAY + 400, |_| 14);
     assert!(!d.is_firing());
     assert!(
         d.baseline_per_bucket() > before + 3.0,
@@ -213,5 +222,36 @@ fn a_small_topic_running_hot_for_hours_is_reported_by_the_sustained_window() {
         got.iter()
             .all(|(_, t)| t.status == AlertStatus::Firing && t.started_ms == got[0].1.started_ms),
         "one episode while it lasts: {got:?}"
+    );
+}
+
+/// A new topic is assumed bursty until it has a day of its own history: its first retweet
+/// storm (three minutes at 3.5 times its rate) is not news, a sixfold jump is; after a
+/// calm day of its own, the same storm stands out.
+#[test]
+fn a_new_topic_s_first_storm_is_not_news_but_a_jump_is() {
+    let storm = |m: u32, start: u32| (start..start + 3).contains(&m);
+    let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(7));
+    let got = run(&mut d, &mut feed, 0..600, |m| {
+        noise.poisson(if storm(m, 300) { 28.0 } else { 8.0 })
+    });
+    assert!(got.is_empty(), "first-day storm fired: {got:?}");
+    let got = run(&mut d, &mut feed, 600..700, |m| {
+        noise.poisson(if m >= 640 { 48.0 } else { 8.0 })
+    });
+    assert!(
+        got.first()
+            .is_some_and(|(m, t)| t.status == AlertStatus::Firing && *m <= 643),
+        "first-day jump: {got:?}"
+    );
+    // A calm day later (the jump long resolved), the storm is news.
+    let (mut d, mut feed, mut noise) = (detector(), Feed::new(30), Noise::new(7));
+    let got = run(&mut d, &mut feed, 0..DAY + 600, |m| {
+        noise.poisson(if storm(m, DAY + 300) { 28.0 } else { 8.0 })
+    });
+    assert!(
+        got.iter()
+            .any(|(m, t)| t.status == AlertStatus::Firing && (DAY + 300..DAY + 305).contains(m)),
+        "storm after a calm day: {got:?}"
     );
 }
