@@ -47,7 +47,22 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 pub fn load_config(path: Option<&Path>) -> Result<Config> {
     let default = Path::new(DEFAULT_CONFIG);
     let path = path.or_else(|| default.exists().then_some(default));
-    Ok(Config::load(path, std::env::vars())?)
+    let config = Config::load(path, std::env::vars())?;
+    // The sentiment files are checked here, where a bad one can stop the command with its
+    // reason, rather than where an engine starts.
+    if let Err(message) = ondata::text::sentiment::resources(&config.sentiment) {
+        let key = if config.sentiment.model.is_some() && message.contains("model") {
+            "sentiment.model"
+        } else {
+            "sentiment.lexicon"
+        };
+        return Err(ondata::config::ConfigError::Invalid {
+            key: key.into(),
+            message,
+        }
+        .into());
+    }
+    Ok(config)
 }
 
 /// `ondata check-config`: validates a configuration and prints the effective one.

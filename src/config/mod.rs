@@ -185,6 +185,14 @@ pub struct SentimentConfig {
     pub positive_at_or_above: f64,
     /// Language assumed when an event has no `lang` and the guess is a tie.
     pub default_lang: String,
+    /// The learned model beside the lexicon: `"shipped"` (the models in `models/`), a file
+    /// written by `ondata sentiment train` (for its language), or `"none"`/absent (the
+    /// lexicon alone, the default). With a model, a comment's label is the model's most likely
+    /// class; the two thresholds above then apply to scores that come with events.
+    pub model: Option<String>,
+    /// Extra words: `word<TAB>valence` (-4..4, Italian) or `word<TAB>valence<TAB>en`, taking
+    /// precedence over the shipped lexicons.
+    pub lexicon: Option<String>,
 }
 
 impl Default for SentimentConfig {
@@ -193,6 +201,8 @@ impl Default for SentimentConfig {
             negative_at_or_below: -0.05,
             positive_at_or_above: 0.05,
             default_lang: "it".into(),
+            model: None,
+            lexicon: None,
         }
     }
 }
@@ -342,6 +352,14 @@ impl Config {
                 "sentiment.positive_at_or_above",
                 "must be in [0, 1] (default 0.05)",
             ));
+        }
+        for (key, path) in [
+            ("sentiment.model", &s.model),
+            ("sentiment.lexicon", &s.lexicon),
+        ] {
+            if path.as_deref().is_some_and(|p| p.trim().is_empty()) {
+                return Err(invalid(key, "is empty: give a file path (or leave it out)"));
+            }
         }
         if !matches!(s.default_lang.as_str(), "it" | "en") {
             return Err(invalid(

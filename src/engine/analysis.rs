@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::detect::troll::signature::{text_tokens, Signature, Signer, BINS};
 use crate::event::Event;
 use crate::text::lexicon::Lexicon;
+use crate::text::model::Models;
 use crate::text::sentiment::{Label, SentimentScorer};
 use crate::text::tokenize::Tokens;
 use crate::text::topics::TopicMatcher;
@@ -59,7 +60,7 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    pub fn new(config: &Config, lexicon: Arc<Lexicon>) -> Self {
+    pub fn new(config: &Config, lexicon: Arc<Lexicon>, models: Models) -> Self {
         let detect = &config.detect;
         let sign_from_tokens = std::iter::once(detect.troll_params(""))
             .chain(detect.troll.topics.keys().map(|t| detect.troll_params(t)))
@@ -67,7 +68,7 @@ impl Analyzer {
             .min()
             .unwrap_or(0);
         Self {
-            scorer: SentimentScorer::new(lexicon, &config.sentiment),
+            scorer: SentimentScorer::with_models(lexicon, models, &config.sentiment),
             matcher: TopicMatcher::new(&config.topics.rules),
             signer: Signer::new(),
             sign_from_tokens,
@@ -81,15 +82,17 @@ impl Analyzer {
 
     pub fn analyze(&mut self, event: &Event<'_>, out: &mut Analysis) {
         out.tokens.tokenize(&event.text);
-        out.score = match event.sentiment {
-            Some(s) => s,
+        let (score, label) = match event.sentiment {
+            Some(s) => (s, self.scorer.label(s)),
             None => {
-                self.scorer
-                    .score_tokenized(&out.tokens, event.lang.as_deref())
-                    .score
+                let scored = self
+                    .scorer
+                    .score_tokenized(&out.tokens, event.lang.as_deref());
+                (scored.score, scored.label)
             }
         };
-        out.negative = self.scorer.label(out.score) == Label::Negative;
+        out.score = score;
+        out.negative = label == Label::Negative;
         out.rules.clear();
         let rules = &mut out.rules;
         self.matcher.for_each_match(&event.text, |rule| {

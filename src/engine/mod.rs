@@ -25,6 +25,7 @@ use crate::detect::{
 use crate::event::Event;
 use crate::render::Renderer;
 use crate::text::lexicon::Lexicon;
+use crate::text::model::Models;
 use crate::window::{ClusterId, TopicWindow};
 
 mod analysis;
@@ -110,12 +111,29 @@ pub struct Engine {
 const CAP_CHECK_EVERY: u32 = 1024;
 
 impl Engine {
+    /// An engine with the lexicon and models `config.sentiment` names; if they cannot be
+    /// loaded (the command line checks them first), the shipped ones, with an error logged.
     pub fn new(config: &Config) -> Self {
-        Self::with_lexicon(config, Arc::new(Lexicon::bundled()))
+        match crate::text::sentiment::resources(&config.sentiment) {
+            Ok((lexicon, models)) => Self::with_sentiment(config, lexicon, models),
+            Err(e) => {
+                tracing::error!("sentiment: {e}; using the shipped lexicon and models");
+                Self::with_lexicon(config, Arc::new(Lexicon::bundled()))
+            }
+        }
     }
 
-    /// Builds an engine sharing an already loaded lexicon (several engines, one lexicon).
+    /// Builds an engine sharing an already loaded lexicon (several engines, one lexicon),
+    /// with the shipped models if `sentiment.model = "shipped"`.
     pub fn with_lexicon(config: &Config, lexicon: Arc<Lexicon>) -> Self {
+        let models = match config.sentiment.model.as_deref() {
+            Some("shipped") => Models::bundled(),
+            _ => Models::default(),
+        };
+        Self::with_sentiment(config, lexicon, models)
+    }
+
+    pub fn with_sentiment(config: &Config, lexicon: Arc<Lexicon>, models: Models) -> Self {
         let bucket_ms = i64::from(config.engine.bucket_secs) * 1000;
         let surge = Arc::new(SurgeSettings::new(config.detect.surge_params(), bucket_ms));
         let negativity = Arc::new(NegativitySettings::new(
@@ -143,7 +161,7 @@ impl Engine {
             negativity,
             renderer: Renderer::new(config.alerts.language),
             transitions: Vec::new(),
-            analyzer: Analyzer::new(config, lexicon),
+            analyzer: Analyzer::new(config, lexicon, models),
             max_dynamic: config.topics.max_dynamic,
             dynamic: 0,
             topics: Vec::new(),

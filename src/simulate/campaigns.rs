@@ -82,3 +82,29 @@ pub fn troll_account(rng: &mut Rng) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SentimentConfig;
+    use crate::text::lexicon::Lexicon;
+    use crate::text::sentiment::{Label, SentimentScorer};
+
+    /// A campaign's posts read as what they are, so a campaign's cluster shows negative on
+    /// the status page and the share without it is not the higher one.
+    #[test]
+    fn every_campaign_post_reads_negative() {
+        let mut scorer = SentimentScorer::new(
+            std::sync::Arc::new(Lexicon::bundled()),
+            &SentimentConfig::default(),
+        );
+        let mut rng = Rng::new(5);
+        for campaign in CAMPAIGNS {
+            for _ in 0..50 {
+                let post = troll_post(&mut rng, campaign);
+                let scored = scorer.score(&post, None);
+                assert_eq!(scored.label, Label::Negative, "{post}: {}", scored.score);
+            }
+        }
+    }
+}

@@ -202,6 +202,55 @@ impl Lexicon {
         }
     }
 
+    /// The bundled lexicons with an institution's own words on top: a file of lines
+    /// `word<TAB>valence` (Italian) or `word<TAB>valence<TAB>en`, valence on VADER's -4..4
+    /// scale, `#` comments and blank lines ignored. A 0 removes a word.
+    pub fn with_extra(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut lex = Self::bundled();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let at = || format!("{} line {}", path.display(), n + 1);
+            let mut parts = line.split('\t');
+            let (Some(word), Some(value)) = (parts.next(), parts.next()) else {
+                return Err(format!("{}: expected `word<TAB>valence[<TAB>it|en]`", at()));
+            };
+            let valence: f32 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v: &f32| (-4.0..=4.0).contains(v))
+                .ok_or_else(|| format!("{}: valence `{value}` is not a number in -4..4", at()))?;
+            let map = match parts.next().map(str::trim) {
+                None | Some("it") => &mut lex.italian,
+                Some("en") => &mut lex.english,
+                Some(other) => {
+                    return Err(format!("{}: language `{other}` (it or en)", at()));
+                }
+            };
+            let word = crate::text::normalize::fold(word.trim());
+            if word.is_empty() || word.contains(' ') {
+                return Err(format!("{}: one word per line", at()));
+            }
+            if valence == 0.0 {
+                map.remove(word.as_str());
+            } else {
+                map.insert(
+                    word.into_boxed_str(),
+                    Entry {
+                        valence,
+                        source: Source::Ondata,
+                    },
+                );
+            }
+        }
+        Ok(lex)
+    }
+
     #[inline]
     pub fn italian(&self, word: &str) -> Option<Entry> {
         self.italian.get(word).copied()

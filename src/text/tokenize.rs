@@ -39,6 +39,8 @@ pub struct Tokens {
     tokens: Vec<Token>,
     /// `!` in the text (emphasis).
     pub exclamations: u32,
+    /// `?` in the text.
+    pub questions: u32,
     /// Letters in the text, and how many of them were upper case.
     pub letters: u32,
     pub upper_letters: u32,
@@ -77,6 +79,7 @@ impl Tokens {
         self.folded.clear();
         self.tokens.clear();
         self.exclamations = 0;
+        self.questions = 0;
         self.letters = 0;
         self.upper_letters = 0;
         self.pending_break = false;
@@ -111,6 +114,8 @@ impl Tokens {
             } else {
                 if c == '!' {
                     self.exclamations += 1;
+                } else if c == '?' {
+                    self.questions += 1;
                 }
                 if matches!(c, ',' | '.' | ';' | ':' | '!' | '?' | '\n') {
                     self.pending_break = true;

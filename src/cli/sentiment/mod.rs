@@ -1,16 +1,22 @@
-//! `ondata sentiment`: scores texts (arguments, or one per line on stdin) and shows why.
+//! `ondata sentiment`: scores texts (arguments, or one per line on stdin) and shows why;
+//! `sentiment train` and `sentiment eval` make and judge a model on labelled texts.
 
 use std::io::{self, BufRead, IsTerminal, Write};
 
 use anyhow::{Context, Result};
 
-use ondata::text::lexicon::Lexicon;
-use ondata::text::sentiment::SentimentScorer;
+use ondata::text::sentiment::{resources, SentimentScorer};
 
 use super::load_config;
+use super::UsageError;
+
+mod learn;
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SentimentArgs {
+    #[command(subcommand)]
+    pub action: Option<Action>,
     pub texts: Vec<String>,
     /// One JSON object per text.
     #[arg(long)]
@@ -20,11 +26,41 @@ pub struct SentimentArgs {
     pub lang: Option<String>,
 }
 
+#[derive(clap::Subcommand)]
+pub enum Action {
+    /// Train a model on labelled texts (deterministic; prints cross-validated scores).
+    Train(learn::TrainArgs),
+    /// Score labelled texts: macro-F1, F1 per class, confusion matrix.
+    Eval(learn::EvalArgs),
+}
+
+/// `--lang` must name a language ondata reads.
+pub(crate) fn check_lang(lang: Option<&str>) -> Result<()> {
+    match lang {
+        None | Some("it" | "en") => Ok(()),
+        Some(other) => Err(UsageError(format!(
+            "--lang {other}: ondata reads Italian (it) and English (en); leave it out to guess"
+        ))
+        .into()),
+    }
+}
+
 pub fn run(args: SentimentArgs) -> Result<()> {
-    let SentimentArgs { texts, json, lang } = args;
+    let SentimentArgs {
+        action,
+        texts,
+        json,
+        lang,
+    } = args;
+    match action {
+        Some(Action::Train(a)) => return learn::train(a),
+        Some(Action::Eval(a)) => return learn::eval(a),
+        None => {}
+    }
+    check_lang(lang.as_deref())?;
     let config = load_config(None)?;
-    let mut scorer =
-        SentimentScorer::new(std::sync::Arc::new(Lexicon::bundled()), &config.sentiment);
+    let (lexicon, models) = resources(&config.sentiment).map_err(anyhow::Error::msg)?;
+    let mut scorer = SentimentScorer::with_models(lexicon, models, &config.sentiment);
     let mut out = io::stdout().lock();
     let mut one = |text: &str| -> Result<()> {
         let e = scorer.explain(text, lang.as_deref(), None);
@@ -54,6 +90,17 @@ pub fn run(args: SentimentArgs) -> Result<()> {
             }
             for r in &e.rules {
                 writeln!(out, "        rule: {r}")?;
+            }
+            if let Some(m) = &e.model {
+                let [n, u, p] = m.probabilities;
+                writeln!(
+                    out,
+                    "        model: negative {n:.2}, neutral {u:.2}, positive {p:.2}; lexicon alone {:+.3}",
+                    e.lexicon_score
+                )?;
+                for (name, push) in &m.strongest {
+                    writeln!(out, "          {push:+.2}  {name}")?;
+                }
             }
         }
         Ok(())

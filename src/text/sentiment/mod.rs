@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::lexicon::{Entry, Lexicon};
+use super::features::{is_failure, is_praise, Features, Signals};
+use super::lexicon::{Entry, Lexicon, Source};
+use super::model::{argmax, Models, CLASSES, LABELS};
 use super::tokenize::{TokenKind, Tokens};
 use crate::config::SentimentConfig;
 
@@ -82,10 +84,23 @@ pub struct Contribution {
     pub rules: Vec<&'static str>,
 }
 
+/// What the learned model made of a comment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelView {
+    /// Negative, neutral, positive.
+    pub probabilities: [f32; CLASSES],
+    /// The features that pushed hardest, towards positive (+) or negative (−).
+    pub strongest: Vec<(String, f32)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
     pub score: f64,
     pub label: Label,
+    /// The lexicon and its rules alone.
+    pub lexicon_score: f64,
+    /// The model's reading, when one is loaded for the comment's language.
+    pub model: Option<ModelView>,
     pub lang: Lang,
     /// `guessed`, `given` (from the event's `lang`) or `upstream` (score came with the event).
     pub lang_source: &'static str,
@@ -97,6 +112,9 @@ pub struct Explanation {
 #[derive(Clone)]
 pub struct SentimentScorer {
     lexicon: Arc<Lexicon>,
+    models: Models,
+    features: Features,
+    signals: Signals,
     tokens: Tokens,
     config: SentimentConfig,
     default_lang: Lang,
@@ -106,14 +124,29 @@ pub struct SentimentScorer {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {
+    /// -1..1: the model's P(positive) − P(negative), else the lexicon's score.
     pub score: f64,
+    pub label: Label,
     pub lang: Lang,
 }
 
 impl SentimentScorer {
+    /// A scorer with the lexicon alone, or the shipped models if `config.model` says
+    /// `shipped` (a model file is loaded through [`resources`] instead).
     pub fn new(lexicon: Arc<Lexicon>, config: &SentimentConfig) -> Self {
+        let models = match config.model.as_deref() {
+            Some("shipped") => Models::bundled(),
+            _ => Models::default(),
+        };
+        Self::with_models(lexicon, models, config)
+    }
+
+    pub fn with_models(lexicon: Arc<Lexicon>, models: Models, config: &SentimentConfig) -> Self {
         Self {
             lexicon,
+            models,
+            features: Features::new(),
+            signals: Signals::default(),
             tokens: Tokens::new(),
             default_lang: Lang::from_tag(&config.default_lang),
             config: config.clone(),
@@ -146,8 +179,36 @@ impl SentimentScorer {
         let lang = lang
             .map(Lang::from_tag)
             .unwrap_or_else(|| guess_lang(tokens, self.default_lang));
-        let score = self.score_tokens(tokens, lang, None);
-        Scored { score, lang }
+        let lexicon_score = self.score_tokens(tokens, lang, None);
+        match self.models.get(lang) {
+            Some(model) => {
+                self.features
+                    .extract(tokens, lang, &self.signals, model.bits());
+                let p = model.probabilities(&self.features);
+                Scored {
+                    score: round4(f64::from(p[2] - p[0])),
+                    label: model_label(&p),
+                    lang,
+                }
+            }
+            None => Scored {
+                score: lexicon_score,
+                label: self.label(lexicon_score),
+                lang,
+            },
+        }
+    }
+
+    /// What a model sees in `text`: the lexicon's signals and the hashed features, for a
+    /// model of `2^bits` slots (training and evaluation use this).
+    pub fn features_of(&mut self, text: &str, lang: Lang, bits: u32) -> Features {
+        let mut tokens = std::mem::take(&mut self.tokens);
+        tokens.tokenize(text);
+        self.score_tokens(&tokens, lang, None);
+        let mut f = Features::new();
+        f.extract(&tokens, lang, &self.signals, bits);
+        self.tokens = tokens;
+        f
     }
 
     /// Scores a comment and says why. `upstream` is the event's own `sentiment`, which wins.
@@ -166,7 +227,25 @@ impl SentimentScorer {
         let mut words = Vec::new();
         let mut rules = Vec::new();
         let lexicon_score = self.score_tokens(&tokens, lang, Some((&mut words, &mut rules)));
+        let model = self.models.get(lang).map(|m| {
+            let mut f = Features::new();
+            f.names = Some(Vec::new());
+            f.extract(&tokens, lang, &self.signals, m.bits());
+            let mut strongest = m.contributions(&f);
+            strongest.truncate(8);
+            ModelView {
+                probabilities: m.probabilities(&f),
+                strongest,
+            }
+        });
         self.tokens = tokens;
+        let (model_score, model_label) = match &model {
+            Some(m) => (
+                round4(f64::from(m.probabilities[2] - m.probabilities[0])),
+                model_label(&m.probabilities),
+            ),
+            None => (lexicon_score, self.label(lexicon_score)),
+        };
         let score = match upstream {
             Some(s) => {
                 rules.push(format!(
@@ -174,11 +253,17 @@ impl SentimentScorer {
                 ));
                 s
             }
-            None => lexicon_score,
+            None => model_score,
         };
         Explanation {
             score,
-            label: self.label(score),
+            label: if upstream.is_some() {
+                self.label(score)
+            } else {
+                model_label
+            },
+            lexicon_score,
+            model,
             lang,
             lang_source: if upstream.is_some() {
                 "upstream"
@@ -211,6 +296,19 @@ impl SentimentScorer {
         let shouting = tokens.all_caps();
         let mut values = std::mem::take(&mut self.values);
         values.clear();
+        let mut signals = Signals::default();
+        // Praise beside a failure is sarcasm ("Bravi, il sito è di nuovo giù"): the praise
+        // counts against. In a question without an exclamation, positive words ask rather
+        // than praise ("funziona?"): they count nothing.
+        let words = || {
+            tokens
+                .as_slice()
+                .iter()
+                .filter(|t| t.kind == TokenKind::Word)
+                .map(|t| tokens.text(t))
+        };
+        let sarcastic = words().any(is_praise) && words().any(is_failure);
+        let asking = tokens.questions > 0 && tokens.exclamations == 0;
         // Index (into `words_seen`) of the last negator, and position of the last contrast.
         let mut last_negator: Option<usize> = None;
         let mut contrast_at: Option<usize> = None;
@@ -265,16 +363,40 @@ impl SentimentScorer {
                     applied.push("capitals");
                 }
             }
-            let negated = last_negator
-                .is_some_and(|n| n < words_seen && words_seen - n <= NEGATION_SCOPE)
-                || (is_word && t.negated_contraction);
+            // An emoji says how the writer feels whatever the words before it deny: "non è
+            // sicuro 🤮" is not praise.
+            let negated = is_word
+                && (last_negator
+                    .is_some_and(|n| n < words_seen && words_seen - n <= NEGATION_SCOPE)
+                    || t.negated_contraction);
             if negated {
                 v *= NEGATION_SCALAR;
                 if record {
                     applied.push("negated");
                 }
             }
+            if sarcastic && v > 0.0 && is_word && is_praise(word) {
+                v = -v;
+                if record {
+                    applied.push("sarcasm: praise beside a failure");
+                }
+            }
+            if asking && v > 0.0 {
+                v = 0.0;
+                if record {
+                    applied.push("asked, not said");
+                }
+            }
             values.push(v);
+            if entry.source == Source::Emoji || t.kind == TokenKind::Emoji {
+                signals.negative_emoji |= entry.valence < 0.0;
+                signals.positive_emoji |= entry.valence > 0.0;
+            }
+            if v < 0.0 {
+                signals.negative += v;
+            } else {
+                signals.positive += v;
+            }
             if let Some((words, _)) = explain.as_mut() {
                 words.push(Contribution {
                     word: word.to_string(),
@@ -330,16 +452,28 @@ impl SentimentScorer {
         }
         self.values = values;
         let score = sum / (sum * sum + NORMALIZATION_ALPHA).sqrt();
-        // Round so scores are stable across platforms and readable in output.
-        (f64::from(score) * 10_000.0).round() / 10_000.0
+        signals.score = score;
+        self.signals = signals;
+        round4(f64::from(score))
     }
 }
 
-fn is_negator(lang: Lang, w: &str) -> bool {
+/// The model's most likely class.
+fn model_label(p: &[f32; CLASSES]) -> Label {
+    LABELS[argmax(p)]
+}
+
+/// Rounded so scores are stable across platforms and readable in output.
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+pub(crate) fn is_negator(lang: Lang, w: &str) -> bool {
     match lang {
         Lang::It => matches!(
             w,
             "non"
+                | "nun"
                 | "mai"
                 | "nessuno"
                 | "nessuna"
@@ -372,7 +506,7 @@ fn is_negator(lang: Lang, w: &str) -> bool {
     }
 }
 
-fn is_contrast(lang: Lang, w: &str) -> bool {
+pub(crate) fn is_contrast(lang: Lang, w: &str) -> bool {
     match lang {
         Lang::It => matches!(w, "ma" | "pero" | "tuttavia" | "eppure"),
         Lang::En => matches!(w, "but" | "however" | "yet"),
@@ -419,7 +553,10 @@ pub fn guess_lang(tokens: &Tokens, default: Lang) -> Lang {
             | "ci" | "piu" | "gia" | "dell" | "l" | "c" => it += 1,
             "the" | "and" | "is" | "to" | "of" | "it" | "not" | "this" | "you" | "for" | "my"
             | "i" | "are" | "was" | "have" | "with" | "but" | "on" | "what" | "why" | "can"
-            | "doesn" | "still" | "website" | "be" | "your" | "we" => en += 1,
+            | "doesn" | "still" | "website" | "be" | "your" | "we" | "guys" | "job" | "great"
+            | "again" | "down" | "thanks" | "please" | "just" | "does" | "don" | "how" | "when"
+            | "there" | "they" | "our" | "me" | "at" | "an" | "by" | "from" | "has" | "will"
+            | "would" | "should" | "could" | "all" | "who" | "were" | "been" | "its" => en += 1,
             _ => {}
         }
     }
@@ -431,139 +568,15 @@ pub fn guess_lang(tokens: &Tokens, default: Lang) -> Lang {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    fn scorer() -> SentimentScorer {
-        SentimentScorer::new(Arc::new(Lexicon::bundled()), &SentimentConfig::default())
-    }
-
-    fn label(text: &str) -> Label {
-        let mut s = scorer();
-        let scored = s.score(text, None);
-        s.label(scored.score)
-    }
-
-    #[test]
-    fn italian_complaints_are_negative() {
-        for text in [
-            "Vergognatevi! Il sito dell'INPS è bloccato da stamattina e nessuno risponde",
-            "Sono tre ore che provo a fare la domanda per il bonus, una vergogna",
-            "Ladri e incompetenti, avete rubato i dati di mezza Italia",
-            "Il sito non funziona, ho perso la mattinata",
-            "Che schifo, mia madre aspetta la pensione da due mesi 😡",
-            "Servizio pessimo, assistenza inesistente",
-        ] {
-            assert_eq!(label(text), Label::Negative, "{text}");
-        }
-    }
-
-    #[test]
-    fn italian_praise_and_thanks_are_positive() {
-        for text in [
-            "Grazie mille, finalmente ho ricevuto il pagamento!",
-            "Complimenti all'operatrice del call center, gentilissima e disponibile",
-            "Tutto risolto in pochi minuti, bravi 👍",
-            "Il sito adesso funziona bene, ottimo lavoro",
-        ] {
-            assert_eq!(label(text), Label::Positive, "{text}");
-        }
-    }
-
-    #[test]
-    fn negation_flips_polarity() {
-        let mut s = scorer();
-        let works = s.score("il sito funziona", None).score;
-        let broken = s.score("il sito non funziona", None).score;
-        assert!(works > 0.0 && broken < 0.0, "{works} {broken}");
-        let bad = s.score("è un disastro", None).score;
-        let not_bad = s.score("non è affatto un disastro", None).score;
-        assert!(bad < not_bad && not_bad > 0.0, "{bad} {not_bad}");
-        assert!(s.score("senza problemi, tutto facile", None).score > 0.0);
-    }
-
-    #[test]
-    fn questions_are_neutral() {
-        assert_eq!(
-            label("Come si fa la domanda se sono una partita iva?"),
-            Label::Neutral
-        );
-        assert_eq!(
-            label("Quando arriva il pagamento di aprile?"),
-            Label::Neutral
-        );
-    }
-
-    #[test]
-    fn intensifiers_caps_and_exclamations_amplify() {
-        let mut s = scorer();
-        let plain = s.score("il servizio è lento", None).score;
-        let very = s.score("il servizio è molto lento", None).score;
-        let caps = s.score("il servizio è LENTO", None).score;
-        let bang = s.score("il servizio è lento!!!", None).score;
-        assert!(
-            very < plain && caps < plain && bang < plain,
-            "{plain} {very} {caps} {bang}"
-        );
-        let little = s.score("il servizio è un po' lento", None).score;
-        assert!(little > plain, "{little} {plain}");
-    }
-
-    #[test]
-    fn contrast_weights_the_second_clause() {
-        let mut s = scorer();
-        let score = s
-            .score(
-                "L'operatore è stato gentile ma il problema non è risolto",
-                None,
-            )
-            .score;
-        assert!(score < 0.0, "{score}");
-    }
-
-    #[test]
-    fn english_uses_vader() {
-        assert_eq!(
-            label("This website is a disaster, I can't log in"),
-            Label::Negative
-        );
-        assert_eq!(
-            label("Thanks, the payment arrived, great job"),
-            Label::Positive
-        );
-        let mut s = scorer();
-        assert!(s.score("it doesn't help", None).score < 0.0);
-        assert!(s.score("it helps", None).score > 0.0);
-    }
-
-    #[test]
-    fn guesses_language_and_honours_given_tag() {
-        let mut s = scorer();
-        assert_eq!(s.score("il sito non va", None).lang, Lang::It);
-        assert_eq!(s.score("the website is down again", None).lang, Lang::En);
-        assert_eq!(
-            s.score("el sitio no funciona", Some("es")).lang,
-            Lang::Other
-        );
-    }
-
-    #[test]
-    fn emoji_score_in_any_language() {
-        let mut s = scorer();
-        assert!(s.score("😡😡😡", Some("es")).score < -0.3);
-        assert!(s.score("👍", None).score > 0.0);
-    }
-
-    #[test]
-    fn explanation_names_words_and_rules() {
-        let mut s = scorer();
-        let e = s.explain("Il sito NON funziona!!", None, None);
-        assert_eq!(e.label, Label::Negative);
-        let w = e.words.iter().find(|w| w.word == "funziona").unwrap();
-        assert!(w.rules.contains(&"negated"));
-        assert!(e.rules.iter().any(|r| r.contains("exclamation")));
-        let up = s.explain("bellissimo", None, Some(-0.8));
-        assert_eq!(up.score, -0.8);
-        assert_eq!(up.lang_source, "upstream");
-    }
+/// The lexicon and models `config` asks for (the shipped ones unless it names others), or
+/// why they cannot be loaded.
+pub fn resources(config: &SentimentConfig) -> Result<(Arc<Lexicon>, Models), String> {
+    let lexicon = match &config.lexicon {
+        Some(path) => Lexicon::with_extra(std::path::Path::new(path))?,
+        None => Lexicon::bundled(),
+    };
+    let models = Models::for_config(config.model.as_deref()).map_err(|e| e.to_string())?;
+    Ok((Arc::new(lexicon), models))
 }
