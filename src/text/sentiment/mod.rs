@@ -293,21 +293,40 @@ impl SentimentScorer {
         lang: Lang,
         mut explain: Option<(&mut Vec<Contribution>, &mut Vec<String>)>,
     ) -> f64 {
+        // Praise beside a failure is sarcasm ("Bravi, il sito è di nuovo giù"): the praise
+        // counts against. Rare, so a comment is read again only when the first reading saw
+        // both.
+        let (score, sarcastic) = self.read_tokens(
+            tokens,
+            lang,
+            explain.as_mut().map(|(w, r)| (&mut **w, &mut **r)),
+            false,
+        );
+        if !sarcastic {
+            return score;
+        }
+        if let Some((words, rules)) = explain.as_mut() {
+            words.clear();
+            rules.clear();
+        }
+        self.read_tokens(tokens, lang, explain, true).0
+    }
+
+    /// One reading of the tokens; also says whether praise and a failure both occur.
+    fn read_tokens(
+        &mut self,
+        tokens: &Tokens,
+        lang: Lang,
+        mut explain: Option<(&mut Vec<Contribution>, &mut Vec<String>)>,
+        sarcastic: bool,
+    ) -> (f64, bool) {
         let shouting = tokens.all_caps();
         let mut values = std::mem::take(&mut self.values);
         values.clear();
         let mut signals = Signals::default();
-        // Praise beside a failure is sarcasm ("Bravi, il sito è di nuovo giù"): the praise
-        // counts against. In a question without an exclamation, positive words ask rather
-        // than praise ("funziona?"): they count nothing.
-        let words = || {
-            tokens
-                .as_slice()
-                .iter()
-                .filter(|t| t.kind == TokenKind::Word)
-                .map(|t| tokens.text(t))
-        };
-        let sarcastic = words().any(is_praise) && words().any(is_failure);
+        // In a question without an exclamation, positive words ask rather than praise
+        // ("funziona?"): they count nothing.
+        let (mut praise, mut failure) = (false, false);
         let asking = tokens.questions > 0 && tokens.exclamations == 0;
         // Index (into `words_seen`) of the last negator, and position of the last contrast.
         let mut last_negator: Option<usize> = None;
@@ -325,6 +344,7 @@ impl SentimentScorer {
             if is_word {
                 words_seen += 1;
                 booster_age += 1;
+                failure = failure || is_failure(word);
                 if t.negated_contraction || is_negator(lang, word) {
                     last_negator = Some(words_seen);
                 }
@@ -375,7 +395,9 @@ impl SentimentScorer {
                     applied.push("negated");
                 }
             }
-            if sarcastic && v > 0.0 && is_word && is_praise(word) {
+            let praised = v > 0.0 && is_word && is_praise(word);
+            praise |= praised;
+            if sarcastic && praised {
                 v = -v;
                 if record {
                     applied.push("sarcasm: praise beside a failure");
@@ -454,7 +476,7 @@ impl SentimentScorer {
         let score = sum / (sum * sum + NORMALIZATION_ALPHA).sqrt();
         signals.score = score;
         self.signals = signals;
-        round4(f64::from(score))
+        (round4(f64::from(score)), praise && failure)
     }
 }
 
