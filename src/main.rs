@@ -73,6 +73,7 @@ fn main() -> ExitCode {
     };
     match done {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if cli::reader_left(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ondata: {e:#}");
             ExitCode::from(cli::exit_code(&e))

@@ -27,6 +27,16 @@ pub struct UsageError(pub String);
 
 /// The exit code for an error: 2 when the user must change an argument or the
 /// configuration, 1 for a failure at run time.
+/// The reader of our output went away (`ondata sentiment … | head`): not a failure, nothing
+/// to say.
+pub fn reader_left(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     let usage = e.chain().any(|cause| {
         cause.is::<ConfigError>()
