@@ -221,7 +221,7 @@ fn a_model_trained_on_the_institution_s_comments_is_loaded_through_config() {
 fn bad_sentiment_files_and_languages_are_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (texts, labels) = labelled(d);
+    let (texts, _) = labelled(d);
     let refused = |args: &[&str], want: &str| {
         let o = ondata(d, args);
         let err = String::from_utf8_lossy(&o.stderr);
@@ -277,7 +277,6 @@ fn bad_sentiment_files_and_languages_are_refused_with_the_reason() {
         &["replay", "--config", "words.toml", "missing.ndjson"],
         "words.tsv line 1: valence `molto`",
     );
-    let _ = labels;
 }
 
 /// `ondata sentiment … | head`: when the reader goes, ondata stops quietly.

@@ -60,15 +60,10 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
     let config = Config::load(path, std::env::vars())?;
     // The sentiment files are checked here, where a bad one can stop the command with its
     // reason, rather than where an engine starts.
-    if let Err(message) = ondata::text::sentiment::resources(&config.sentiment) {
-        let key = if config.sentiment.model.is_some() && message.contains("model") {
-            "sentiment.model"
-        } else {
-            "sentiment.lexicon"
-        };
-        return Err(ondata::config::ConfigError::Invalid {
-            key: key.into(),
-            message,
+    if let Err(e) = ondata::text::sentiment::resources(&config.sentiment) {
+        return Err(ConfigError::Invalid {
+            key: e.key.into(),
+            message: e.message,
         }
         .into());
     }

@@ -126,10 +126,7 @@ impl Engine {
     /// Builds an engine sharing an already loaded lexicon (several engines, one lexicon),
     /// with the shipped models if `sentiment.model = "shipped"`.
     pub fn with_lexicon(config: &Config, lexicon: Arc<Lexicon>) -> Self {
-        let models = match config.sentiment.model.as_deref() {
-            Some("shipped") => Models::bundled(),
-            _ => Models::default(),
-        };
+        let models = Models::built_in(config.sentiment.model.as_deref());
         Self::with_sentiment(config, lexicon, models)
     }
 

@@ -363,20 +363,17 @@ pub fn cross_validate(
     opts: &TrainOptions,
     folds: usize,
 ) -> Confusion {
+    let folds = folds.max(2);
     let mut confusion = Confusion::default();
-    for k in 0..folds.max(2) {
+    for k in 0..folds {
         let train_set: Vec<(Features, u8)> = examples
             .iter()
             .enumerate()
-            .filter(|(i, _)| i % folds.max(2) != k)
+            .filter(|(i, _)| i % folds != k)
             .map(|(_, e)| e.clone())
             .collect();
         let model = train(&train_set, lang, opts);
-        for (_, (f, y)) in examples
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| i % folds.max(2) == k)
-        {
+        for (_, (f, y)) in examples.iter().enumerate().filter(|(i, _)| i % folds == k) {
             confusion.add(usize::from(*y), argmax(&model.probabilities(f)));
         }
     }
@@ -423,12 +420,21 @@ impl Models {
             .clone()
     }
 
+    /// What `[sentiment] model` asks for, files aside: the shipped models for `shipped`,
+    /// else none.
+    pub fn built_in(setting: Option<&str>) -> Models {
+        if setting == Some("shipped") {
+            Self::bundled()
+        } else {
+            Models::default()
+        }
+    }
+
     /// What `[sentiment] model` asks for: nothing or `none`, the lexicon alone; `shipped`,
     /// the shipped models; a path, that model for its language (the lexicon for the other).
     pub fn for_config(setting: Option<&str>) -> Result<Models, ModelError> {
         match setting {
-            None | Some("none") => Ok(Models::default()),
-            Some("shipped") => Ok(Self::bundled()),
+            None | Some("none" | "shipped") => Ok(Self::built_in(setting)),
             Some(p) => {
                 let model = std::sync::Arc::new(SentimentModel::load(Path::new(p))?);
                 Ok(match model.lang {

@@ -85,10 +85,8 @@ fn read_labelled(texts: &Path, labels: &Path) -> Result<(Vec<String>, Vec<u8>)> 
     }
     if texts.len() != classes.len() {
         return Err(UsageError(format!(
-            "{} has {} texts but {} has {} labels: one label per text",
-            "--texts",
+            "--texts has {} texts but --labels has {} labels: one label per text",
             texts.len(),
-            "--labels",
             classes.len()
         ))
         .into());
@@ -97,10 +95,6 @@ fn read_labelled(texts: &Path, labels: &Path) -> Result<(Vec<String>, Vec<u8>)> 
         return Err(UsageError("no labelled texts".into()).into());
     }
     Ok((texts, classes))
-}
-
-fn lang_of(tag: &str) -> Lang {
-    Lang::from_tag(tag)
 }
 
 fn scores(what: &str, c: &Confusion) -> String {
@@ -127,8 +121,8 @@ pub fn train(args: TrainArgs) -> Result<()> {
     check_lang(Some(&args.lang))?;
     let config = load_config(None)?;
     let (texts, classes) = read_labelled(&args.texts, &args.labels)?;
-    let lang = lang_of(&args.lang);
-    let (lexicon, _) = resources(&config.sentiment).map_err(anyhow::Error::msg)?;
+    let lang = Lang::from_tag(&args.lang);
+    let (lexicon, _) = resources(&config.sentiment)?;
     // The model learns beside the lexicon: its signals, never another model's output.
     let mut scorer = SentimentScorer::with_models(lexicon, Models::default(), &config.sentiment);
     let opts = TrainOptions {
@@ -198,7 +192,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         config.sentiment.model = Some(m.clone());
     }
     let (texts, classes) = read_labelled(&args.texts, &args.labels)?;
-    let (lexicon, models) = resources(&config.sentiment).map_err(anyhow::Error::msg)?;
+    let (lexicon, models) = resources(&config.sentiment)?;
     let mut scorer = SentimentScorer::with_models(lexicon, models, &config.sentiment);
     let mut confusion = Confusion::default();
     for (t, &y) in texts.iter().zip(&classes) {

@@ -59,7 +59,7 @@ pub fn run(args: SentimentArgs) -> Result<()> {
     }
     check_lang(lang.as_deref())?;
     let config = load_config(None)?;
-    let (lexicon, models) = resources(&config.sentiment).map_err(anyhow::Error::msg)?;
+    let (lexicon, models) = resources(&config.sentiment)?;
     let mut scorer = SentimentScorer::with_models(lexicon, models, &config.sentiment);
     let mut out = io::stdout().lock();
     let mut one = |text: &str| -> Result<()> {

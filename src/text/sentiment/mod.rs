@@ -134,11 +134,7 @@ impl SentimentScorer {
     /// A scorer with the lexicon alone, or the shipped models if `config.model` says
     /// `shipped` (a model file is loaded through [`resources`] instead).
     pub fn new(lexicon: Arc<Lexicon>, config: &SentimentConfig) -> Self {
-        let models = match config.model.as_deref() {
-            Some("shipped") => Models::bundled(),
-            _ => Models::default(),
-        };
-        Self::with_models(lexicon, models, config)
+        Self::with_models(lexicon, Models::built_in(config.model.as_deref()), config)
     }
 
     pub fn with_models(lexicon: Arc<Lexicon>, models: Models, config: &SentimentConfig) -> Self {
@@ -499,13 +495,28 @@ pub(crate) use self::words::{is_contrast, is_negator};
 #[cfg(test)]
 mod tests;
 
-/// The lexicon and models `config` asks for (the shipped ones unless it names others), or
-/// why they cannot be loaded.
-pub fn resources(config: &SentimentConfig) -> Result<(Arc<Lexicon>, Models), String> {
+/// A sentiment file the configuration names that cannot be used: which key, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("config key `{key}`: {message}")]
+pub struct ResourceError {
+    pub key: &'static str,
+    pub message: String,
+}
+
+/// The lexicon and models `config` asks for, or which file cannot be loaded and why.
+pub fn resources(config: &SentimentConfig) -> Result<(Arc<Lexicon>, Models), ResourceError> {
     let lexicon = match &config.lexicon {
-        Some(path) => Lexicon::with_extra(std::path::Path::new(path))?,
+        Some(path) => {
+            Lexicon::with_extra(std::path::Path::new(path)).map_err(|message| ResourceError {
+                key: "sentiment.lexicon",
+                message,
+            })?
+        }
         None => Lexicon::bundled(),
     };
-    let models = Models::for_config(config.model.as_deref()).map_err(|e| e.to_string())?;
+    let models = Models::for_config(config.model.as_deref()).map_err(|e| ResourceError {
+        key: "sentiment.model",
+        message: e.to_string(),
+    })?;
     Ok((Arc::new(lexicon), models))
 }
