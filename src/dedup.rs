@@ -23,7 +23,17 @@ impl IdDedup {
 
     /// True if `id` was seen recently; records it otherwise.
     pub fn seen(&mut self, id: &str) -> bool {
+        self.seen_in(0, "", id)
+    }
+
+    /// True if `id` was seen recently on `channel` of input `scope` (ids are unique per
+    /// channel, and per input file in a replay); records it otherwise.
+    pub fn seen_in(&mut self, scope: u32, channel: &str, id: &str) -> bool {
         let mut h = FxHasher::default();
+        h.write_u32(scope);
+        h.write(channel.as_bytes());
+        // Separates channel and id: ("ab", "c") is not ("a", "bc").
+        h.write_u8(0xff);
         h.write(id.as_bytes());
         let key = h.finish();
         if self.current.contains(&key) || self.previous.contains(&key) {

@@ -49,6 +49,29 @@ impl Event<'_> {
         }
     }
 
+    /// The event as one JSON line in the input format (for a dead letter of an event that
+    /// was parsed but not taken).
+    pub fn to_json_line(&self) -> String {
+        let mut m = serde_json::Map::new();
+        m.insert("ts".into(), self.ts_ms.into());
+        m.insert("text".into(), self.text.as_ref().into());
+        m.insert("author".into(), self.author.as_ref().into());
+        for (k, v) in [
+            ("topic", &self.topic),
+            ("id", &self.id),
+            ("channel", &self.channel),
+            ("lang", &self.lang),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), v.as_ref().into());
+            }
+        }
+        if let Some(s) = self.sentiment {
+            m.insert("sentiment".into(), s.into());
+        }
+        serde_json::Value::Object(m).to_string()
+    }
+
     /// Copies this event into `slot`, reusing the strings `slot` already owns: filling the
     /// same slots event after event allocates only while they grow.
     pub fn copy_into(&self, slot: &mut Event<'static>) {
@@ -90,10 +113,18 @@ pub enum RejectReason {
     BadTs,
     TextTooLong,
     LineTooLong,
+    FieldTooLong,
+    /// Stamped further ahead of the stream (or the wall clock, live) than
+    /// `input.max_ahead_secs`.
+    TsAhead,
+    /// An id already seen on the same channel (and input file, in a replay).
+    Duplicate,
+    /// Older than the watermark when it came: its minute had closed.
+    Late,
 }
 
 impl RejectReason {
-    pub const ALL: [RejectReason; 7] = [
+    pub const ALL: [RejectReason; 11] = [
         RejectReason::NotUtf8,
         RejectReason::NotJson,
         RejectReason::MissingField,
@@ -101,6 +132,10 @@ impl RejectReason {
         RejectReason::BadTs,
         RejectReason::TextTooLong,
         RejectReason::LineTooLong,
+        RejectReason::FieldTooLong,
+        RejectReason::TsAhead,
+        RejectReason::Duplicate,
+        RejectReason::Late,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +147,10 @@ impl RejectReason {
             RejectReason::BadTs => "bad_ts",
             RejectReason::TextTooLong => "text_too_long",
             RejectReason::LineTooLong => "line_too_long",
+            RejectReason::FieldTooLong => "field_too_long",
+            RejectReason::TsAhead => "ts_ahead",
+            RejectReason::Duplicate => "duplicate",
+            RejectReason::Late => "late",
         }
     }
 }
@@ -220,10 +259,16 @@ pub fn parse_event<'a>(line: &'a [u8], limits: &InputConfig) -> Result<Event<'a>
             ),
         ));
     }
+    // A byte-order mark (an export from a spreadsheet or Windows tool) is not part of the data.
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     let text = std::str::from_utf8(line).map_err(|e| {
         Rejection::new(
             RejectReason::NotUtf8,
-            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+            format!(
+                "invalid UTF-8 at byte {} (a Windows-1252 or Latin-1 export? replay it with \
+                 --encoding latin1; the line's bytes are kept in line_base64)",
+                e.valid_up_to()
+            ),
         )
     })?;
     let trimmed = text.trim_start();
@@ -258,6 +303,24 @@ pub fn parse_event<'a>(line: &'a [u8], limits: &InputConfig) -> Result<Event<'a>
                 limits.max_text_bytes
             ),
         ));
+    }
+    for (name, value) in [
+        ("author", Some(&raw.author)),
+        ("topic", raw.topic.as_ref()),
+        ("id", raw.id.as_ref()),
+        ("channel", raw.channel.as_ref()),
+        ("lang", raw.lang.as_ref()),
+    ] {
+        if let Some(v) = value.filter(|v| v.len() > limits.max_field_bytes) {
+            return Err(Rejection::new(
+                RejectReason::FieldTooLong,
+                format!(
+                    "{name} of {} bytes exceeds input.max_field_bytes = {}",
+                    v.len(),
+                    limits.max_field_bytes
+                ),
+            ));
+        }
     }
     if raw.author.trim().is_empty() {
         return Err(Rejection::new(

@@ -2,17 +2,16 @@
 //! settings, then the library does the work. Errors end as exit code 2 (usage or
 //! configuration, naming the key and the fix) or 1 (a failure at run time).
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use ondata::config::{Config, ConfigError};
 
 pub mod backtest;
 pub mod demo;
 pub mod live;
+pub mod output;
 pub mod replay;
 pub mod sentiment;
 pub mod service;
@@ -75,10 +74,4 @@ pub fn check_config(file: Option<&Path>) -> Result<()> {
     let config = load_config(file)?;
     print!("{}", config.effective_toml());
     Ok(())
-}
-
-pub fn create(path: &Path) -> Result<BufWriter<File>> {
-    Ok(BufWriter::new(File::create(path).with_context(|| {
-        format!("cannot create {}", path.display())
-    })?))
 }

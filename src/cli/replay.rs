@@ -1,8 +1,7 @@
 //! `ondata replay`: recorded files or a time range of Kafka, in event time, as fast as
 //! possible; alerts, dead letters, the report and the OpenMetrics series written to files.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -10,7 +9,8 @@ use anyhow::{Context, Result};
 use ondata::deliver::sink::NdjsonSink;
 use ondata::replay::{replay, ReplayOptions};
 
-use super::{create, load_config, service, UsageError};
+use super::output::{check_outputs, Destination, Output};
+use super::{load_config, service, UsageError};
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
@@ -54,6 +54,17 @@ pub struct ReplayArgs {
     /// keep serving after the replay ends (until Ctrl-C).
     #[arg(long)]
     pub serve: bool,
+    /// The input is known to be in event-time order: do not look ahead to sort it (late
+    /// events are then counted and dead-lettered).
+    #[arg(long)]
+    pub no_sort: bool,
+    /// Memory for sorting an input found out of order, MiB; beyond it sorted runs go to
+    /// temporary files (TMPDIR).
+    #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(16..))]
+    pub sort_memory: u32,
+    /// Text encoding of the input files: utf8, or latin1 for Windows-1252 / Latin-1 exports.
+    #[arg(long, value_name = "ENCODING", default_value = "utf8", value_parser = ["utf8", "latin1"])]
+    pub encoding: String,
 }
 
 pub fn run(args: ReplayArgs) -> Result<()> {
@@ -70,6 +81,9 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         quiet,
         threads,
         serve,
+        no_sort,
+        sort_memory,
+        encoding,
     } = args;
     let config = load_config(config.as_deref())?;
     let range = if kafka {
@@ -83,26 +97,42 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     } else {
         None
     };
-    // Fail on an unwritable report before the replay, not after.
-    let report_file = report.as_ref().map(|p| create(p)).transpose()?;
-    let om_file = openmetrics_out.as_ref().map(|p| create(p)).transpose()?;
+    let named: Vec<(&str, &std::path::Path)> = [
+        ("--alerts-out", &alerts_out),
+        ("--report", &report),
+        ("--openmetrics-out", &openmetrics_out),
+        ("--dead-letter", &dead_letter),
+    ]
+    .into_iter()
+    .filter_map(|(option, p)| p.as_deref().map(|p| (option, p)))
+    .collect();
+    check_outputs(&files, &named)?;
+    if !config.alerts.sinks.is_empty() && !quiet {
+        eprintln!(
+            "ondata replay: the {} configured alert sink(s) are not used by a replay; its alerts go to {}",
+            config.alerts.sinks.len(),
+            alerts_out
+                .as_ref()
+                .map_or("stdout".to_string(), |p| p.display().to_string())
+        );
+    }
+    // Every output is created (beside its target) before the replay, so an unwritable place
+    // fails first; each replaces its target only once complete.
+    let report_file = report.as_deref().map(Output::create).transpose()?;
+    let om_file = openmetrics_out.as_deref().map(Output::create).transpose()?;
     let served = if serve {
         Some(service::serve_replay(&config)?)
     } else {
         None
     };
-    let out: Box<dyn Write> = match &alerts_out {
-        Some(p) => Box::new(BufWriter::new(
-            File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
-        )),
-        None => Box::new(io::stdout().lock()),
+    let out = match &alerts_out {
+        Some(p) => Destination::File(Output::create(p)?),
+        None => Destination::Stdout(io::stdout().lock()),
     };
     let mut sink = NdjsonSink::new(out);
-    let mut dead: Box<dyn Write> = match &dead_letter {
-        Some(p) => Box::new(BufWriter::new(
-            File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
-        )),
-        None => Box::new(io::sink()),
+    let mut dead = match &dead_letter {
+        Some(p) => Destination::File(Output::create(p)?),
+        None => Destination::Nowhere,
     };
     let sources = match range {
         Some(r) => vec![format!("Kafka {} ({r})", config.kafka.topics.join(", "))],
@@ -114,38 +144,51 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         observe: served.as_ref().map(|s| s.observe.clone()),
         timeline: report_file.is_some() || om_file.is_some(),
         threads: threads.map_or(0, usize::from),
+        sort: if no_sort {
+            ondata::replay::sort::SortMode::Never
+        } else {
+            ondata::replay::sort::SortMode::Auto
+        },
+        sort_memory: sort_memory as usize * 1024 * 1024,
+        latin1: encoding == "latin1",
     };
     let mut summary = match range {
         Some(r) => {
             let stop = service::stop_on_signals();
-            ondata::range::replay_kafka(&config, &opts, r, &mut sink, &mut *dead, &stop)?
+            ondata::range::replay_kafka(&config, &opts, r, &mut sink, &mut dead, &stop)?
         }
-        None => replay(&config, &opts, &mut sink, &mut *dead)?,
+        None => replay(&config, &opts, &mut sink, &mut dead)?,
     };
-    drop(sink);
     let timeline = summary.timeline.take();
-    // Files first, then what was done: a closed stderr must not cost a file.
+    // Files first, then what was done: a closed stderr must not cost a file. What was read
+    // before a broken input is written whole too.
+    sink.into_inner().commit()?;
+    dead.commit()?;
     let mut written = Vec::new();
     if let Some(timeline) = &timeline {
-        if let (Some(file), Some(path)) = (report_file, &report) {
+        if let Some(mut file) = report_file {
             let info = ondata::incident::report::ReportInfo {
                 sources,
                 events: summary.engine.accepted,
                 rejected: summary.rejected_total(),
+                late: summary.engine.late,
+                ahead: summary.engine.ahead,
+                input_error: summary.input_error.clone(),
                 sensitivity: format!("{:?}", config.detect.sensitivity).to_lowercase(),
             };
             let notified = ondata::incident::notifications::simulate(&config, &timeline.alerts);
-            ondata::incident::report::write_report(timeline, &notified, &info, file)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            written.push(format!("  report    {}", path.display()));
+            ondata::incident::report::write_report(timeline, &notified, &info, &mut file)
+                .with_context(|| format!("cannot write {}", file.path().display()))?;
+            written.push(format!("  report    {}", file.path().display()));
+            file.commit()?;
         }
-        if let (Some(file), Some(path)) = (om_file, &openmetrics_out) {
-            ondata::incident::openmetrics::write_openmetrics(timeline, file)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+        if let Some(mut file) = om_file {
+            ondata::incident::openmetrics::write_openmetrics(timeline, &mut file)
+                .with_context(|| format!("cannot write {}", file.path().display()))?;
+            let path = file.path().display().to_string();
+            file.commit()?;
             written.push(format!(
-                "  series    {} (load with: promtool tsdb create-blocks-from openmetrics {} DIR)",
-                path.display(),
-                path.display()
+                "  series    {path} (load with: promtool tsdb create-blocks-from openmetrics {path} DIR)"
             ));
         }
     }
@@ -155,6 +198,10 @@ pub fn run(args: ReplayArgs) -> Result<()> {
     }
     if summary.rejected_total() > 0 && dead_letter.is_none() {
         eprintln!("  (rejected lines were not kept: add --dead-letter FILE to keep them with their reasons)");
+    }
+    if let Some(e) = summary.input_error.take() {
+        // Everything read before the break is in the outputs above.
+        return Err(anyhow::anyhow!("{e}"));
     }
     if let Some(served) = served {
         served.until_interrupted()?;

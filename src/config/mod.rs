@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 mod alerts;
 mod detect;
+mod env;
 mod presets;
+use env::{apply_env_override, blame_env, non_finite};
 
 pub use alerts::{
     AlertsConfig, DefaultRoute, Language, RouteConfig, SinkConfig, SinkKind, WebhookFormat,
@@ -72,9 +74,17 @@ pub struct InputConfig {
     /// Lines longer than this are not even parsed: rejected as `line_too_long`, and only their
     /// first KiB is kept in the dead letter, so a runaway producer cannot exhaust memory.
     pub max_line_bytes: usize,
+    /// `author`, `topic`, `id`, `channel` and `lang` longer than this are rejected as
+    /// `field_too_long`.
+    pub max_field_bytes: usize,
     /// How many recent event ids are remembered to drop exact redeliveries (8 bytes each, in
-    /// two rotating generations).
+    /// two rotating generations). An id is unique per channel (and per input file, in a
+    /// replay).
     pub dedup_ids: usize,
+    /// An event stamped more than this ahead of the stream's time (and, live, of the wall
+    /// clock) does not move the stream's time: it waits until the stream catches up, or is
+    /// dead-lettered as `ts_ahead`.
+    pub max_ahead_secs: u32,
 }
 
 impl Default for InputConfig {
@@ -82,7 +92,9 @@ impl Default for InputConfig {
         Self {
             max_text_bytes: 64 * 1024,
             max_line_bytes: 4 * 1024 * 1024,
+            max_field_bytes: 1024,
             dedup_ids: 1_000_000,
+            max_ahead_secs: 300,
         }
     }
 }
@@ -244,16 +256,30 @@ impl Config {
             .filter(|(k, _)| k.starts_with(ENV_PREFIX))
             .collect();
         overrides.sort();
-        for (var, value) in overrides {
-            apply_env_override(&mut table, &var, &value)?;
+        let base = table.clone();
+        for (var, value) in &overrides {
+            apply_env_override(&mut table, var, value)?;
         }
-        let config: Config =
-            Config::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Parse {
+        let checked = Config::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError::Parse {
                 origin: origin.to_string(),
                 message: e.to_string(),
-            })?;
-        config.validate()?;
-        Ok(config)
+            })
+            .and_then(|c| {
+                non_finite(&toml::Value::try_from(&c).ok(), "").map_or(Ok(()), |(key, v)| {
+                    Err(invalid(&key, format!("{v} is not a number ondata can use")))
+                })?;
+                c.validate()?;
+                Ok(c)
+            });
+        match checked {
+            Ok(c) => Ok(c),
+            // Blame the variable, not the file, when the file alone is fine.
+            Err(e) if !overrides.is_empty() => {
+                Err(blame_env(base, origin, &overrides).unwrap_or(e))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The effective configuration as TOML, every preset resolved, as `check-config` prints it.
@@ -299,6 +325,18 @@ impl Config {
             return Err(invalid(
                 "input.max_line_bytes",
                 "must be at least input.max_text_bytes (default 4194304)",
+            ));
+        }
+        if !(16..=i.max_line_bytes).contains(&i.max_field_bytes) {
+            return Err(invalid(
+                "input.max_field_bytes",
+                "must be between 16 and input.max_line_bytes (default 1024)",
+            ));
+        }
+        if !(1..=7 * 86_400).contains(&i.max_ahead_secs) {
+            return Err(invalid(
+                "input.max_ahead_secs",
+                "must be between 1 and 604800 (a week; default 300)",
             ));
         }
         if self.kafka.topics.is_empty() {
@@ -369,39 +407,6 @@ impl Config {
         }
         self.detect.validate(e.bucket_secs)
     }
-}
-
-/// Sets `ONDATA__A__B__C=value` into `table` at `a.b.c`. The value is read as a TOML value
-/// when it parses as one (`3`, `true`, `["a", "b"]`), otherwise taken as a plain string.
-fn apply_env_override(table: &mut toml::Table, var: &str, value: &str) -> Result<(), ConfigError> {
-    let path: Vec<String> = var[ENV_PREFIX.len()..]
-        .split("__")
-        .map(|p| p.to_ascii_lowercase())
-        .collect();
-    if path.iter().any(|p| p.is_empty()) {
-        return Err(ConfigError::Env {
-            var: var.to_string(),
-            message: "expected ONDATA__SECTION__KEY, e.g. ONDATA__KAFKA__BROKERS".into(),
-        });
-    }
-    let parsed = format!("v = {value}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(value.to_string()));
-    let (last, parents) = path.split_last().expect("path has at least one element");
-    let mut cursor = table;
-    for p in parents {
-        let entry = cursor
-            .entry(p.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        cursor = entry.as_table_mut().ok_or_else(|| ConfigError::Env {
-            var: var.to_string(),
-            message: format!("`{p}` is not a table"),
-        })?;
-    }
-    cursor.insert(last.clone(), parsed);
-    Ok(())
 }
 
 #[cfg(test)]

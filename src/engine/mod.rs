@@ -29,10 +29,28 @@ use crate::text::model::Models;
 use crate::window::{ClusterId, TopicWindow};
 
 mod analysis;
+mod clock;
 mod incidents;
 mod view;
 
 pub use analysis::{Analysis, Analyzer};
+use clock::{Clock, Step};
+pub use clock::{Dropped, Origin, MAX_HELD};
+
+/// What the engine did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Applied,
+    /// Its id was seen recently on its channel (and input).
+    Duplicate,
+    /// Older than the watermark: its minute had closed.
+    Late,
+    /// Stamped ahead of the stream (or the stream's first event): kept until the stream
+    /// reaches it ([`Engine::take_dropped`] gives those that never will be applied).
+    Held,
+    /// Ahead of the stream with the held events at their limit: see [`Engine::take_dropped`].
+    Dropped,
+}
 
 use view::negative_shares;
 pub use view::{BucketPoint, SeriesPoint, TopicSnapshot};
@@ -50,6 +68,8 @@ pub struct EngineStats {
     pub accepted: u64,
     pub late: u64,
     pub duplicates: u64,
+    /// Events stamped too far ahead of the stream that it never reached (`ts_ahead`).
+    pub ahead: u64,
     pub negative: u64,
     /// Events whose own topic was folded into `other` (cap reached or name too long).
     pub topics_folded: u64,
@@ -95,6 +115,10 @@ pub struct Engine {
     /// Buckets closed one by one at the start of a long gap, so open episodes resolve.
     gap_drain_buckets: i64,
     dedup: IdDedup,
+    /// Guards the stream's time against events stamped far ahead.
+    clock: Clock,
+    /// Where the next event comes from (input file and line, in a replay).
+    origin: Origin,
     stats: EngineStats,
     scratch_topics: Vec<usize>,
     detect: DetectConfig,
@@ -169,6 +193,8 @@ impl Engine {
             next_close: None,
             ring_len,
             dedup: IdDedup::new(config.input.dedup_ids),
+            clock: Clock::new(config.input.max_ahead_secs),
+            origin: Origin::default(),
             stats: EngineStats::default(),
             scratch_topics: Vec::new(),
             detect: config.detect.clone(),
@@ -223,8 +249,8 @@ impl Engine {
     }
 
     /// Like [`Engine::ingest`], appending to `alerts` (no allocation when nothing fires).
-    pub fn ingest_into(&mut self, event: &Event<'_>, alerts: &mut Vec<Alert>) {
-        self.ingest_traced(event, alerts, None);
+    pub fn ingest_into(&mut self, event: &Event<'_>, alerts: &mut Vec<Alert>) -> Admission {
+        self.ingest_traced(event, alerts, None)
     }
 
     /// Like [`Engine::ingest_into`], also recording in `clusters` the (topic index, cluster
@@ -234,14 +260,8 @@ impl Engine {
         event: &Event<'_>,
         alerts: &mut Vec<Alert>,
         clusters: Option<&mut Vec<(usize, ClusterId)>>,
-    ) {
-        if !self.admits(event) {
-            return;
-        }
-        let mut analysis = std::mem::take(&mut self.analysis);
-        self.analyzer.analyze(event, &mut analysis);
-        self.apply(event, &analysis, alerts, clusters);
-        self.analysis = analysis;
+    ) -> Admission {
+        self.take(event, None, alerts, clusters)
     }
 
     /// Like [`Engine::ingest_into`], with the comment already analysed by an [`Analyzer`]
@@ -252,10 +272,20 @@ impl Engine {
         event: &Event<'_>,
         analysis: &Analysis,
         alerts: &mut Vec<Alert>,
-    ) {
-        if self.admits(event) {
-            self.apply(event, analysis, alerts, None);
-        }
+    ) -> Admission {
+        self.take(event, Some(analysis), alerts, None)
+    }
+
+    /// Where the next events come from: ids are unique per input, and dropped events name
+    /// their input and line.
+    pub fn set_origin(&mut self, origin: Origin) {
+        self.origin = origin;
+    }
+
+    /// Events the engine will never apply (stamped ahead of where the stream ended or beyond
+    /// the held limit), for the dead letter; counted in [`EngineStats::ahead`].
+    pub fn take_dropped(&mut self) -> Vec<Dropped> {
+        std::mem::take(&mut self.clock.dropped)
     }
 
     /// An analyser of this engine's configuration, for another thread.
@@ -263,19 +293,88 @@ impl Engine {
         self.analyzer.clone()
     }
 
-    /// Drops redeliveries and late events (counted); true when the event is to be applied.
-    fn admits(&mut self, event: &Event<'_>) -> bool {
+    fn take(
+        &mut self,
+        event: &Event<'_>,
+        analysis: Option<&Analysis>,
+        alerts: &mut Vec<Alert>,
+        clusters: Option<&mut Vec<(usize, ClusterId)>>,
+    ) -> Admission {
         if let Some(id) = &event.id {
-            if self.dedup.seen(id) {
+            let channel = event.channel.as_deref().unwrap_or("");
+            if self.dedup.seen_in(self.origin.input, channel, id) {
                 self.stats.duplicates += 1;
-                return false;
+                return Admission::Duplicate;
             }
         }
         if self.max_ts.is_some() && event.ts_ms < self.watermark {
             self.stats.late += 1;
-            return false;
+            return Admission::Late;
         }
-        true
+        let admission = match self.clock.step(self.max_ts, event, self.origin) {
+            Step::Held => Admission::Held,
+            Step::Dropped => {
+                self.stats.ahead += 1;
+                Admission::Dropped
+            }
+            Step::ApplyFirstThen => {
+                self.apply_first(alerts);
+                self.apply_with(event, analysis, alerts, clusters);
+                Admission::Applied
+            }
+            Step::Apply => {
+                // Held events older than this one come first, in time order.
+                self.release_due(event.ts_ms, alerts);
+                self.apply_with(event, analysis, alerts, clusters);
+                Admission::Applied
+            }
+        };
+        if let Some(max) = self.max_ts {
+            self.release_due(max, alerts);
+        }
+        admission
+    }
+
+    /// Applies an event, analysing it here unless `analysis` is given.
+    fn apply_with(
+        &mut self,
+        event: &Event<'_>,
+        analysis: Option<&Analysis>,
+        alerts: &mut Vec<Alert>,
+        clusters: Option<&mut Vec<(usize, ClusterId)>>,
+    ) {
+        self.clock.applied(self.max_ts, event.ts_ms);
+        match analysis {
+            Some(a) => self.apply(event, a, alerts, clusters),
+            None => {
+                let mut a = std::mem::take(&mut self.analysis);
+                self.analyzer.analyze(event, &mut a);
+                self.apply(event, &a, alerts, clusters);
+                self.analysis = a;
+            }
+        }
+    }
+
+    /// The stream's first event, waiting for a second, applied.
+    fn apply_first(&mut self, alerts: &mut Vec<Alert>) {
+        if let Some((first, _)) = self.clock.first.take() {
+            self.apply_with(&first, None, alerts, None);
+        }
+    }
+
+    /// Applies the held events stamped up to `upto` (or that the stream moved on to), in
+    /// time order.
+    fn release_due(&mut self, upto: i64, alerts: &mut Vec<Alert>) {
+        while self.max_ts.is_some() {
+            let Some((event, _)) = self.clock.due(upto) else {
+                break;
+            };
+            if event.ts_ms < self.watermark {
+                self.stats.late += 1;
+                continue;
+            }
+            self.apply_with(&event, None, alerts, None);
+        }
     }
 
     fn apply(
@@ -356,7 +455,10 @@ impl Engine {
     /// at `ts_ms` had been seen.
     pub fn advance_to(&mut self, ts_ms: i64) -> Vec<Alert> {
         let mut alerts = Vec::new();
+        // Time moving on without a second event: the first is as good as the stream gets.
+        self.apply_first(&mut alerts);
         if self.max_ts.is_some() {
+            self.release_due(ts_ms, &mut alerts);
             self.observe_time(ts_ms, &mut alerts);
         }
         alerts
@@ -366,6 +468,10 @@ impl Engine {
     /// (the data ended, not the condition).
     pub fn finish(&mut self) -> Vec<Alert> {
         let mut alerts = Vec::new();
+        self.apply_first(&mut alerts);
+        let before = self.clock.dropped.len();
+        self.clock.finish();
+        self.stats.ahead += (self.clock.dropped.len() - before) as u64;
         if let Some(max) = self.max_ts {
             let end = max.div_euclid(self.bucket_ms) * self.bucket_ms + self.bucket_ms;
             self.watermark = self.watermark.max(end);

@@ -25,6 +25,12 @@ pub struct ReportInfo {
     pub sources: Vec<String>,
     pub events: u64,
     pub rejected: u64,
+    /// Events older than the stream's watermark when they came, not counted.
+    pub late: u64,
+    /// Events stamped too far ahead of the stream, not counted.
+    pub ahead: u64,
+    /// The input broke here: the report covers what was read before.
+    pub input_error: Option<String>,
     /// `detect.sensitivity` of the configuration used.
     pub sensitivity: String,
 }
@@ -217,6 +223,32 @@ fn troll_evidence(t: &crate::alert::model::TrollDetails, html: &mut String) {
     );
 }
 
+/// What the reader must know before trusting the counts: a broken input, events left out.
+fn warnings(info: &ReportInfo, html: &mut String) {
+    let mut said = Vec::new();
+    if let Some(e) = &info.input_error {
+        said.push(format!(
+            "The input broke before its end ({}): this report covers what was read before.",
+            esc(e)
+        ));
+    }
+    if info.late > 0 {
+        said.push(format!(
+            "{} events came after their minute had closed (the input was out of event-time order) and are not counted.",
+            info.late
+        ));
+    }
+    if info.ahead > 0 {
+        said.push(format!(
+            "{} events were stamped too far ahead of the stream (a producer's clock, input.max_ahead_secs) and are not counted.",
+            info.ahead
+        ));
+    }
+    for w in said {
+        let _ = write!(html, r#"<p class="warn">{w}</p>"#);
+    }
+}
+
 /// Writes the report for a replay's timeline.
 pub fn write_report(
     timeline: &Timeline,
@@ -252,6 +284,7 @@ pub fn write_report(
         notified.sent,
         info.rejected,
     );
+    warnings(info, &mut html);
     html.push_str("<h2>What fired</h2>");
     if episodes.is_empty() {
         html.push_str(r#"<p class="none">Nothing fired: no surge, negativity shift or troll burst in this stream.</p>"#);

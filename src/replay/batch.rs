@@ -21,6 +21,11 @@ use crate::source::{LineReader, ReadLine};
 /// Lines per batch: large enough that handing a batch over costs nothing per line, small
 /// enough that two in flight stay in the cache.
 const BATCH_LINES: usize = 1024;
+/// Bytes of rejected lines a batch holds at most: huge lines end a batch early, so memory
+/// stays bounded whatever the lines.
+const BATCH_BYTES: usize = 8 * 1024 * 1024;
+/// What the dead letter keeps of a line rejected for a huge field (the rest is junk).
+const KEEP_OF_HUGE_LINE: usize = 1024;
 
 /// What a line turned out to be.
 pub(super) enum Parsed {
@@ -173,7 +178,7 @@ impl Reader {
         let (name, reader) = &self.inputs[input];
         ReplayError::Read {
             path: name.clone(),
-            line: reader.line_no + 1,
+            line: reader.error_line(),
             source,
         }
     }
@@ -206,7 +211,14 @@ impl Reader {
                         on_event(batch, &mut self.analyzer, line_no, &event);
                         return Ok(Some((event.ts_ms, line_no)));
                     }
-                    Err(r) => batch.push_rejected(i, line_no, &self.buf, Parsed::Rejected(r)),
+                    Err(r) => {
+                        let keep = if r.reason == crate::event::RejectReason::FieldTooLong {
+                            &self.buf[..self.buf.len().min(KEEP_OF_HUGE_LINE)]
+                        } else {
+                            &self.buf[..]
+                        };
+                        batch.push_rejected(i, line_no, keep, Parsed::Rejected(r))
+                    }
                 },
             }
         }
@@ -214,7 +226,7 @@ impl Reader {
 
     /// One input: lines in file order. Returns false at its end.
     fn fill_one(&mut self, batch: &mut Batch) -> Result<bool, ReplayError> {
-        while batch.lines.len() < BATCH_LINES {
+        while batch.lines.len() < BATCH_LINES && batch.bytes.len() < BATCH_BYTES {
             let event = |batch: &mut Batch, analyzer: &mut Analyzer, line_no, e: &Event<'_>| {
                 batch.push_event(0, line_no, e, analyzer)
             };
@@ -253,7 +265,7 @@ impl Reader {
                 self.pull(i, batch)?;
             }
         }
-        while batch.lines.len() < BATCH_LINES {
+        while batch.lines.len() < BATCH_LINES && batch.bytes.len() < BATCH_BYTES {
             let Some(Reverse((ts_ms, i, _))) = self.heap.pop() else {
                 return Ok(false);
             };

@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::alert::{Alert, AlertKind};
+use crate::alert::Alert;
 use crate::config::Config;
 use crate::deliver::sink::AlertSink;
-use crate::engine::{Analysis, Engine, EngineStats};
+use crate::engine::{Admission, Analysis, Engine, Origin};
 use crate::event::{Event, RejectReason, Rejection};
 use crate::incident::Timeline;
 use crate::metrics::Metrics;
@@ -26,6 +26,10 @@ use crate::source::{open_input, LineReader};
 use crate::status::{Board, StreamStatus};
 
 mod batch;
+pub mod sort;
+mod summary;
+
+pub use summary::ReplaySummary;
 
 use batch::{run_threaded, take_inline, Batch, BatchLine, Parsed, Reader};
 
@@ -39,6 +43,8 @@ pub enum ReplayError {
         line: u64,
         source: io::Error,
     },
+    #[error("cannot sort {path} (temporary files: set TMPDIR to a roomier place, or --no-sort): {source}")]
+    Sort { path: String, source: io::Error },
     #[error("cannot write output: {0}")]
     Write(#[from] io::Error),
     #[error("cannot start the replay's reading thread: {0} (try --threads 1)")]
@@ -59,7 +65,16 @@ pub struct ReplayOptions {
     /// other runs the engine); 0 uses two when the machine has two cores. The output is the
     /// same whatever the number.
     pub threads: usize,
+    /// Sort inputs found out of event-time order (default), or never.
+    pub sort: sort::SortMode,
+    /// Memory for sorting, bytes; beyond it sorted runs go to temporary files. 0: 256 MiB.
+    pub sort_memory: usize,
+    /// Inputs are Windows-1252 / Latin-1, not UTF-8.
+    pub latin1: bool,
 }
+
+/// Memory for sorting an input when none is given.
+pub const SORT_MEMORY: usize = 256 * 1024 * 1024;
 
 /// Where a served replay shows what it does.
 #[derive(Clone)]
@@ -74,88 +89,6 @@ impl fmt::Debug for Observe {
     }
 }
 
-/// What a replay did, printed at the end.
-#[derive(Debug, Clone, Default)]
-pub struct ReplaySummary {
-    pub lines: u64,
-    pub engine: EngineStats,
-    pub rejected: BTreeMap<RejectReason, u64>,
-    pub alerts_written: u64,
-    pub still_firing: u64,
-    pub elapsed: Duration,
-    /// What the replay saw, when [`ReplayOptions::timeline`] asked for it.
-    pub timeline: Option<Timeline>,
-}
-
-impl ReplaySummary {
-    pub fn rejected_total(&self) -> u64 {
-        self.rejected.values().sum()
-    }
-
-    pub fn events_per_sec(&self) -> f64 {
-        self.lines as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-}
-
-impl fmt::Display for ReplaySummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let e = &self.engine;
-        writeln!(
-            f,
-            "ondata replay: {} lines in {:.2} s ({:.0} events/s)",
-            self.lines,
-            self.elapsed.as_secs_f64(),
-            self.events_per_sec()
-        )?;
-        writeln!(
-            f,
-            "  events    {} accepted, {} negative, {} late, {} duplicate ids dropped",
-            e.accepted, e.negative, e.late, e.duplicates
-        )?;
-        let rejected: Vec<String> = self
-            .rejected
-            .iter()
-            .map(|(r, n)| format!("{r} {n}"))
-            .collect();
-        let detail = if rejected.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", rejected.join(", "))
-        };
-        writeln!(f, "  rejected  {}{detail}", self.rejected_total())?;
-        let mut kinds: BTreeMap<AlertKind, (u64, u64)> = BTreeMap::new();
-        for ((kind, status), n) in &e.alerts {
-            let entry = kinds.entry(*kind).or_default();
-            if *status == "firing" {
-                entry.0 += n;
-            } else {
-                entry.1 += n;
-            }
-        }
-        let alerts: Vec<String> = kinds
-            .iter()
-            .map(|(k, (fired, resolved))| format!("{k} {fired} fired/{resolved} resolved"))
-            .collect();
-        write!(
-            f,
-            "  alerts    {} written{}",
-            self.alerts_written,
-            if alerts.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", alerts.join(", "))
-            }
-        )?;
-        if self.still_firing > 0 {
-            write!(f, "; {} still firing at end of input", self.still_firing)?;
-        }
-        if e.topics_folded > 0 {
-            write!(f, "\n  topics    {} events named a topic beyond topics.max_dynamic (counted in `other`)", e.topics_folded)?;
-        }
-        Ok(())
-    }
-}
-
 /// A dead-letter record: the rejected line and why.
 #[derive(Serialize)]
 struct DeadLetter<'a> {
@@ -166,6 +99,10 @@ struct DeadLetter<'a> {
     line: std::borrow::Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     line_bytes: Option<u64>,
+    /// The line's exact bytes when they are not UTF-8 (`line` then shows them with
+    /// replacement characters): nothing of the input is lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line_base64: Option<String>,
 }
 
 /// Events in, alerts and dead letters out: what every replay source feeds.
@@ -182,6 +119,10 @@ pub(crate) struct Pipeline<'a> {
     observe: Option<Observe>,
     last_publish: Instant,
     published_event_ms: i64,
+    /// The inputs' names, for dead letters of events the engine did not take.
+    sources: Vec<String>,
+    /// Where the event being taken came from.
+    origin: Origin,
 }
 
 /// Event time between two publications of a served replay.
@@ -211,6 +152,8 @@ impl<'a> Pipeline<'a> {
             observe: opts.observe.clone(),
             last_publish: Instant::now(),
             published_event_ms: i64::MIN,
+            sources: opts.inputs.clone(),
+            origin: Origin::default(),
         };
         if let Some(o) = &p.observe {
             o.metrics.sink(p.sink.name());
@@ -246,6 +189,7 @@ impl<'a> Pipeline<'a> {
         let mut tail = self.engine.finish();
         self.alerts.append(&mut tail);
         self.emit()?;
+        self.dropped()?;
         self.sink.flush()?;
         self.dead_letter.flush()?;
         self.publish();
@@ -271,6 +215,7 @@ impl<'a> Pipeline<'a> {
         if let Some(o) = &self.observe {
             o.metrics.rejected(rejection.reason);
         }
+        let exact = std::str::from_utf8(raw).is_ok();
         let record = DeadLetter {
             reason: rejection.reason,
             detail: &rejection.detail,
@@ -278,6 +223,10 @@ impl<'a> Pipeline<'a> {
             line_no,
             line: String::from_utf8_lossy(raw),
             line_bytes: full_len,
+            line_base64: (!exact).then(|| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD.encode(raw)
+            }),
         };
         serde_json::to_writer(&mut *self.dead_letter, &record)?;
         self.dead_letter.write_all(b"\n")
@@ -289,10 +238,25 @@ impl<'a> Pipeline<'a> {
 
     /// An event, analysed already or not.
     fn event_with(&mut self, event: &Event<'_>, analysis: Option<&Analysis>) -> io::Result<()> {
-        match analysis {
+        let admission = match analysis {
             Some(a) => self.engine.ingest_analyzed(event, a, &mut self.alerts),
             None => self.engine.ingest_into(event, &mut self.alerts),
+        };
+        match admission {
+            Admission::Applied | Admission::Held => {}
+            Admission::Duplicate => self.not_taken(
+                event,
+                RejectReason::Duplicate,
+                "an event with this id was already taken from this channel and input",
+            )?,
+            Admission::Late => self.not_taken(
+                event,
+                RejectReason::Late,
+                "older than the stream's watermark: its minute had closed (input out of event-time order)",
+            )?,
+            Admission::Dropped => {}
         }
+        self.dropped()?;
         if let Some(t) = &mut self.timeline {
             t.absorb(&mut self.engine);
         }
@@ -308,6 +272,52 @@ impl<'a> Pipeline<'a> {
             }
         }
         self.emit()
+    }
+
+    /// An event the engine did not take, to the dead letter as an input line.
+    fn not_taken(
+        &mut self,
+        event: &Event<'_>,
+        reason: RejectReason,
+        detail: &str,
+    ) -> io::Result<()> {
+        let origin = self.origin;
+        self.dead(&origin, &event.to_json_line(), reason, detail)
+    }
+
+    /// Events the engine gave up on (stamped far ahead), to the dead letter.
+    fn dropped(&mut self) -> io::Result<()> {
+        for d in self.engine.take_dropped() {
+            self.dead(&d.origin, &d.event.to_json_line(), d.reason, &d.detail)?;
+        }
+        Ok(())
+    }
+
+    fn dead(
+        &mut self,
+        origin: &Origin,
+        line: &str,
+        reason: RejectReason,
+        detail: &str,
+    ) -> io::Result<()> {
+        if let Some(o) = &self.observe {
+            o.metrics.rejected(reason);
+        }
+        let source = self
+            .sources
+            .get(origin.input as usize)
+            .map_or("", String::as_str);
+        let record = DeadLetter {
+            reason,
+            detail,
+            source,
+            line_no: origin.line,
+            line: line.into(),
+            line_bytes: None,
+            line_base64: None,
+        };
+        serde_json::to_writer(&mut *self.dead_letter, &record)?;
+        self.dead_letter.write_all(b"\n")
     }
 
     /// Copies the engine's state into the metrics and the status board.
@@ -359,6 +369,11 @@ impl<'a> Pipeline<'a> {
         self.summary.lines += 1;
         match &line.parsed {
             Parsed::Event(k) => {
+                self.origin = Origin {
+                    input: line.source as u32,
+                    line: line.line_no,
+                };
+                self.engine.set_origin(self.origin);
                 let (event, analysis) = batch.event(*k);
                 self.event_with(event, Some(analysis))
             }
@@ -396,6 +411,7 @@ pub fn replay(
 ) -> Result<ReplaySummary, ReplayError> {
     let read_bytes = Arc::new(AtomicU64::new(0));
     let mut inputs = Vec::new();
+    let mut sorted = Vec::new();
     let mut total_size = Some(0u64);
     for path in &opts.inputs {
         let f = open_input(path, read_bytes.clone()).map_err(|source| ReplayError::Open {
@@ -403,21 +419,46 @@ pub fn replay(
             source,
         })?;
         total_size = total_size.zip(f.size).map(|(a, b)| a + b);
-        inputs.push((
-            f.name,
-            LineReader::new(f.reader, config.input.max_line_bytes),
-        ));
+        let mut reader = LineReader::new(f.reader, config.input.max_line_bytes);
+        if opts.latin1 {
+            reader = reader.latin1();
+        }
+        let budget = if opts.sort_memory == 0 {
+            SORT_MEMORY
+        } else {
+            opts.sort_memory
+        };
+        let lateness_ms = i64::from(config.engine.allowed_lateness_secs) * 1000;
+        let (reader, done) = sort::prepare(
+            &f.name,
+            reader,
+            opts.sort,
+            &config.input,
+            lateness_ms,
+            budget,
+        )
+        .map_err(|source| ReplayError::Sort {
+            path: path.clone(),
+            source,
+        })?;
+        sorted.extend(done);
+        inputs.push((f.name, reader));
     }
     let progress = Progress::new(opts.progress, total_size, read_bytes);
     let mut p = Pipeline::new(config, opts, sink, dead_letter);
     let mut reader = Reader::new(inputs, config.input.clone(), p.engine.analyzer());
     let names = reader.names();
+    let mut input_error = None;
     let mut take = |batch: &mut Batch| -> Result<(), ReplayError> {
         for line in &batch.lines {
             p.batch_line(&names[line.source], line, batch)?;
             progress.tick(p.summary.lines);
         }
-        batch.error.take().map_or(Ok(()), Err)
+        // A broken input ends the reading; what came before it is replayed and written.
+        if let Some(e) = batch.error.take() {
+            input_error = Some(e.to_string());
+        }
+        Ok(())
     };
     if replay_threads(opts.threads) > 1 {
         run_threaded(&mut reader, take)?;
@@ -425,7 +466,10 @@ pub fn replay(
         take_inline(&mut reader, &mut take)?;
     }
     progress.finish();
-    p.finish()
+    let mut summary = p.finish()?;
+    summary.input_error = input_error;
+    summary.sorted = sorted;
+    Ok(summary)
 }
 
 /// Progress on stderr: a bar on a terminal, otherwise a plain line every 15 seconds.

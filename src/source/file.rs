@@ -90,6 +90,16 @@ pub struct LineReader {
     /// How much of an overlong line is kept for the dead letter.
     keep_of_long_line: usize,
     pub line_no: u64,
+    /// Lines carry their number and sort key (`line_no \t ts \t line`, a sorted copy).
+    numbered: bool,
+    /// An error met while the input was read ahead, returned once the lines before it are
+    /// read, with the line it broke at.
+    at_end: Option<(io::Error, Option<u64>)>,
+    /// Lines are Windows-1252 (a superset of Latin-1 in print), turned into UTF-8 as read.
+    latin1: bool,
+    scratch: Vec<u8>,
+    /// Lines read ahead and given back ([`LineReader::unread`]): served first.
+    queued: std::collections::VecDeque<(u64, Vec<u8>, Option<u64>)>,
 }
 
 impl LineReader {
@@ -99,11 +109,60 @@ impl LineReader {
             max_line_bytes,
             keep_of_long_line: 1024,
             line_no: 0,
+            numbered: false,
+            at_end: None,
+            latin1: false,
+            scratch: Vec::new(),
+            queued: std::collections::VecDeque::new(),
         }
+    }
+
+    /// Gives back lines read ahead (number, bytes, full length when too long), to be read
+    /// again first, as they were.
+    pub fn unread(&mut self, lines: impl IntoIterator<Item = (u64, Vec<u8>, Option<u64>)>) {
+        self.queued.extend(lines);
+    }
+
+    /// Reads Windows-1252 / Latin-1 lines, handing them on as UTF-8.
+    pub fn latin1(mut self) -> Self {
+        self.latin1 = true;
+        self
+    }
+
+    /// Reads a sorted copy whose lines carry their original numbers.
+    pub fn numbered(reader: Box<dyn BufRead + Send>, max_line_bytes: usize) -> Self {
+        let mut r = Self::new(reader, max_line_bytes.saturating_add(64));
+        r.numbered = true;
+        r
+    }
+
+    /// Returns `error` (if any) after the last line, as if met there, at line `line`.
+    pub fn fail_at_end(&mut self, error: Option<io::Error>, line: Option<u64>) {
+        self.at_end = error.map(|e| (e, line));
+    }
+
+    /// The line an error is reported at: the next one, or where a read-ahead broke.
+    pub fn error_line(&self) -> u64 {
+        self.at_end
+            .as_ref()
+            .and_then(|(_, l)| *l)
+            .unwrap_or(self.line_no + 1)
+    }
+
+    pub fn into_inner(self) -> Box<dyn BufRead + Send> {
+        self.reader
     }
 
     pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<ReadLine> {
         buf.clear();
+        if let Some((line_no, bytes, too_long)) = self.queued.pop_front() {
+            buf.extend_from_slice(&bytes);
+            self.line_no = line_no;
+            return Ok(match too_long {
+                Some(len) => ReadLine::TooLong { len },
+                None => ReadLine::Line,
+            });
+        }
         let mut total: u64 = 0;
         let mut too_long = false;
         loop {
@@ -114,7 +173,13 @@ impl LineReader {
             };
             if available.is_empty() {
                 if total == 0 {
-                    return Ok(ReadLine::Eof);
+                    return match self.at_end.take() {
+                        Some((e, line)) => {
+                            self.at_end = Some((io::Error::new(e.kind(), "see above"), line));
+                            Err(e)
+                        }
+                        None => Ok(ReadLine::Eof),
+                    };
                 }
                 break;
             }
@@ -148,7 +213,43 @@ impl LineReader {
         if buf.last() == Some(&b'\r') {
             buf.pop();
         }
+        if self.latin1 && !buf.is_ascii() {
+            self.scratch.clear();
+            windows_1252_to_utf8(buf, &mut self.scratch);
+            std::mem::swap(buf, &mut self.scratch);
+        }
+        if self.numbered {
+            let mut tabs = memchr::memchr_iter(b'\t', buf);
+            if let (Some(a), Some(b)) = (tabs.next(), tabs.next()) {
+                if let Some(n) = std::str::from_utf8(&buf[..a])
+                    .ok()
+                    .and_then(|n| n.parse().ok())
+                {
+                    self.line_no = n;
+                }
+                buf.drain(..=b);
+            }
+        }
         Ok(ReadLine::Line)
+    }
+}
+
+/// Windows-1252's characters at 0x80-0x9F (Latin-1 has control codes there; the five
+/// unassigned bytes are read as those).
+const CP1252_HIGH: [char; 32] = [
+    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}',
+    '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+];
+
+/// Appends `bytes`, read as Windows-1252, to `out` as UTF-8.
+pub fn windows_1252_to_utf8(bytes: &[u8], out: &mut Vec<u8>) {
+    let mut tmp = [0u8; 4];
+    for &b in bytes {
+        let c = match b {
+            0x80..=0x9f => CP1252_HIGH[usize::from(b - 0x80)],
+            _ => char::from(b),
+        };
+        out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
     }
 }
 
@@ -176,6 +277,13 @@ mod tests {
         assert_eq!(buf, b"last");
         assert_eq!(r.next_line(&mut buf).unwrap(), ReadLine::Eof);
         assert_eq!(r.line_no, 4);
+    }
+
+    #[test]
+    fn windows_1252_lines_become_utf8() {
+        let mut out = Vec::new();
+        windows_1252_to_utf8(b"caff\xe8 \x80 5 \x93s\xec\x94", &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "caffè € 5 “sì”");
     }
 
     #[test]
