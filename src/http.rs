@@ -88,7 +88,14 @@ impl Admin {
 
     /// The silences, if the request carries the token (compared in constant time).
     fn check(&self, headers: &HeaderMap) -> Result<&Arc<Silences>, Refused> {
-        let (Some(token), Some(silences)) = (&self.token, &self.silences) else {
+        let Some(silences) = &self.silences else {
+            return Err(Refused(
+                StatusCode::FORBIDDEN,
+                "a replay has no admin API: silences are set on the live process (`ondata run`)"
+                    .to_string(),
+            ));
+        };
+        let Some(token) = &self.token else {
             return Err(Refused(
                 StatusCode::FORBIDDEN,
                 format!("the admin API is off: start ondata with {ADMIN_TOKEN_VAR} set"),
@@ -359,6 +366,11 @@ impl Default for Limits {
     }
 }
 
+/// Connections served beyond `max_connections`, one request each.
+const RESERVE_CONNECTIONS: usize = 8;
+/// Their request head must arrive within this.
+const RESERVE_HEAD_TIMEOUT: Duration = Duration::from_secs(2);
+
 async fn time_limit(State(limit): State<Duration>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
@@ -462,10 +474,17 @@ async fn accept(
 ) {
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    // With every slot held (idle clients, say), a few more connections are still served,
+    // one request each under a short head timeout, so /healthz and /metrics answer.
+    let reserve = Arc::new(Semaphore::new(RESERVE_CONNECTIONS));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(limits.max_head_bytes.max(8 * 1024));
+    let mut http_reserve = http.clone();
+    http_reserve
+        .header_read_timeout(RESERVE_HEAD_TIMEOUT.min(limits.header_timeout))
+        .keep_alive(false);
     let mut refused_logged = false;
     loop {
         let (stream, peer) = tokio::select! {
@@ -480,20 +499,28 @@ async fn accept(
             },
             () = stopping(&mut shutdown) => break,
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            if !refused_logged {
-                tracing::warn!(
-                    "http: {} connections open, closing new ones (first from {peer})",
-                    limits.max_connections
-                );
-                refused_logged = true;
-            }
-            drop(stream);
-            continue;
+        let (slot, builder) = match slots.clone().try_acquire_owned() {
+            Ok(slot) => (slot, &http),
+            Err(_) => match reserve.clone().try_acquire_owned() {
+                Ok(slot) => (slot, &http_reserve),
+                Err(_) => {
+                    if !refused_logged {
+                        tracing::warn!(
+                            "http: {} connections open, closing new ones (first from {peer})",
+                            limits.max_connections
+                        );
+                        refused_logged = true;
+                    }
+                    drop(stream);
+                    continue;
+                }
+            },
         };
-        refused_logged = false;
+        if std::ptr::eq(builder, &http) {
+            refused_logged = false;
+        }
         let service = TowerToHyperService::new(app.clone());
-        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!("http: connection from {peer}: {e}");
@@ -507,5 +534,25 @@ async fn accept(
         .is_err()
     {
         tracing::debug!("http: connections still open after 5 s at shutdown");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replay_s_admin_api_says_where_silences_are_set() {
+        let Err(Refused(status, message)) = Admin::disabled().check(&HeaderMap::new()) else {
+            panic!("a replay has no admin API");
+        };
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(message.contains("ondata run"), "{message}");
+        assert!(!message.contains(ADMIN_TOKEN_VAR), "{message}");
+        let silences = Arc::new(Silences::in_memory(crate::deliver::clock::Clock::system()));
+        let Err(Refused(_, message)) = Admin::new(None, silences).check(&HeaderMap::new()) else {
+            panic!("no token: off");
+        };
+        assert!(message.contains(ADMIN_TOKEN_VAR), "{message}");
     }
 }

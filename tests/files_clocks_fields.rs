@@ -489,3 +489,115 @@ fn children_peak_kib() -> u64 {
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
     usage.ru_maxrss as u64
 }
+
+#[test]
+fn bad_numbers_and_start_time_failures_are_refused_naming_the_key_or_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let check = |env: &[(&str, &str)], file: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ondata"));
+        cmd.arg("check-config").current_dir(d);
+        if let Some(f) = file {
+            cmd.arg(f);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let o = cmd.output().unwrap();
+        (o.status.code(), stderr(&o))
+    };
+    for (var, value, key) in [
+        (
+            "ONDATA__DETECT__SURGE__MIN_RATIO",
+            "nan",
+            "detect.surge.min_ratio",
+        ),
+        (
+            "ONDATA__DETECT__SURGE__MIN_RATIO",
+            "inf",
+            "detect.surge.min_ratio",
+        ),
+        (
+            "ONDATA__DETECT__NEGATIVITY__CONFIDENCE_Z",
+            "nan",
+            "detect.negativity.confidence_z",
+        ),
+        (
+            "ONDATA__DETECT__SURGE__BASELINE_HALF_LIFE_MINS",
+            "nan",
+            "baseline_half_life_mins",
+        ),
+        ("ONDATA__HTTP__LISTEN", "localhost", "http.listen"),
+        ("ONDATA__HTTP__LISTEN", "127.0.0.1:99999", "http.listen"),
+    ] {
+        let (code, err) = check(&[(var, value)], None);
+        assert_eq!(code, Some(2), "{var}={value}: {err}");
+        assert!(
+            err.contains(var) && err.contains(key),
+            "{var}={value}: {err}"
+        );
+    }
+    let (code, err) = check(&[("ONDATA__DETECT__SURGE__MIN_RATIO", "\"x\"")], None);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("ONDATA__DETECT__SURGE__MIN_RATIO") && !err.contains("built-in defaults"),
+        "{err}"
+    );
+    std::fs::write(
+        d.join("k.toml"),
+        "[kafka.client]\n\"no.such.property\" = \"1\"\n",
+    )
+    .unwrap();
+    let (code, err) = check(&[], Some("k.toml"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no.such.property"), "{err}");
+    std::fs::write(
+        d.join("s.toml"),
+        "[[alerts.sinks]]\ntype = \"webhook\"\nname = \"w\"\nurl = \"env:ONDATA_TEST_SURELY_UNSET\"\n",
+    )
+    .unwrap();
+    let (code, err) = check(&[], Some("s.toml"));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("ONDATA_TEST_SURELY_UNSET"), "{err}");
+}
+
+#[test]
+fn a_replay_says_configured_sinks_are_unused_and_its_backfill_counts_as_live_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, _, firing) = click_day(d);
+    std::fs::write(
+        d.join("c.toml"),
+        "[[alerts.sinks]]\ntype = \"file\"\nname = \"f\"\npath = \"never.ndjson\"\n",
+    )
+    .unwrap();
+    let o = ondata(
+        &[
+            "replay",
+            "--config",
+            "c.toml",
+            "day.ndjson",
+            "--alerts-out",
+            "a",
+            "--openmetrics-out",
+            "om",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not used by a replay"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!d.join("never.ndjson").exists());
+    // ondata_alerts_total counts firing records (as the live counter does), not resolutions.
+    let om = std::fs::read_to_string(d.join("om")).unwrap();
+    let mut last: std::collections::BTreeMap<String, u64> = Default::default();
+    for l in om.lines().filter(|l| l.starts_with("ondata_alerts_total{")) {
+        let mut parts = l.rsplitn(3, ' ');
+        let (_, n, series) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+        last.insert(series.to_string(), n.parse().unwrap());
+    }
+    assert_eq!(last.values().sum::<u64>(), firing.len() as u64, "{last:?}");
+}

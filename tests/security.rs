@@ -181,6 +181,21 @@ fn silent_and_slow_clients_are_disconnected() {
 }
 
 #[test]
+fn health_and_metrics_answer_while_idle_clients_hold_every_slot() {
+    let srv = server(Limits {
+        header_timeout: Duration::from_secs(60),
+        max_connections: 16,
+        ..short()
+    });
+    let held: Vec<TcpStream> = (0..16).map(|_| connect(srv.addr)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    for path in ["/healthz", "/metrics", "/healthz"] {
+        assert_eq!(status(&get(srv.addr, path)), 200, "{path}");
+    }
+    drop(held);
+}
+
+#[test]
 fn connections_beyond_the_limit_are_closed_and_the_rest_served() {
     let srv = server(Limits {
         header_timeout: Duration::from_secs(60),

@@ -70,8 +70,23 @@ pub fn load_config(path: Option<&Path>) -> Result<Config> {
 }
 
 /// `ondata check-config`: validates a configuration and prints the effective one.
+/// Beyond the file's own validity, what would fail only when `run` starts is checked here
+/// too: the sinks' `env:` URLs set, the Kafka client's properties known to librdkafka.
 pub fn check_config(file: Option<&Path>) -> Result<()> {
     let config = load_config(file)?;
+    for (n, sink) in config.alerts.sinks.iter().enumerate() {
+        if let Some(url) = &sink.url {
+            let key = format!("alerts.sinks[{n}].url");
+            ondata::secret::resolve(url, &key).map_err(|e| ConfigError::Invalid {
+                key: key.clone(),
+                message: e.to_string(),
+            })?;
+        }
+    }
+    ondata::source::kafka::check_client(&config.kafka).map_err(|e| ConfigError::Invalid {
+        key: "kafka.client".into(),
+        message: e.to_string(),
+    })?;
     print!("{}", config.effective_toml());
     Ok(())
 }

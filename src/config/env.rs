@@ -35,9 +35,13 @@ pub(super) fn blame_env(
         apply_env_override(&mut t, var, value).ok()?;
         let text = toml::to_string(&t).ok()?;
         if let Err(e) = Config::from_toml_with_env(&text, origin, std::iter::empty()) {
+            let message = match e {
+                ConfigError::Parse { message, .. } => message.trim().to_string(),
+                other => other.to_string(),
+            };
             return Some(ConfigError::Env {
                 var: var.clone(),
-                message: e.to_string(),
+                message,
             });
         }
     }

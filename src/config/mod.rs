@@ -339,6 +339,7 @@ impl Config {
                 "must be between 1 and 604800 (a week; default 300)",
             ));
         }
+        check_listen(&self.http.listen)?;
         if self.kafka.topics.is_empty() {
             return Err(invalid(
                 "kafka.topics",
@@ -406,6 +407,27 @@ impl Config {
             ));
         }
         self.detect.validate(e.bucket_secs)
+    }
+}
+
+/// `http.listen` as `run` will bind it: an address and a port, or a host name and a port.
+fn check_listen(listen: &str) -> Result<(), ConfigError> {
+    if listen.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let fix = "give an address and a port, e.g. \"127.0.0.1:9898\" or \"localhost:9898\"";
+    match listen.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() => match port.parse::<u16>() {
+            Ok(_) => Ok(()),
+            Err(_) => Err(invalid(
+                "http.listen",
+                format!("port `{port}` is not a port number (1-65535); {fix}"),
+            )),
+        },
+        _ => Err(invalid(
+            "http.listen",
+            format!("`{listen}` has no port; {fix}"),
+        )),
     }
 }
 

@@ -190,19 +190,20 @@ fn alerts_firing(
     Ok(())
 }
 
-/// `ondata_alerts_total{kind,severity}`: alert records raised, counted at their event time.
+/// `ondata_alerts_total{kind,severity}`: firing records raised (an episode's start and each
+/// escalation), counted at their event time, as the live counter counts them.
 fn alerts_total(out: &mut impl Write, timeline: &Timeline) -> io::Result<()> {
     header(
         out,
         &Family {
             name: "ondata_alerts",
             kind: "counter",
-            help: "Alert transitions raised, by kind and severity.",
+            help: "Firing alert records raised, by kind and severity.",
         },
     )?;
     let mut series: BTreeMap<(&str, &str), Vec<i64>> = BTreeMap::new();
     for a in &timeline.alerts {
-        if a.status == AlertStatus::Firing || a.status == AlertStatus::Resolved {
+        if a.status == AlertStatus::Firing {
             series
                 .entry((a.kind.as_str(), a.severity.as_str()))
                 .or_default()

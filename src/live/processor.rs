@@ -169,7 +169,25 @@ impl Processor {
     fn take(&mut self, p: &Partition, pending: Pending) {
         let offset = pending.offset;
         let kafka_ts = pending.kafka_ts_ms;
-        match pending.item {
+        // A producer's clock far ahead of the wall clock cannot move everyone's time: its
+        // event goes to the dead letter.
+        let item = match pending.item {
+            Item::Event(event)
+                if event.ts_ms > wall_ms() + i64::from(self.config.input.max_ahead_secs) * 1000 =>
+            {
+                Item::Poison {
+                    payload: event.to_json_line().into_bytes(),
+                    reason: crate::event::RejectReason::TsAhead,
+                    detail: format!(
+                        "ts {} is more than input.max_ahead_secs = {} ahead of the wall clock",
+                        crate::event::format_ts(event.ts_ms),
+                        self.config.input.max_ahead_secs
+                    ),
+                }
+            }
+            other => other,
+        };
+        match item {
             Item::Event(event) => {
                 self.alerts.clear();
                 if let Some(m) = &self.observers.metrics {
@@ -179,6 +197,22 @@ impl Processor {
                     m.processing(started.elapsed().as_secs_f64());
                 } else {
                     self.engine.ingest_into(&event, &mut self.alerts);
+                }
+                // Events the engine held ahead of the stream and gave up on: dead letters.
+                for d in self.engine.take_dropped() {
+                    let m = OwnedMessage {
+                        at: p.clone(),
+                        offset,
+                        kafka_ts_ms: kafka_ts,
+                        payload: d.event.to_json_line().into_bytes(),
+                    };
+                    if let Some(metrics) = &self.observers.metrics {
+                        metrics.rejected(d.reason);
+                        metrics.dead_lettered();
+                    }
+                    if let Err(e) = self.dead.send(&m, d.reason.as_str(), &d.detail) {
+                        tracing::error!("{e}");
+                    }
                 }
                 self.max_ts = Some(self.max_ts.map_or(event.ts_ms, |m| m.max(event.ts_ms)));
                 self.last_release = Instant::now();

@@ -75,6 +75,15 @@ pub fn base_client_config(kafka: &KafkaConfig) -> Result<ClientConfig> {
     Ok(cfg)
 }
 
+/// What would fail when the live consumer starts, checked without connecting: an `env:`
+/// value whose variable is unset, a property librdkafka does not know or refuses.
+pub fn check_client(kafka: &KafkaConfig) -> Result<()> {
+    let cfg = consumer_config(kafka)?;
+    cfg.create::<rdkafka::consumer::BaseConsumer>()
+        .map(drop)
+        .map_err(|e| Error::setting(format!("kafka.client: {e}")))
+}
+
 /// `[kafka.client]` with secrets resolved.
 fn resolved_client_properties(kafka: &KafkaConfig) -> Result<BTreeMap<String, String>> {
     kafka
