@@ -187,6 +187,50 @@ fn poison_messages_are_dead_lettered_with_headers_and_their_offsets_advance() {
     }
 }
 
+/// One producer's clock an hour fast: its event goes to the dead letter as `ts_ahead`, and
+/// every other event is taken (none late).
+#[test]
+fn an_event_ahead_of_the_wall_clock_is_dead_lettered_and_moves_nothing() {
+    let _serial = one_at_a_time();
+    let topic = unique("comments");
+    let mock = cluster(1, &topic, 1);
+    let brokers = mock.bootstrap_servers();
+    let mut lines = stream(Scenario::Quiet, 0, 3);
+    lines.truncate(1_000);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let fast = format!(
+        r#"{{"ts":{},"id":"fast-clock","author":"x","topic":"t","text":"dal futuro"}}"#,
+        now_ms + 3_600_000
+    );
+    let mut mixed = lines.clone();
+    mixed.insert(500, fast.into_bytes());
+    let group = unique("g");
+    produce(&brokers, &topic, &mixed);
+    let run = start(earliest(config(&brokers, &topic, &group)), Vec::new());
+    wait_until("every message taken", || run.taken() >= mixed.len() as u64);
+    let summary = run.stop(Stop::Drain);
+    assert_eq!(summary.dead_lettered, 1);
+    assert_eq!(summary.late, 0, "no event late behind the fast clock");
+    let dlq: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", unique("dlq"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    dlq.subscribe(&[&format!("{topic}.dlq")]).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut reason = None;
+    while reason.is_none() && Instant::now() < deadline {
+        if let Some(Ok(m)) = dlq.poll(Duration::from_millis(200)) {
+            reason = Some(header_map(&m)["reason"].clone());
+        }
+    }
+    assert_eq!(reason.as_deref(), Some("ts_ahead"));
+}
+
 #[test]
 fn broker_faults_are_survived_without_loss() {
     let _serial = one_at_a_time();
