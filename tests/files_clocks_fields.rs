@@ -149,6 +149,8 @@ fn newest_first_and_topic_sorted_copies_give_the_sorted_alerts() {
     write_lines(&d.join("topic.ndjson"), &by_topic);
     assert_eq!(firing_alerts(d, "rev.ndjson", &[]), firing);
     assert_eq!(firing_alerts(d, "topic.ndjson", &[]), firing);
+    // Sorting a file in order changes nothing.
+    assert_eq!(firing_alerts(d, "day.ndjson", &["--sort"]), firing);
     // Sorted with a small memory budget: runs spilled to disk and merged, the same alerts.
     assert_eq!(
         firing_alerts(d, "rev.ndjson", &["--sort-memory", "16"]),

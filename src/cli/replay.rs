@@ -56,8 +56,12 @@ pub struct ReplayArgs {
     pub serve: bool,
     /// The input is known to be in event-time order: do not look ahead to sort it (late
     /// events are then counted and dead-lettered).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sort")]
     pub no_sort: bool,
+    /// Sort every input, even when its first 100,000 lines are in order (a large export
+    /// sorted by topic, say, whose disorder starts late).
+    #[arg(long)]
+    pub sort: bool,
     /// Memory for sorting an input found out of order, MiB; beyond it sorted runs go to
     /// temporary files (TMPDIR).
     #[arg(long, value_name = "MIB", default_value_t = 256, value_parser = clap::value_parser!(u32).range(16..))]
@@ -82,6 +86,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         threads,
         serve,
         no_sort,
+        sort,
         sort_memory,
         encoding,
     } = args;
@@ -144,10 +149,10 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         observe: served.as_ref().map(|s| s.observe.clone()),
         timeline: report_file.is_some() || om_file.is_some(),
         threads: threads.map_or(0, usize::from),
-        sort: if no_sort {
-            ondata::replay::sort::SortMode::Never
-        } else {
-            ondata::replay::sort::SortMode::Auto
+        sort: match (no_sort, sort) {
+            (true, _) => ondata::replay::sort::SortMode::Never,
+            (_, true) => ondata::replay::sort::SortMode::Always,
+            _ => ondata::replay::sort::SortMode::Auto,
         },
         sort_memory: sort_memory as usize * 1024 * 1024,
         latin1: encoding == "latin1",

@@ -25,6 +25,9 @@ pub enum SortMode {
     /// Sort an input whose first lines are out of order.
     #[default]
     Auto,
+    /// Sort every input, whatever its first lines (disorder that starts late, such as a
+    /// large file sorted by topic).
+    Always,
     /// Never: a stream known to be ordered (late events are counted and dead-lettered).
     Never,
 }
@@ -95,6 +98,45 @@ fn key(line: &[u8], limits: &InputConfig) -> i64 {
     parse_event(line, limits).map_or(i64::MIN, |e| e.ts_ms)
 }
 
+/// A line's `ts`, read without parsing the line when it is plainly there (`"ts":` then
+/// digits or an RFC 3339 string), else by parsing it: the look-ahead costs little.
+fn quick_key(line: &[u8], limits: &InputConfig) -> i64 {
+    // Outside the years an event may have, the line is parsed to say what it is.
+    const PLAUSIBLE: std::ops::Range<i64> = 946_684_800_000..4_102_444_800_000;
+    quick_ts(line)
+        .filter(|ts| PLAUSIBLE.contains(ts))
+        .unwrap_or_else(|| key(line, limits))
+}
+
+fn quick_ts(line: &[u8]) -> Option<i64> {
+    let at = memchr::memmem::find(line, b"\"ts\"")?;
+    // Inside a string the quotes would be escaped.
+    if at > 0 && line[at - 1] == b'\\' {
+        return None;
+    }
+    let rest = line[at + 4..]
+        .trim_ascii_start()
+        .strip_prefix(b":")?
+        .trim_ascii_start();
+    match rest.first()? {
+        b'0'..=b'9' => {
+            let end = rest
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(rest.len());
+            std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+        }
+        b'"' => {
+            let end = memchr::memchr(b'"', &rest[1..])?;
+            let text = std::str::from_utf8(&rest[1..1 + end]).ok()?;
+            chrono::DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|t| t.timestamp_millis())
+        }
+        _ => None,
+    }
+}
+
 /// Reads `reader` ahead and returns it (or its sorted copy) ready to replay, with what was
 /// done when it was sorted. `lateness_ms` is how far back an event may be and still count.
 pub fn prepare(
@@ -117,9 +159,15 @@ pub fn prepare(
         match reader.next_line(&mut buf) {
             Ok(ReadLine::Eof) => break,
             Ok(ReadLine::Line) => {
-                let ts = key(&buf, limits);
+                let mut ts = quick_key(&buf, limits);
+                let late = ts < max.saturating_sub(lateness_ms);
+                if ts != i64::MIN && (late || ts > max.saturating_add(lateness_ms)) {
+                    // Late, or a jump ahead, by its look: only a line that really is an
+                    // event counts (a broken line's time says nothing of the stream's).
+                    ts = key(&buf, limits);
+                    disordered |= ts != i64::MIN && ts < max.saturating_sub(lateness_ms);
+                }
                 if ts != i64::MIN {
-                    disordered |= ts < max.saturating_sub(lateness_ms);
                     max = max.max(ts);
                 }
                 probe.push(ts, reader.line_no, &buf);
@@ -133,14 +181,14 @@ pub fn prepare(
             }
         }
     }
-    if !disordered {
+    if !disordered && mode != SortMode::Always {
         // In order: the probe's lines first, as read, then the rest as it comes.
-        let lines = std::mem::take(&mut probe.lines);
-        reader.unread(
-            lines
-                .into_iter()
-                .map(|k| (k.line_no, probe.bytes[k.range].to_vec(), k.too_long)),
-        );
+        let lines = probe
+            .lines
+            .into_iter()
+            .map(|k| (k.line_no, k.range, k.too_long))
+            .collect();
+        reader.unread(probe.bytes, lines);
         reader.fail_at_end(error, None);
         return Ok((reader, None));
     }
@@ -158,7 +206,7 @@ pub fn prepare(
         }
         match reader.next_line(&mut buf) {
             Ok(ReadLine::Eof) => break,
-            Ok(ReadLine::Line) => run.push(key(&buf, limits), reader.line_no, &buf),
+            Ok(ReadLine::Line) => run.push(quick_key(&buf, limits), reader.line_no, &buf),
             Ok(ReadLine::TooLong { .. }) => run.push(i64::MIN, reader.line_no, &buf),
             Err(e) => error = Some(e),
         }

@@ -56,7 +56,7 @@ impl fmt::Display for ReplaySummary {
         for s in &self.sorted {
             writeln!(
                 f,
-                "  sorted    {} was not in event-time order: its {} lines were sorted ({})",
+                "  sorted    {}: its {} lines sorted by event time before the replay ({})",
                 s.input,
                 s.lines,
                 if s.runs == 0 {
@@ -69,7 +69,7 @@ impl fmt::Display for ReplaySummary {
         if e.late > 0 {
             writeln!(
                 f,
-                "  late      {} events came after their minute had closed: the input is not in event-time order (replay sorts it unless --no-sort; see the dead letter)",
+                "  late      {} events came after their minute had closed: the input is not in event-time order (in the dead letter; replay with --sort to sort it whole)",
                 e.late
             )?;
         }

@@ -99,7 +99,8 @@ pub struct LineReader {
     latin1: bool,
     scratch: Vec<u8>,
     /// Lines read ahead and given back ([`LineReader::unread`]): served first.
-    queued: std::collections::VecDeque<(u64, Vec<u8>, Option<u64>)>,
+    queued: std::collections::VecDeque<(u64, std::ops::Range<usize>, Option<u64>)>,
+    queued_bytes: Vec<u8>,
 }
 
 impl LineReader {
@@ -114,13 +115,19 @@ impl LineReader {
             latin1: false,
             scratch: Vec::new(),
             queued: std::collections::VecDeque::new(),
+            queued_bytes: Vec::new(),
         }
     }
 
-    /// Gives back lines read ahead (number, bytes, full length when too long), to be read
-    /// again first, as they were.
-    pub fn unread(&mut self, lines: impl IntoIterator<Item = (u64, Vec<u8>, Option<u64>)>) {
-        self.queued.extend(lines);
+    /// Gives back lines read ahead (number, where in `bytes`, full length when too long),
+    /// to be read again first, as they were.
+    pub fn unread(
+        &mut self,
+        bytes: Vec<u8>,
+        lines: std::collections::VecDeque<(u64, std::ops::Range<usize>, Option<u64>)>,
+    ) {
+        self.queued_bytes = bytes;
+        self.queued = lines;
     }
 
     /// Reads Windows-1252 / Latin-1 lines, handing them on as UTF-8.
@@ -155,8 +162,11 @@ impl LineReader {
 
     pub fn next_line(&mut self, buf: &mut Vec<u8>) -> io::Result<ReadLine> {
         buf.clear();
-        if let Some((line_no, bytes, too_long)) = self.queued.pop_front() {
-            buf.extend_from_slice(&bytes);
+        if let Some((line_no, range, too_long)) = self.queued.pop_front() {
+            buf.extend_from_slice(&self.queued_bytes[range]);
+            if self.queued.is_empty() {
+                self.queued_bytes = Vec::new();
+            }
             self.line_no = line_no;
             return Ok(match too_long {
                 Some(len) => ReadLine::TooLong { len },
