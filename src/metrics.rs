@@ -28,6 +28,8 @@ pub struct Metrics {
     negative: IntCounterVec,
     rejected: IntCounterVec,
     late: IntCounter,
+    duplicates: IntCounter,
+    ahead: IntCounter,
     volume: GaugeVec,
     baseline: GaugeVec,
     negativity: GaugeVec,
@@ -128,6 +130,16 @@ impl Metrics {
                 IntCounter::new("ondata_events_late_total", "Comments older than the watermark, not merged.")
                     .expect("valid metric"),
             ),
+            duplicates: register(
+                &registry,
+                IntCounter::new("ondata_events_duplicate_total", "Comments dropped as redeliveries: an id already seen on their channel.")
+                    .expect("valid metric"),
+            ),
+            ahead: register(
+                &registry,
+                IntCounter::new("ondata_events_ahead_total", "Comments stamped too far ahead of the stream that it never reached (ts_ahead).")
+                    .expect("valid metric"),
+            ),
             dead_lettered: register(
                 &registry,
                 IntCounter::new(
@@ -223,6 +235,13 @@ impl Metrics {
             }
         };
         advance(&self.late, "late", "", engine.stats().late);
+        advance(
+            &self.duplicates,
+            "duplicates",
+            "",
+            engine.stats().duplicates,
+        );
+        advance(&self.ahead, "ahead", "", engine.stats().ahead);
         for t in engine.topics() {
             let topic = [t.name.as_str()];
             advance(
@@ -382,6 +401,29 @@ mod tests {
         text.lines()
             .find_map(|l| l.strip_prefix(&prefix))
             .and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn redeliveries_and_events_ahead_are_counted() {
+        let config = Config::default();
+        let mut engine = Engine::new(&config);
+        let metrics = Metrics::new();
+        let line =
+            |ms: i64, id: &str| format!(r#"{{"ts":{ms},"id":"{id}","author":"a","text":"ciao"}}"#);
+        let t0 = 1_585_728_000_000i64;
+        let mut lines: Vec<String> = (0..20)
+            .map(|i| line(t0 + i * 1000, &i.to_string()))
+            .collect();
+        lines.push(line(t0 + 21_000, "3"));
+        lines.push(line(t0 + 21_000 + 86_400_000, "far"));
+        for l in &lines {
+            engine.ingest(&parse_event(l.as_bytes(), &config.input).unwrap());
+        }
+        engine.finish();
+        metrics.observe(&engine);
+        let text = metrics.render();
+        assert!(text.contains("ondata_events_duplicate_total 1"), "{text}");
+        assert!(text.contains("ondata_events_ahead_total 1"), "{text}");
     }
 
     #[test]

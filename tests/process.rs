@@ -438,6 +438,7 @@ fn killed_mid_stream_and_restarted_nothing_is_missing_or_notified_twice() {
         "comments per topic, as in one uninterrupted replay"
     );
     assert_eq!(metric(&http, "ondata_events_late_total"), 0.0);
+    assert_eq!(metric(&http, "ondata_events_ahead_total"), 0.0);
     assert_eq!(sigterm_and_wait(&mut second), 0, "a clean stop");
 
     // The alert file holds each alert once: those of an uninterrupted run.

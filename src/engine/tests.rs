@@ -39,6 +39,57 @@ fn late_events_are_counted_not_merged() {
     assert_eq!(t.events, 3);
 }
 
+/// A recording that resumes hours later, and a stream sparser than the ahead limit, are
+/// taken whole: only a lone event ahead of the stream is held back.
+#[test]
+fn a_stream_that_moves_on_or_runs_sparse_is_taken_whole() {
+    let mut e = Engine::new(&Config::default());
+    let mut ts = T0;
+    for i in 0..400 {
+        if i == 200 {
+            ts += 6 * 3_600_000;
+        }
+        ts += 1_000;
+        assert_ne!(
+            e.ingest_into(&event(ts, "ciao", Some("t"), None), &mut Vec::new()),
+            Admission::Dropped
+        );
+    }
+    // Sparse: one event every ten minutes for a day.
+    for _ in 0..144 {
+        ts += 600_000;
+        e.ingest(&event(ts, "ciao", Some("t"), None));
+    }
+    e.finish();
+    assert_eq!(e.take_dropped().len(), 0);
+    assert_eq!(
+        (e.stats().accepted, e.stats().late, e.stats().ahead),
+        (544, 0, 0)
+    );
+
+    // One event a day ahead of a dense stream: held, then dropped at the end, nothing late.
+    let mut e = Engine::new(&Config::default());
+    for i in 0..300 {
+        if i == 100 {
+            assert_eq!(
+                e.ingest_into(
+                    &event(T0 + 86_400_000, "x", Some("t"), None),
+                    &mut Vec::new()
+                ),
+                Admission::Held
+            );
+        }
+        e.ingest(&event(T0 + i * 1_000, "ciao", Some("t"), None));
+    }
+    e.finish();
+    assert_eq!(
+        (e.stats().accepted, e.stats().late, e.stats().ahead),
+        (300, 0, 1)
+    );
+    let dropped = e.take_dropped();
+    assert_eq!(dropped[0].reason, crate::event::RejectReason::TsAhead);
+}
+
 #[test]
 fn redeliveries_with_the_same_id_are_dropped() {
     let mut e = Engine::new(&Config::default());
