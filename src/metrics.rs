@@ -404,29 +404,6 @@ mod tests {
     }
 
     #[test]
-    fn redeliveries_and_events_ahead_are_counted() {
-        let config = Config::default();
-        let mut engine = Engine::new(&config);
-        let metrics = Metrics::new();
-        let line =
-            |ms: i64, id: &str| format!(r#"{{"ts":{ms},"id":"{id}","author":"a","text":"ciao"}}"#);
-        let t0 = 1_585_728_000_000i64;
-        let mut lines: Vec<String> = (0..20)
-            .map(|i| line(t0 + i * 1000, &i.to_string()))
-            .collect();
-        lines.push(line(t0 + 21_000, "3"));
-        lines.push(line(t0 + 21_000 + 86_400_000, "far"));
-        for l in &lines {
-            engine.ingest(&parse_event(l.as_bytes(), &config.input).unwrap());
-        }
-        engine.finish();
-        metrics.observe(&engine);
-        let text = metrics.render();
-        assert!(text.contains("ondata_events_duplicate_total 1"), "{text}");
-        assert!(text.contains("ondata_events_ahead_total 1"), "{text}");
-    }
-
-    #[test]
     fn adjusted_negativity_sits_beside_the_raw_ratio_during_a_campaign() {
         let mut stream = Vec::new();
         let opts = SimOptions {

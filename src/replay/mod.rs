@@ -436,6 +436,7 @@ pub fn replay(
             &config.input,
             lateness_ms,
             budget,
+            opts.progress,
         )
         .map_err(|source| ReplayError::Sort {
             path: path.clone(),

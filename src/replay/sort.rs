@@ -146,6 +146,7 @@ pub fn prepare(
     limits: &InputConfig,
     lateness_ms: i64,
     budget_bytes: usize,
+    announce: bool,
 ) -> io::Result<(LineReader, Option<Sorted>)> {
     if mode == SortMode::Never {
         return Ok((reader, None));
@@ -191,6 +192,9 @@ pub fn prepare(
         reader.unread(probe.bytes, lines);
         reader.fail_at_end(error, None);
         return Ok((reader, None));
+    }
+    if announce {
+        eprintln!("ondata replay: {name} is not in event-time order (or --sort): sorting it first");
     }
     // Out of order: every line, sorted.
     let mut runs: Vec<tempfile::NamedTempFile> = Vec::new();
