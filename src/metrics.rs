@@ -20,7 +20,7 @@ use crate::engine::Engine;
 use crate::event::RejectReason;
 
 /// The `kind` labels of `ondata_kafka_errors_total`.
-pub const KAFKA_ERROR_KINDS: [&str; 3] = ["client", "fetch", "commit"];
+pub const KAFKA_ERROR_KINDS: [&str; 4] = ["client", "fetch", "commit", "dead_letter"];
 
 pub struct Metrics {
     pub registry: Registry,

@@ -121,6 +121,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<Stop>,
     grace: Duration,
 ) -> Result<LiveSummary> {
+    crate::source::dead_letter::ensure_dead_letter_topic(&config.kafka).await?;
     let subscribed = subscribe(&config, observers.metrics.clone())?;
     let (tx, rx) = mpsc::channel::<ToEngine>(CHANNEL_CAPACITY);
     let processor = Processor::new(

@@ -22,8 +22,9 @@ use crate::engine::Engine;
 use crate::merge::{pending_of, Aligner, Item, Pending};
 
 use crate::rebuild::read_history;
+use crate::source::dead_letter::DeadLetters;
 use crate::source::history;
-use crate::source::kafka::{self, DeadLetters, LiveContext, OwnedMessage, Partition};
+use crate::source::kafka::{self, LiveContext, OwnedMessage, Partition};
 use crate::status::StreamStatus;
 
 /// Stored offsets are committed this often (asynchronously), and synchronously on revoke
@@ -62,6 +63,11 @@ pub(super) struct Processor {
     next: BTreeMap<Partition, i64>,
     /// Per partition: one past the last offset the engine took.
     taken: BTreeMap<Partition, i64>,
+    /// Per partition: the last offset taken and not yet stored (held back while a dead
+    /// letter at or before it is in flight, or an alert is not in its outbox).
+    to_store: BTreeMap<Partition, i64>,
+    /// Per partition: the last offset stored.
+    stored: BTreeMap<Partition, i64>,
     reset_to_earliest: bool,
     alerts: Vec<Alert>,
     max_ts: Option<i64>,
@@ -82,7 +88,7 @@ impl Processor {
         observers: Observers,
         reset_to_earliest: bool,
     ) -> Result<Self> {
-        let dead = DeadLetters::new(&config.kafka)?;
+        let dead = DeadLetters::new(&config.kafka, observers.metrics.clone())?;
         let watermarks = history::history_consumer(&config.kafka)?;
         let delivery = Delivery::new(sinks)
             .routed(crate::deliver::delivery::Router::from_config(
@@ -101,6 +107,8 @@ impl Processor {
             assigned: BTreeSet::new(),
             next: BTreeMap::new(),
             taken: BTreeMap::new(),
+            to_store: BTreeMap::new(),
+            stored: BTreeMap::new(),
             reset_to_earliest,
             alerts: Vec::new(),
             max_ts: None,
@@ -164,6 +172,39 @@ impl Processor {
         if !self.alerts.is_empty() {
             self.delivery.flush();
         }
+        self.store_offsets();
+    }
+
+    /// Stores what the engine has taken, per partition up to just before the first dead
+    /// letter still in flight.
+    fn store_offsets(&mut self) {
+        self.dead.poll();
+        if self.to_store.is_empty() {
+            return;
+        }
+        let mut done = Vec::new();
+        for (p, &last) in &self.to_store {
+            let upto = match self.dead.first_in_flight(p) {
+                Some(first) => last.min(first - 1),
+                None => last,
+            };
+            if self.stored.get(p).is_some_and(|&s| s >= upto) {
+                continue;
+            }
+            // librdkafka stores `upto + 1`, the next message to read.
+            if let Err(e) = self.consumer.store_offset(&p.topic, p.partition, upto) {
+                tracing::debug!("offset {} of {p} not stored: {e}", upto + 1);
+                continue;
+            }
+            self.stored.insert(p.clone(), upto);
+            self.uncommitted = true;
+            if upto == last {
+                done.push(p.clone());
+            }
+        }
+        for p in done {
+            self.to_store.remove(&p);
+        }
     }
 
     fn take(&mut self, p: &Partition, pending: Pending) {
@@ -210,9 +251,7 @@ impl Processor {
                         metrics.rejected(d.reason);
                         metrics.dead_lettered();
                     }
-                    if let Err(e) = self.dead.send(&m, d.reason.as_str(), &d.detail) {
-                        tracing::error!("{e}");
-                    }
+                    self.dead.send(&m, d.reason.as_str(), &d.detail);
                 }
                 self.max_ts = Some(self.max_ts.map_or(event.ts_ms, |m| m.max(event.ts_ms)));
                 self.last_release = Instant::now();
@@ -238,26 +277,18 @@ impl Processor {
                     kafka_ts_ms: kafka_ts,
                     payload,
                 };
-                // A dead letter that cannot be queued keeps its offset unstored: the
-                // message is read again after a restart rather than lost.
+                // Its offset is stored once the broker has the dead letter.
                 if let Some(metrics) = &self.observers.metrics {
                     metrics.rejected(reason);
                     metrics.dead_lettered();
                 }
-                if let Err(e) = self.dead.send(&m, reason.as_str(), &detail) {
-                    tracing::error!("{e}");
-                    return;
-                }
+                self.dead.send(&m, reason.as_str(), &detail);
                 tracing::debug!("dead-lettered {}@{}: {reason}", p, offset);
                 LiveStats::add(&self.observers.stats.dead_lettered, 1);
             }
         }
-        // librdkafka stores `offset + 1`, the next message to read.
-        if let Err(e) = self.consumer.store_offset(&p.topic, p.partition, offset) {
-            tracing::debug!("offset {} of {p} not stored: {e}", offset + 1);
-        }
+        self.to_store.insert(p.clone(), offset);
         self.taken.insert(p.clone(), offset + 1);
-        self.uncommitted = true;
         LiveStats::add(&self.observers.stats.taken, 1);
     }
 
@@ -278,6 +309,7 @@ impl Processor {
                 }
             }
         }
+        self.store_offsets();
         if self.uncommitted && now.duration_since(self.last_commit) >= COMMIT_EVERY {
             self.last_commit = now;
             self.uncommitted = false;
@@ -344,6 +376,9 @@ impl Processor {
         self.aligner.retain(&kept);
         self.next.retain(|p, _| kept.contains(p));
         self.taken.retain(|p, _| kept.contains(p));
+        self.to_store.retain(|p, _| kept.contains(p));
+        self.stored.retain(|p, _| kept.contains(p));
+        self.dead.forget_except(&kept);
         self.assigned = new;
         let mut backoff = Duration::from_millis(500);
         loop {
@@ -439,6 +474,7 @@ impl Processor {
         self.delivery.flush();
         self.publish();
         self.dead.flush(Duration::from_secs(5));
+        self.store_offsets();
         kafka::commit_stored(&*self.consumer);
         LiveSummary {
             taken: LiveStats::get(&self.observers.stats.taken),

@@ -9,15 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::error::{Context as _, Error, Result};
+use crate::error::{Error, Result};
 use rdkafka::client::ClientContext;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol,
 };
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::message::{Headers, Message};
 use rdkafka::topic_partition_list::TopicPartitionList;
 
 use crate::config::KafkaConfig;
@@ -98,7 +97,8 @@ fn resolved_client_properties(kafka: &KafkaConfig) -> Result<BTreeMap<String, St
 
 /// The group consumer's properties: at-least-once offsets (stored by ondata once the engine
 /// has taken a message, committed by ondata every second, on revoke and on shutdown),
-/// cooperative rebalancing, low fetch latency; `[kafka.client]` overrides these.
+/// cooperative rebalancing, low fetch latency, a 10 s session; `[kafka.client]` overrides
+/// these.
 pub fn consumer_config(kafka: &KafkaConfig) -> Result<ClientConfig> {
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", &kafka.brokers)
@@ -108,6 +108,10 @@ pub fn consumer_config(kafka: &KafkaConfig) -> Result<ClientConfig> {
         .set("enable.auto.commit", "false")
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("fetch.wait.max.ms", "20")
+        // Kafka's default before 3.0: a crashed instance's partitions move within 10 s, not
+        // 45. Heartbeats come from librdkafka's own thread, so a busy engine is never
+        // evicted by it (`max.poll.interval.ms` covers that).
+        .set("session.timeout.ms", "10000")
         // Consumer lag for /metrics comes from librdkafka's statistics.
         .set("statistics.interval.ms", "5000")
         .set_log_level(RDKafkaLogLevel::Warning);
@@ -354,78 +358,6 @@ pub fn producer_config(kafka: &KafkaConfig) -> Result<ClientConfig> {
     }
     cfg.set("linger.ms", "5");
     Ok(cfg)
-}
-
-/// Dead letters: the message as it came, with headers naming why and where from.
-pub struct DeadLetters {
-    producer: ThreadedProducer<DefaultProducerContext>,
-    topic: String,
-}
-
-impl DeadLetters {
-    pub fn new(kafka: &KafkaConfig) -> Result<Self> {
-        Ok(Self {
-            producer: producer_config(kafka)?
-                .create()
-                .context("cannot create the dead-letter producer")?,
-            topic: kafka.dead_letter_topic.clone(),
-        })
-    }
-
-    /// Queues one dead letter; retries while librdkafka's queue is full.
-    pub fn send(&self, m: &OwnedMessage, reason: &str, detail: &str) -> Result<()> {
-        let offset = m.offset.to_string();
-        let partition = m.at.partition.to_string();
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "reason",
-                value: Some(reason),
-            })
-            .insert(Header {
-                key: "detail",
-                value: Some(detail),
-            })
-            .insert(Header {
-                key: "original_topic",
-                value: Some(&*m.at.topic),
-            })
-            .insert(Header {
-                key: "original_partition",
-                value: Some(&partition),
-            })
-            .insert(Header {
-                key: "original_offset",
-                value: Some(&offset),
-            });
-        let mut record: BaseRecord<'_, (), [u8]> = BaseRecord::to(&self.topic)
-            .payload(&m.payload[..])
-            .headers(headers);
-        for _ in 0..100 {
-            match self.producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err((e, _)) => {
-                    return Err(Error::failed(format!(
-                        "cannot dead-letter {}@{}: {e}",
-                        m.at, m.offset
-                    )))
-                }
-            }
-        }
-        Err(Error::failed(format!(
-            "cannot dead-letter {}@{}: producer queue full",
-            m.at, m.offset
-        )))
-    }
-
-    pub fn flush(&self, timeout: Duration) {
-        if let Err(e) = self.producer.flush(timeout) {
-            tracing::warn!("dead letters not all delivered before the timeout: {e}");
-        }
-    }
 }
 
 /// Headers of a message as (key, value) strings, for tests and tools.

@@ -1,5 +1,6 @@
 //! Sources of comment events. Recorded files here; Kafka joins in the live path.
 
+pub mod dead_letter;
 pub mod file;
 pub mod history;
 pub mod kafka;
