@@ -11,6 +11,9 @@ pub struct AlertsConfig {
     pub language: Language,
     /// Where alerts not yet delivered to a remote sink wait, so they survive a restart.
     pub outbox_dir: String,
+    /// When outbox lines are synced to disk: `always`, `interval` (at most once a second) or
+    /// `never` (left to the operating system).
+    pub outbox_fsync: OutboxFsync,
     /// A firing episode already notified is not notified again inside this; once it passes
     /// with the episode still firing, a reminder goes out. An escalation always notifies.
     pub repeat_interval_mins: u32,
@@ -28,6 +31,7 @@ impl Default for AlertsConfig {
         Self {
             language: Language::En,
             outbox_dir: "ondata-outbox".into(),
+            outbox_fsync: OutboxFsync::default(),
             repeat_interval_mins: 240,
             summary_interval_mins: 5,
             sinks: vec![SinkConfig::new(SinkKind::Stdout)],
@@ -35,6 +39,19 @@ impl Default for AlertsConfig {
             default_route: DefaultRoute::default(),
         }
     }
+}
+
+/// `alerts.outbox_fsync`: what a power loss may take from an outbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutboxFsync {
+    /// Every line synced before its alert is queued.
+    Always,
+    /// Synced at most once a second: the last second's lines are at risk.
+    #[default]
+    Interval,
+    /// Never synced by ondata.
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

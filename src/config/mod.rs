@@ -17,8 +17,8 @@ mod presets;
 use env::{apply_env_override, blame_env, non_finite};
 
 pub use alerts::{
-    AlertsConfig, DefaultRoute, Language, RouteConfig, SinkConfig, SinkKind, WebhookFormat,
-    DEFAULT_RATE_LIMIT_PER_MIN,
+    AlertsConfig, DefaultRoute, Language, OutboxFsync, RouteConfig, SinkConfig, SinkKind,
+    WebhookFormat, DEFAULT_RATE_LIMIT_PER_MIN,
 };
 pub use detect::{
     DetectConfig, NegativityConfig, NegativityTopicOverride, SurgeConfig, TrollConfig,

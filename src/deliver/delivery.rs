@@ -205,6 +205,12 @@ impl Delivery {
         self.announce_sinks();
     }
 
+    /// Whether every alert sent so far is delivered or in its sink's outbox (a flush first
+    /// retries the outbox writes that failed).
+    pub fn durable(&self) -> bool {
+        self.sinks.iter().all(|s| s.unwritten() == 0)
+    }
+
     pub fn flush(&mut self) {
         for sink in &mut self.sinks {
             if let Err(e) = sink.flush() {

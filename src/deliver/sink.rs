@@ -28,6 +28,12 @@ pub trait AlertSink {
     fn attach_metrics(&mut self, _metrics: std::sync::Arc<crate::metrics::Metrics>) {}
     /// (id, status, at) of alerts an earlier process already delivered here (a file keeps
     /// them), handed over once so they are not delivered again.
+    /// Alerts this sink could not make durable (its outbox write failed): while any are,
+    /// the live path commits no offset.
+    fn unwritten(&self) -> usize {
+        0
+    }
+
     fn take_delivered(&mut self) -> Vec<(String, String, String)> {
         Vec::new()
     }
@@ -224,7 +230,7 @@ pub fn sinks_from_config(
             .timeout_ms
             .map_or(DEFAULT_TIMEOUT, std::time::Duration::from_millis);
         let outbox = || {
-            Outbox::open(dir, &name).with_context(|| {
+            Outbox::open_with(dir, &name, alerts.outbox_fsync).with_context(|| {
                 format!(
                     "alerts.sinks[{i}] ({name}): cannot open its outbox in alerts.outbox_dir = \"{}\"",
                     alerts.outbox_dir

@@ -147,6 +147,9 @@ pub struct WorkerSink {
     /// How long `flush` (shutdown) waits for the queue to drain.
     drain: Duration,
     known: Vec<Key>,
+    /// Alerts whose outbox line could not be written (oldest first), written again before
+    /// any newer one. They were queued from memory.
+    unwritten: Vec<(Alert, Option<Group>)>,
 }
 
 impl WorkerSink {
@@ -203,6 +206,7 @@ impl WorkerSink {
             worker,
             drain: Duration::from_secs(5),
             known,
+            unwritten: Vec::new(),
         }
     }
 
@@ -257,29 +261,85 @@ impl WorkerSink {
     }
 }
 
+impl WorkerSink {
+    fn outbox_add(&self, alert: &Alert, group: Option<&Group>) -> std::io::Result<u64> {
+        let Some(ob) = &self.shared.outbox else {
+            return Err(std::io::Error::other("no outbox"));
+        };
+        let mut ob = ob.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = ob.add(alert, group)?;
+        if let Some(m) = self.shared.metrics() {
+            m.outbox(&self.shared.name, ob.outstanding());
+        }
+        Ok(seq)
+    }
+
+    /// Writes the alerts the outbox could not take before, oldest first, until one fails.
+    /// A written one stays outstanding (it may be delivered again after a restart: at least
+    /// once).
+    fn write_unwritten(&mut self) {
+        if self.unwritten.is_empty() {
+            return;
+        }
+        let mut written = 0;
+        for (alert, group) in &self.unwritten {
+            if self.outbox_add(alert, group.as_ref()).is_err() {
+                break;
+            }
+            written += 1;
+        }
+        if written > 0 {
+            self.unwritten.drain(..written);
+            if self.unwritten.is_empty() {
+                tracing::info!("sink {}: the outbox is written again", self.shared.name);
+            }
+            self.report_unwritten(None);
+        }
+    }
+
+    fn report_unwritten(&self, failed: Option<&std::io::Error>) {
+        let name = &self.shared.name;
+        if let Some(e) = failed {
+            tracing::error!(
+                "sink {name}: cannot write the outbox: {e}; the alert is delivered from memory, and offsets stay uncommitted until the outbox takes it"
+            );
+        }
+        if let Some(m) = self.shared.metrics() {
+            m.outbox_unwritten(name, self.unwritten.len());
+        }
+    }
+}
+
 impl AlertSink for WorkerSink {
     fn send(&mut self, alert: &Alert) -> std::io::Result<()> {
         self.send_routed(alert, None)
     }
 
     fn send_routed(&mut self, alert: &Alert, group: Option<&Group>) -> std::io::Result<()> {
-        let name = &self.shared.name;
-        let seq = self.shared.outbox.as_ref().and_then(|ob| {
-            let mut ob = ob.lock().unwrap_or_else(|p| p.into_inner());
-            match ob.add(alert, group) {
-                Ok(seq) => {
-                    if let Some(m) = self.shared.metrics() {
-                        m.outbox(name, ob.outstanding());
+        let mut failed = None;
+        let seq = match &self.shared.outbox {
+            None => None,
+            Some(_) => {
+                self.write_unwritten();
+                if self.unwritten.is_empty() {
+                    match self.outbox_add(alert, group) {
+                        Ok(seq) => Some(seq),
+                        Err(e) => {
+                            failed = Some(e);
+                            None
+                        }
                     }
-                    Some(seq)
-                }
-                Err(e) => {
-                    // Still delivered from memory; only a restart before delivery loses it.
-                    tracing::error!("sink {name}: cannot write the outbox: {e}");
+                } else {
                     None
                 }
             }
-        });
+        };
+        if self.shared.outbox.is_some() && seq.is_none() {
+            // Delivered from memory; the line is written when the disk lets us.
+            self.unwritten.push((alert.clone(), group.cloned()));
+            self.report_unwritten(failed.as_ref());
+        }
+        // Queued: the failure is the outbox's, reported there and in `unwritten`.
         self.enqueue(Job::Alert {
             alert: Box::new(alert.clone()),
             seq,
@@ -287,9 +347,20 @@ impl AlertSink for WorkerSink {
         })
     }
 
-    /// Queued alerts are being delivered by the worker; a flush only waits (bounded) so a
-    /// shutdown gives them their chance.
+    fn unwritten(&self) -> usize {
+        self.unwritten.len()
+    }
+
+    /// Queued alerts are being delivered by the worker; a flush writes what the outbox
+    /// could not take before and syncs it (as `alerts.outbox_fsync` says).
     fn flush(&mut self) -> std::io::Result<()> {
+        if self.shared.outbox.is_none() {
+            return Ok(());
+        }
+        self.write_unwritten();
+        if let Some(ob) = &self.shared.outbox {
+            ob.lock().unwrap_or_else(|p| p.into_inner()).sync()?;
+        }
         Ok(())
     }
 
@@ -306,6 +377,7 @@ impl AlertSink for WorkerSink {
         if let Some(ob) = &self.shared.outbox {
             let pending = ob.lock().map_or(0, |o| o.outstanding());
             metrics.outbox(&self.shared.name, pending);
+            metrics.outbox_unwritten(&self.shared.name, self.unwritten.len());
         }
         if let Ok(mut m) = self.shared.metrics.lock() {
             *m = Some(metrics);

@@ -176,10 +176,14 @@ impl Processor {
     }
 
     /// Stores what the engine has taken, per partition up to just before the first dead
-    /// letter still in flight.
+    /// letter still in flight; nothing while an alert is not yet in its sink's outbox.
     fn store_offsets(&mut self) {
         self.dead.poll();
         if self.to_store.is_empty() {
+            return;
+        }
+        // An alert not yet in its sink's outbox: a crash now must read its message again.
+        if !self.delivery.durable() {
             return;
         }
         let mut done = Vec::new();
@@ -325,6 +329,9 @@ impl Processor {
         }
         if now.duration_since(self.last_metrics) >= Duration::from_secs(1) {
             self.last_metrics = now;
+            if !self.delivery.durable() {
+                self.delivery.flush(); // writes what an outbox could not take before
+            }
             tracing::debug!(
                 "merge holds {} message(s): {}",
                 self.aligner.len,
