@@ -148,6 +148,9 @@ pub struct TopicsConfig {
     pub rules: Vec<TopicRule>,
     /// Topics named by events' own `topic` field beyond this many fold into `other`.
     pub max_dynamic: usize,
+    /// Past the cap, a topic from events with no event for this many hours of event time
+    /// (and nothing firing) gives its slot to a new name; 0 keeps every slot for good.
+    pub idle_evict_hours: u32,
 }
 
 impl Default for TopicsConfig {
@@ -158,6 +161,7 @@ impl Default for TopicsConfig {
                 keywords: vec!["bonus 600".into(), "600 euro".into(), "#bonus600".into()],
             }],
             max_dynamic: 200,
+            idle_evict_hours: 24,
         }
     }
 }

@@ -19,9 +19,7 @@ use crate::config::Config;
 use crate::config::DetectConfig;
 use crate::dedup::IdDedup;
 use crate::detect::troll::{self, TrollDetector};
-use crate::detect::{
-    Comment, Detectors, NegativitySettings, SurgeSettings, Transition, TrollSettings,
-};
+use crate::detect::{Comment, Detectors, NegativitySettings, SurgeSettings, Transition};
 use crate::event::Event;
 use crate::render::Renderer;
 use crate::text::lexicon::Lexicon;
@@ -31,6 +29,7 @@ use crate::window::{ClusterId, TopicWindow};
 mod analysis;
 mod clock;
 mod incidents;
+mod topics;
 mod view;
 
 pub use analysis::{Analysis, Analyzer};
@@ -73,6 +72,8 @@ pub struct EngineStats {
     pub negative: u64,
     /// Events whose own topic was folded into `other` (cap reached or name too long).
     pub topics_folded: u64,
+    /// Topics from events that gave their slot to a new name after being idle.
+    pub topics_evicted: u64,
     /// Bucket closings, all topics together.
     pub buckets_closed: u64,
     pub alerts: BTreeMap<(AlertKind, &'static str), u64>,
@@ -86,6 +87,8 @@ struct Topic {
     incident: incidents::TopicIncident,
     events: u64,
     negative: u64,
+    /// Event time of its newest event (its creation, before any).
+    last_event_ms: i64,
 }
 
 pub struct Engine {
@@ -100,6 +103,12 @@ pub struct Engine {
     analyzer: Analyzer,
     max_dynamic: usize,
     dynamic: usize,
+    /// Topics from events idle this long give their slot to a new name (0: never).
+    idle_evict_ms: i64,
+    /// Before this event time no topic from events can be idle enough to evict.
+    next_evictable_ms: i64,
+    /// Topics before this index come from rules (and `other`): never evicted.
+    first_dynamic: usize,
     topics: Vec<Topic>,
     by_name: FxHashMap<Box<str>, usize>,
     other: usize,
@@ -185,6 +194,9 @@ impl Engine {
             analyzer: Analyzer::new(config, lexicon, models),
             max_dynamic: config.topics.max_dynamic,
             dynamic: 0,
+            idle_evict_ms: i64::from(config.topics.idle_evict_hours) * 3_600_000,
+            next_evictable_ms: i64::MIN,
+            first_dynamic: 0,
             topics: Vec::new(),
             by_name: FxHashMap::default(),
             other: 0,
@@ -206,31 +218,8 @@ impl Engine {
             engine.add_topic(&name, i64::MIN);
         }
         engine.other = engine.add_topic(OTHER_TOPIC, i64::MIN);
+        engine.first_dynamic = engine.topics.len();
         engine
-    }
-
-    fn add_topic(&mut self, name: &str, first_seen_ms: i64) -> usize {
-        let id = self.topics.len();
-        let troll = TrollSettings::new(self.detect.troll_params(name));
-        // A topic with its own negativity thresholds gets its own settings.
-        let negativity = if self.detect.negativity.topics.contains_key(name) {
-            Arc::new(NegativitySettings::new(
-                self.detect.negativity_params_for(name),
-                self.bucket_ms,
-            ))
-        } else {
-            self.negativity.clone()
-        };
-        self.topics.push(Topic {
-            name: name.to_string(),
-            window: TopicWindow::new(self.ring_len),
-            detectors: Detectors::new(&self.surge, &negativity, troll, first_seen_ms),
-            incident: incidents::TopicIncident::default(),
-            events: 0,
-            negative: 0,
-        });
-        self.by_name.insert(name.into(), id);
-        id
     }
 
     pub fn stats(&self) -> &EngineStats {
@@ -423,6 +412,7 @@ impl Engine {
         for &id in &topics {
             let topic = &mut self.topics[id];
             topic.events += 1;
+            topic.last_event_ms = topic.last_event_ms.max(ts);
             topic.negative += u64::from(negative);
             let bucket = topic.window.bucket_mut(bucket_start);
             bucket.add(&event.text, &event.author, ts, score, negative);
@@ -487,23 +477,6 @@ impl Engine {
         for t in &mut self.topics {
             t.detectors.reset(bucket_start);
         }
-    }
-
-    /// The topic an event names, created on first sight while under the cap.
-    fn topic_for_name(&mut self, name: &str, ts: i64) -> Option<usize> {
-        if name.is_empty() {
-            return None;
-        }
-        if let Some(&id) = self.by_name.get(name) {
-            return Some(id);
-        }
-        if self.dynamic >= self.max_dynamic || name.len() > MAX_TOPIC_NAME_BYTES {
-            self.stats.topics_folded += 1;
-            return None;
-        }
-        self.dynamic += 1;
-        let first_seen = ts.div_euclid(self.bucket_ms) * self.bucket_ms;
-        Some(self.add_topic(name, first_seen))
     }
 
     fn observe_time(&mut self, ts: i64, alerts: &mut Vec<Alert>) {

@@ -230,3 +230,39 @@ fn a_topic_with_its_own_negativity_thresholds_is_judged_by_them() {
         .collect();
     assert_eq!(negativity, ["plain"], "{alerts:#?}");
 }
+
+/// Past the cap, a name takes the slot of a topic idle for `idle_evict_hours`; one that
+/// spoke recently keeps its slot, and with eviction off every new name folds.
+#[test]
+fn idle_topics_give_their_slots_to_new_names() {
+    let names = |e: &Engine| -> Vec<String> {
+        let mut v: Vec<String> = e.topics().into_iter().map(|t| t.name).collect();
+        v.sort();
+        v
+    };
+    for evict_hours in [1, 0] {
+        let mut config = Config::default();
+        config.topics.rules.clear();
+        config.topics.max_dynamic = 2;
+        config.topics.idle_evict_hours = evict_hours;
+        let mut e = Engine::new(&config);
+        let min = 60_000;
+        e.ingest(&event(T0, "ciao", Some("a"), None));
+        e.ingest(&event(T0 + 90 * min, "ciao", Some("b"), None));
+        e.ingest(&event(T0 + 120 * min, "ciao", Some("c"), None));
+        e.ingest(&event(T0 + 121 * min, "ciao", Some("d"), None));
+        if evict_hours == 1 {
+            // `a` was idle 2 h: its slot goes to `c`; `b` (idle 31 min) keeps its own.
+            assert_eq!(names(&e), ["b", "c", "other"]);
+            assert_eq!(e.stats().topics_evicted, 1);
+            assert_eq!(e.stats().topics_folded, 1, "d folds");
+            // `a` comes back: `b` is idle 2 h by now.
+            e.ingest(&event(T0 + 211 * min, "ciao", Some("a"), None));
+            assert_eq!(names(&e), ["a", "c", "other"]);
+        } else {
+            assert_eq!(names(&e), ["a", "b", "other"]);
+            assert_eq!(e.stats().topics_evicted, 0);
+            assert_eq!(e.stats().topics_folded, 2);
+        }
+    }
+}
