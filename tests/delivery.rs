@@ -350,63 +350,101 @@ fn kafka_sink_writes_one_message_per_status_keyed_by_id() {
     assert_eq!(got[1].2["status"], "resolved");
 }
 
-#[test]
-#[ignore = "needs Debian's prometheus-alertmanager; run with: cargo test -- --ignored"]
-fn the_real_alertmanager_down_at_first_then_shows_the_alert_firing_then_resolved() {
-    let bin = tool(
-        &["prometheus-alertmanager", "alertmanager"],
-        "prometheus-alertmanager",
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("am.yml");
-    std::fs::write(
-        &config,
-        "route:\n  receiver: none\nreceivers:\n  - name: none\n",
-    )
-    .unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    // Alertmanager is down when the alert is raised: the sink retries until it is up.
-    let (firing, resolved) = troll_pair();
-    let mut sink = WorkerSink::start(
-        "alertmanager",
-        Alertmanager::new(&base, Duration::from_secs(5)),
-    );
-    sink.send(&firing).unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let _am = Killed(
-        Command::new(bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.path={}", dir.path().display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("alertmanager starts"),
-    );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .build()
-        .into();
-    let ours = |id: &str| -> Option<Value> {
-        let mut r = agent.get(&format!("{base}/api/v2/alerts")).call().ok()?;
+/// A real Alertmanager on a free loopback port, started with `start` (after it, the
+/// caller may do something first: the first test sends while it is down).
+struct RealAlertmanager {
+    base: String,
+    agent: ureq::Agent,
+    _dir: tempfile::TempDir,
+    _process: Option<Killed>,
+    config: std::path::PathBuf,
+    port: u16,
+}
+
+impl RealAlertmanager {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("am.yml");
+        std::fs::write(
+            &config,
+            "route:\n  receiver: none\nreceivers:\n  - name: none\n",
+        )
+        .unwrap();
+        let port = free_port();
+        Self {
+            base: format!("http://127.0.0.1:{port}"),
+            agent: ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(5)))
+                .build()
+                .into(),
+            _dir: dir,
+            _process: None,
+            config,
+            port,
+        }
+    }
+
+    fn start(&mut self) {
+        let bin = tool(
+            &["prometheus-alertmanager", "alertmanager"],
+            "prometheus-alertmanager",
+        );
+        let storage = self.config.parent().unwrap().display().to_string();
+        self._process = Some(Killed(
+            Command::new(bin)
+                .arg(format!("--config.file={}", self.config.display()))
+                .arg(format!("--storage.path={storage}"))
+                .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
+                .arg("--cluster.listen-address=")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("alertmanager starts"),
+        ));
+        wait_until("alertmanager ready", Duration::from_secs(30), || {
+            self.agent
+                .get(&format!("{}/-/ready", self.base))
+                .call()
+                .is_ok_and(|r| r.status() == 200)
+        });
+    }
+
+    /// The alert ondata posted under `id`, as Alertmanager lists it.
+    fn alert(&self, id: &str) -> Option<Value> {
+        let mut r = self
+            .agent
+            .get(&format!("{}/api/v2/alerts", self.base))
+            .call()
+            .ok()?;
         let list: Value = serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()?;
         list.as_array()?
             .iter()
             .find(|a| a["labels"]["ondata_id"] == id)
             .cloned()
-    };
-    wait_until("alertmanager ready", Duration::from_secs(30), || {
-        agent
-            .get(&format!("{base}/-/ready"))
-            .call()
-            .is_ok_and(|r| r.status() == 200)
-    });
+    }
+}
+
+fn ends_at(alert: &Value) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(alert["endsAt"].as_str().unwrap_or("")).unwrap()
+}
+
+#[test]
+#[ignore = "needs Debian's prometheus-alertmanager; run with: cargo test -- --ignored"]
+fn the_real_alertmanager_down_at_first_then_shows_the_alert_firing_then_resolved() {
+    let mut am = RealAlertmanager::new();
+    // Alertmanager is down when the alert is raised: the sink retries until it is up.
+    let (firing, resolved) = troll_pair();
+    let mut sink = WorkerSink::start(
+        "alertmanager",
+        Alertmanager::new(&am.base, Duration::from_secs(5)),
+    );
+    sink.send(&firing).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    am.start();
 
     assert!(sink.wait_delivered(Duration::from_secs(60)));
-    let shown = ours(&firing.id).expect("Alertmanager lists the alert");
+    let shown = am.alert(&firing.id).expect("Alertmanager lists the alert");
     assert_eq!(shown["status"]["state"], "active");
     assert_eq!(shown["labels"]["alertname"], "ondata_troll_burst");
     assert_eq!(shown["labels"]["topic"], firing.topic.as_str());
@@ -418,13 +456,60 @@ fn the_real_alertmanager_down_at_first_then_shows_the_alert_firing_then_resolved
     wait_until(
         "the alert resolved in Alertmanager",
         Duration::from_secs(30),
-        || match ours(&firing.id) {
+        || match am.alert(&firing.id) {
             None => true,
             Some(a) => {
-                let ends = chrono::DateTime::parse_from_rfc3339(a["endsAt"].as_str().unwrap_or(""));
                 a["status"]["state"] != "active"
-                    || ends.is_ok_and(|t| t <= chrono::Utc::now() + chrono::Duration::seconds(1))
+                    || ends_at(&a) <= chrono::Utc::now() + chrono::Duration::seconds(1)
             }
+        },
+    );
+}
+
+/// ondata restarts in the middle of an episode: the new process finds the alert delivered
+/// in its outbox (so it does not notify it again) and is handed the firing set, as the live
+/// path does after rebuilding; it posts the alert again at once, so Alertmanager keeps it
+/// active instead of letting it expire five minutes after the old process's last post.
+#[test]
+#[ignore = "needs Debian's prometheus-alertmanager; run with: cargo test -- --ignored"]
+fn the_real_alertmanager_keeps_an_ongoing_alert_active_across_a_restart() {
+    use ondata::deliver::delivery::Delivery;
+    use ondata::deliver::outbox::Outbox;
+    let mut am = RealAlertmanager::new();
+    am.start();
+    let outbox = tempfile::tempdir().unwrap();
+    let process = || {
+        Delivery::new(vec![Box::new(WorkerSink::start_with(
+            "alertmanager",
+            Alertmanager::new(&am.base, Duration::from_secs(5)),
+            Some(Outbox::open(outbox.path(), "alertmanager").unwrap()),
+            None,
+        ))])
+    };
+    let (firing, _) = troll_pair();
+    let mut first = process();
+    assert!(first.send(&firing));
+    wait_until("the alert in Alertmanager", Duration::from_secs(30), || {
+        am.alert(&firing.id).is_some()
+    });
+    let before = ends_at(&am.alert(&firing.id).unwrap());
+    drop(first);
+
+    std::thread::sleep(Duration::from_secs(2));
+    let mut second = process();
+    assert!(
+        !second.send(&firing),
+        "the restarted process does not notify it again"
+    );
+    second.firing_set(std::slice::from_ref(&firing));
+    wait_until(
+        "the alert posted again by the new process",
+        Duration::from_secs(20),
+        || {
+            am.alert(&firing.id).is_some_and(|a| {
+                a["status"]["state"] == "active"
+                    && ends_at(&a) >= before + chrono::Duration::seconds(2)
+            })
         },
     );
 }

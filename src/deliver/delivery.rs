@@ -205,6 +205,26 @@ impl Delivery {
         self.announce_sinks();
     }
 
+    /// Hands each sink what is firing now among the alerts routed to it (after a start or a
+    /// rebalance): Alertmanager posts them again at once, even those an earlier process
+    /// delivered, and stops re-posting any other; reminders follow only these.
+    pub fn firing_set(&mut self, firing: &[Alert]) {
+        for sink in &mut self.sinks {
+            let name = sink.name().to_string();
+            let routed: Vec<Alert> = firing
+                .iter()
+                .filter(|a| {
+                    self.router
+                        .targets(a)
+                        .iter()
+                        .any(|(names, _)| names.is_none_or(|n| n.contains(&name)))
+                })
+                .cloned()
+                .collect();
+            sink.firing_set(&routed);
+        }
+    }
+
     /// Whether every alert sent so far is delivered or in its sink's outbox (a flush first
     /// retries the outbox writes that failed).
     pub fn durable(&self) -> bool {

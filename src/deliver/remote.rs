@@ -132,6 +132,8 @@ pub struct Alertmanager {
     shown: String,
     firing: BTreeMap<String, Alert>,
     last_resend: Instant,
+    /// Post the firing set at the next tick.
+    resend_now: bool,
 }
 
 impl Alertmanager {
@@ -143,6 +145,7 @@ impl Alertmanager {
             shown: crate::secret::shown_url(url),
             firing: BTreeMap::new(),
             last_resend: Instant::now(),
+            resend_now: false,
         }
     }
 }
@@ -196,8 +199,17 @@ impl Transport for Alertmanager {
         Ok(())
     }
 
+    /// Takes the firing set as its own: posted at the next tick (within a second), so a
+    /// restarted ondata keeps Alertmanager's alerts active, and episodes this process no
+    /// longer owns are no longer re-posted (their new owner posts them).
+    fn firing_set(&mut self, firing: &[Alert]) {
+        self.firing = firing.iter().map(|a| (a.id.clone(), a.clone())).collect();
+        self.resend_now = true;
+    }
+
     fn tick(&mut self) -> Result<(), Failure> {
-        if self.firing.is_empty() || self.last_resend.elapsed() < AM_RESEND {
+        let due = std::mem::take(&mut self.resend_now) || self.last_resend.elapsed() >= AM_RESEND;
+        if self.firing.is_empty() || !due {
             return Ok(());
         }
         self.last_resend = Instant::now();

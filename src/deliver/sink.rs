@@ -28,6 +28,10 @@ pub trait AlertSink {
     fn attach_metrics(&mut self, _metrics: std::sync::Arc<crate::metrics::Metrics>) {}
     /// (id, status, at) of alerts an earlier process already delivered here (a file keeps
     /// them), handed over once so they are not delivered again.
+    /// Everything firing that this process owns now (after a start or a rebalance): a sink
+    /// that keeps alerts alive or reminds of them keeps these, and only these.
+    fn firing_set(&mut self, _firing: &[Alert]) {}
+
     /// Alerts this sink could not make durable (its outbox write failed): while any are,
     /// the live path commits no offset.
     fn unwritten(&self) -> usize {

@@ -16,6 +16,8 @@ use super::AlertSink;
 use crate::alert::Alert;
 use crate::metrics::Metrics;
 
+mod durable;
+
 /// Alerts queued in memory for one sink at most. Beyond, an alert waits in the sink's
 /// outbox (on disk; only its sequence number stays in memory) until the worker catches up,
 /// so a receiver that is down or slow never holds up the engine.
@@ -55,6 +57,10 @@ pub trait Transport: Send + 'static {
     fn tick(&mut self) -> Result<(), Failure> {
         Ok(())
     }
+
+    /// What is firing now on everything this process owns (after a start or a rebalance):
+    /// a transport that keeps alerts alive takes these and no others.
+    fn firing_set(&mut self, _firing: &[Alert]) {}
 }
 
 enum Job {
@@ -66,6 +72,8 @@ enum Job {
     /// Answer once everything queued before it is delivered; `flush` first sends what noise
     /// control holds (groups, the overflow summary), as at shutdown.
     Drained { done: mpsc::Sender<()>, flush: bool },
+    /// Everything firing that this process owns now.
+    Firing(Vec<Alert>),
 }
 
 /// A job that did not fit in the queue.
@@ -261,55 +269,6 @@ impl WorkerSink {
     }
 }
 
-impl WorkerSink {
-    fn outbox_add(&self, alert: &Alert, group: Option<&Group>) -> std::io::Result<u64> {
-        let Some(ob) = &self.shared.outbox else {
-            return Err(std::io::Error::other("no outbox"));
-        };
-        let mut ob = ob.lock().unwrap_or_else(|p| p.into_inner());
-        let seq = ob.add(alert, group)?;
-        if let Some(m) = self.shared.metrics() {
-            m.outbox(&self.shared.name, ob.outstanding());
-        }
-        Ok(seq)
-    }
-
-    /// Writes the alerts the outbox could not take before, oldest first, until one fails.
-    /// A written one stays outstanding (it may be delivered again after a restart: at least
-    /// once).
-    fn write_unwritten(&mut self) {
-        if self.unwritten.is_empty() {
-            return;
-        }
-        let mut written = 0;
-        for (alert, group) in &self.unwritten {
-            if self.outbox_add(alert, group.as_ref()).is_err() {
-                break;
-            }
-            written += 1;
-        }
-        if written > 0 {
-            self.unwritten.drain(..written);
-            if self.unwritten.is_empty() {
-                tracing::info!("sink {}: the outbox is written again", self.shared.name);
-            }
-            self.report_unwritten(None);
-        }
-    }
-
-    fn report_unwritten(&self, failed: Option<&std::io::Error>) {
-        let name = &self.shared.name;
-        if let Some(e) = failed {
-            tracing::error!(
-                "sink {name}: cannot write the outbox: {e}; the alert is delivered from memory, and offsets stay uncommitted until the outbox takes it"
-            );
-        }
-        if let Some(m) = self.shared.metrics() {
-            m.outbox_unwritten(name, self.unwritten.len());
-        }
-    }
-}
-
 impl AlertSink for WorkerSink {
     fn send(&mut self, alert: &Alert) -> std::io::Result<()> {
         self.send_routed(alert, None)
@@ -349,6 +308,12 @@ impl AlertSink for WorkerSink {
 
     fn unwritten(&self) -> usize {
         self.unwritten.len()
+    }
+
+    fn firing_set(&mut self, firing: &[Alert]) {
+        if let Err(e) = self.enqueue(Job::Firing(firing.to_vec())) {
+            tracing::warn!("{e}");
+        }
     }
 
     /// Queued alerts are being delivered by the worker; a flush writes what the outbox
@@ -533,6 +498,12 @@ fn work(
                     outs = g.flush();
                 }
                 answer = Some(done);
+            }
+            Some(Job::Firing(firing)) => {
+                if let Some(g) = gate.as_mut() {
+                    g.firing_set(&firing);
+                }
+                transport.firing_set(&firing);
             }
             None => {}
         }

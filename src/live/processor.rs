@@ -458,6 +458,10 @@ impl Processor {
                 LiveStats::add(&self.observers.stats.alerts_sent, 1);
             }
         }
+        // Everything firing on what this process now owns: re-posted to Alertmanager even if
+        // an earlier process delivered it; nothing else is re-posted or reminded of.
+        let firing: Vec<Alert> = last.firing.values().cloned().collect();
+        self.delivery.firing_set(&firing);
         self.delivery.flush();
         LiveStats::add(&self.observers.stats.rebuilds, 1);
         LiveStats::add(&self.observers.stats.rebuilt_events, events);

@@ -372,6 +372,23 @@ impl Gate {
         out
     }
 
+    /// What is firing now on everything this process owns: reminders follow these episodes
+    /// and no others. One not yet known here (notified by an earlier process) counts as
+    /// notified now, so its reminder comes a repeat interval on.
+    pub fn firing_set(&mut self, firing: &[Alert]) {
+        let now = self.clock.now_ms();
+        let ids: std::collections::HashSet<&str> = firing.iter().map(|a| a.id.as_str()).collect();
+        self.notified.retain(|id, _| ids.contains(id.as_str()));
+        for a in firing {
+            self.notified
+                .entry(a.id.clone())
+                .or_insert_with(|| Notified {
+                    alert: a.clone(),
+                    last_ms: now,
+                });
+        }
+    }
+
     /// A notice was delivered: remember firing episodes for the repeat interval.
     pub fn delivered(&mut self, notice: &Notice) {
         let now = self.clock.now_ms();

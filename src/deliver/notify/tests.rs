@@ -276,3 +276,36 @@ fn an_incident_whose_end_was_lost_is_forgotten_after_a_week() {
     let outs = gate.offer(joining("c"), None);
     assert_eq!(delivered(&mut gate, outs).len(), 1, "told again, as new");
 }
+
+/// After a rebalance the firing set is what this process owns: an episode it no longer owns
+/// gets no reminder from it, and one an earlier process notified is reminded of a repeat
+/// interval after it was handed over.
+#[test]
+fn reminders_follow_the_firing_set_this_process_owns() {
+    let clock = Clock::manual(T0);
+    let mut gate = Gate::new(policy(0).per_alert(), clock.clone(), None);
+    for id in ["kept", "moved"] {
+        let outs = gate.offer(item(id, AlertStatus::Firing, Severity::Warning), None);
+        assert_eq!(delivered(&mut gate, outs).len(), 1);
+    }
+    let inherited = item("inherited", AlertStatus::Firing, Severity::Warning).alert;
+    let kept = item("kept", AlertStatus::Firing, Severity::Warning).alert;
+    clock.advance(Duration::from_secs(1800));
+    gate.firing_set(&[kept, inherited]);
+    clock.advance(Duration::from_secs(1800));
+    let ids = |notices: Vec<Notice>| -> Vec<String> {
+        let mut v: Vec<String> = notices
+            .iter()
+            .flat_map(|n| n.alerts().iter().map(|a| a.id.clone()).collect::<Vec<_>>())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(ticked(&mut gate)), ["kept"], "an hour after its notice");
+    clock.advance(Duration::from_secs(1800));
+    assert_eq!(
+        ids(ticked(&mut gate)),
+        ["inherited"],
+        "an hour after it was handed over"
+    );
+}
