@@ -43,6 +43,8 @@ pub struct Metrics {
     suppressed: IntCounterVec,
     outbox: IntGaugeVec,
     unwritten: IntGaugeVec,
+    restore_messages: IntCounter,
+    restore_seconds: prometheus::Gauge,
     lag: IntGaugeVec,
     kafka_errors: IntCounterVec,
     event_delay: Histogram,
@@ -179,6 +181,22 @@ impl Metrics {
                 "ondata_alert_outbox_pending",
                 "Alerts in a sink's on-disk outbox not delivered yet.",
                 &["sink"],
+            ),
+            restore_messages: register(
+                &registry,
+                IntCounter::new(
+                    "ondata_restore_messages_total",
+                    "Kafka messages read back to restore the engine's state (rebuilds after each assignment).",
+                )
+                .expect("valid metric"),
+            ),
+            restore_seconds: register(
+                &registry,
+                prometheus::Gauge::new(
+                    "ondata_restore_seconds",
+                    "Wall time the last restore of the engine's state took.",
+                )
+                .expect("valid metric"),
             ),
             unwritten: int_gauge(
                 "ondata_alert_outbox_unwritten",
@@ -334,6 +352,12 @@ impl Metrics {
     /// An alert a notifying sink did not send on its own.
     pub fn suppressed(&self, sink: &str, reason: &str) {
         self.suppressed.with_label_values(&[sink, reason]).inc();
+    }
+
+    /// A restore of the engine's state read `messages` back in `seconds`.
+    pub fn restored(&self, messages: u64, seconds: f64) {
+        self.restore_messages.inc_by(messages);
+        self.restore_seconds.set(seconds);
     }
 
     /// Alerts a sink could not write to its outbox.

@@ -28,24 +28,43 @@ pub struct HistoryEnd {
     pub firing: BTreeMap<String, Alert>,
 }
 
+/// How often a long rebuild logs how far it is.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
 /// Reads `start..end` of every range, merged by event time, into `engine`; alerts are not
-/// sent but followed, so the ones still firing at the end are known.
+/// sent but followed, so the ones still firing at the end are known. Stops early when
+/// `stop` says so (a shutdown); logs its progress every few seconds. Returns the events
+/// taken and the messages read.
 pub fn read_history(
     reader: &HistoryReader,
     ranges: &[RebuildRange],
     config: &Config,
     engine: &mut Engine,
-) -> Result<(u64, HistoryEnd)> {
+    stop: &dyn Fn() -> bool,
+) -> Result<(u64, u64, HistoryEnd)> {
     let mut end = HistoryEnd::default();
     let mut alerts = Vec::new();
     let mut events = 0u64;
-    read_ranges(
+    let mut seen = 0u64;
+    let total: i64 = ranges.iter().map(|r| (r.end - r.start).max(0)).sum();
+    let started = Instant::now();
+    let mut logged = Instant::now();
+    let read = read_ranges(
         reader,
         ranges,
         config,
         pending_of,
-        &|| false,
+        stop,
         &mut |_, pending| {
+            seen += 1;
+            if seen % 4096 == 0 && logged.elapsed() >= PROGRESS_EVERY {
+                logged = Instant::now();
+                tracing::info!(
+                    "rebuilding: {seen} of {total} messages read back ({:.0}%) in {:.0} s",
+                    seen as f64 * 100.0 / total.max(1) as f64,
+                    started.elapsed().as_secs_f64()
+                );
+            }
             if let Item::Event(e) = pending.item {
                 alerts.clear();
                 engine.ingest_into(&e, &mut alerts);
@@ -65,7 +84,7 @@ pub fn read_history(
             Ok(())
         },
     )?;
-    Ok((events, end))
+    Ok((events, read, end))
 }
 
 /// Reads `start..end` of every range and hands each message to `on`, read by `read_as` (as

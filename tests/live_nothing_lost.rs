@@ -144,11 +144,18 @@ fn a_graceful_stop_hands_the_partitions_over_within_seconds() {
     wait_until("every message taken", || run.taken() >= lines.len() as u64);
     run.stop(Stop::Drain);
     let restarted = Instant::now();
-    let run = start(cfg, Vec::new());
+    let metrics = Arc::new(Metrics::new());
+    let run = start_observed(cfg, Vec::new(), Some(metrics.clone()));
     wait_until("the partitions assigned again", || {
         run.stats.ready.load(Ordering::SeqCst)
     });
     let took = restarted.elapsed();
     run.stop(Stop::Drain);
     assert!(took < Duration::from_secs(15), "ready after {took:?}");
+    // The state is rebuilt from the history it covers: every message read back once.
+    assert_eq!(
+        counter(&metrics, "ondata_restore_messages_total"),
+        lines.len() as f64
+    );
+    assert!(counter(&metrics, "ondata_restore_seconds") > 0.0);
 }

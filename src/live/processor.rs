@@ -389,7 +389,7 @@ impl Processor {
         self.assigned = new;
         let mut backoff = Duration::from_millis(500);
         loop {
-            match self.rebuild(&kept, &added) {
+            match self.rebuild(&kept, &added, shutdown) {
                 Ok(()) => break,
                 Err(e) => {
                     tracing::warn!("rebuild failed: {e:#}; retrying in {backoff:?}");
@@ -408,7 +408,12 @@ impl Processor {
         self.observers.stats.ready.store(true, Ordering::SeqCst);
     }
 
-    fn rebuild(&mut self, kept: &BTreeSet<Partition>, added: &[Partition]) -> Result<()> {
+    fn rebuild(
+        &mut self,
+        kept: &BTreeSet<Partition>,
+        added: &[Partition],
+        shutdown: &watch::Receiver<Stop>,
+    ) -> Result<()> {
         let started = Instant::now();
         // A fresh reader each time: nothing left over from an earlier read can mislead it.
         let reader = history::history_consumer(&self.config.kafka)?;
@@ -436,7 +441,16 @@ impl Processor {
         }
         let found = started.elapsed();
         let mut engine = Engine::new(&self.config);
-        let (events, last) = read_history(&reader, &ranges, &self.config, &mut engine)?;
+        let stopping = || *shutdown.borrow() != Stop::Run;
+        let (events, read, last) =
+            read_history(&reader, &ranges, &self.config, &mut engine, &stopping)?;
+        if let Some(m) = &self.observers.metrics {
+            m.restored(read, started.elapsed().as_secs_f64());
+        }
+        if stopping() {
+            tracing::info!("rebuild stopped by shutdown after {read} messages");
+            return Ok(());
+        }
         self.engine = engine;
         if let Some(m) = &self.observers.metrics {
             m.rebase(&self.engine);
