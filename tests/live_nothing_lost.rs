@@ -40,15 +40,6 @@ fn read_all(brokers: &str, topic: &str, want: usize) -> Vec<Vec<u8>> {
     got
 }
 
-fn counter(metrics: &Metrics, line_start: &str) -> f64 {
-    metrics
-        .render()
-        .lines()
-        .filter(|l| l.starts_with(line_start))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 #[test]
 fn dead_letters_the_broker_refuses_are_sent_again_and_none_is_lost() {
     let _serial = one_at_a_time();
@@ -80,7 +71,7 @@ fn dead_letters_the_broker_refuses_are_sent_again_and_none_is_lost() {
     let run = start_observed(cfg, Vec::new(), Some(metrics.clone()));
     wait_until("every message taken", || run.taken() >= mixed.len() as u64);
     wait_until("the refusals counted", || {
-        counter(&metrics, "ondata_kafka_errors_total{kind=\"dead_letter\"}") > 0.0
+        metric_sum(&metrics, "ondata_kafka_errors_total{kind=\"dead_letter\"}") > 0.0
     });
     let got = read_all(&brokers, &format!("{topic}.dlq"), poison.len());
     let summary = run.stop(Stop::Drain);
@@ -154,8 +145,8 @@ fn a_graceful_stop_hands_the_partitions_over_within_seconds() {
     assert!(took < Duration::from_secs(15), "ready after {took:?}");
     // The state is rebuilt from the history it covers: every message read back once.
     assert_eq!(
-        counter(&metrics, "ondata_restore_messages_total"),
+        metric_sum(&metrics, "ondata_restore_messages_total"),
         lines.len() as f64
     );
-    assert!(counter(&metrics, "ondata_restore_seconds") > 0.0);
+    assert!(metric_sum(&metrics, "ondata_restore_seconds") > 0.0);
 }

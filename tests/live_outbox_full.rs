@@ -27,15 +27,6 @@ fn set_file_size_limit(bytes: libc::rlim_t) {
     }
 }
 
-fn gauge(metrics: &Metrics, name: &str) -> f64 {
-    metrics
-        .render()
-        .lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 #[test]
 fn an_outbox_write_failure_holds_the_offsets_until_it_is_written() {
     let topic = unique("comments");
@@ -65,7 +56,7 @@ fn an_outbox_write_failure_holds_the_offsets_until_it_is_written() {
     produce(&brokers, &topic, &lines);
     wait_until("every message taken", || run.taken() >= lines.len() as u64);
     wait_until("the unwritten alerts reported", || {
-        gauge(&metrics, "ondata_alert_outbox_unwritten{") >= 1.0
+        metric_sum(&metrics, "ondata_alert_outbox_unwritten{") >= 1.0
     });
     // Well past a commit interval: nothing up to the end may be committed.
     std::thread::sleep(std::time::Duration::from_secs(3));
@@ -77,7 +68,7 @@ fn an_outbox_write_failure_holds_the_offsets_until_it_is_written() {
 
     set_file_size_limit(libc::RLIM_INFINITY);
     wait_until("the outbox written again", || {
-        gauge(&metrics, "ondata_alert_outbox_unwritten{") == 0.0
+        metric_sum(&metrics, "ondata_alert_outbox_unwritten{") == 0.0
     });
     let alerts = run.alerts.clone();
     run.stop(Stop::Drain);

@@ -190,6 +190,17 @@ impl Running {
     }
 }
 
+/// The sum of the samples of `metrics` whose line starts with `prefix` (a name, or a name
+/// with the start of its labels).
+pub fn metric_sum(metrics: &Metrics, prefix: &str) -> f64 {
+    metrics
+        .render()
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT;
     while !cond() {
