@@ -30,7 +30,7 @@ fn set_file_size_limit(bytes: libc::rlim_t) {
 #[test]
 fn an_outbox_write_failure_holds_the_offsets_until_it_is_written() {
     let topic = unique("comments");
-    let mock = cluster(1, &topic, 2);
+    let mock = cluster(1, &topic, 6);
     let brokers = mock.bootstrap_servers();
     let lines = stream(Scenario::ClickDay, 1, 3);
     let group = unique("g");
@@ -48,8 +48,8 @@ fn an_outbox_write_failure_holds_the_offsets_until_it_is_written() {
     // Room for the outbox's first line and nothing more: every alert line fails (EFBIG).
     set_file_size_limit(64);
     let run = start_observed(cfg, sinks, Some(metrics.clone()));
-    // Consumed as produced: the mock cluster keeps only ~5 MB a partition, and this stream
-    // is 6.7 MB.
+    // Consumed as produced, over 6 partitions: the mock cluster keeps only ~5 MB a
+    // partition, and this stream is 6.7 MB.
     wait_until("the partitions assigned", || {
         run.stats.ready.load(std::sync::atomic::Ordering::SeqCst)
     });
@@ -60,7 +60,7 @@ fn an_outbox_write_failure_holds_the_offsets_until_it_is_written() {
     });
     // Well past a commit interval: nothing up to the end may be committed.
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let held = committed_and_ends(&brokers, &topic, &group, 2);
+    let held = committed_and_ends(&brokers, &topic, &group, 6);
     assert!(
         held.iter().any(|(committed, end)| committed < end),
         "offsets held while alerts are not in the outbox: {held:?}"
@@ -72,7 +72,7 @@ fn an_outbox_write_failure_holds_the_offsets_until_it_is_written() {
     });
     let alerts = run.alerts.clone();
     run.stop(Stop::Drain);
-    for (committed, end) in committed_and_ends(&brokers, &topic, &group, 2) {
+    for (committed, end) in committed_and_ends(&brokers, &topic, &group, 6) {
         assert_eq!(committed, end, "committed to the end once written");
     }
     assert_eq!(
