@@ -62,7 +62,8 @@ fn an_outbox_write_failure_holds_the_offsets_until_it_is_written() {
     std::thread::sleep(std::time::Duration::from_secs(3));
     let held = committed_and_ends(&brokers, &topic, &group, 6);
     assert!(
-        held.iter().any(|(committed, end)| committed < end),
+        held.iter()
+            .any(|(committed, end)| *end > 0 && committed < end),
         "offsets held while alerts are not in the outbox: {held:?}"
     );
 
@@ -73,7 +74,10 @@ fn an_outbox_write_failure_holds_the_offsets_until_it_is_written() {
     let alerts = run.alerts.clone();
     run.stop(Stop::Drain);
     for (committed, end) in committed_and_ends(&brokers, &topic, &group, 6) {
-        assert_eq!(committed, end, "committed to the end once written");
+        // A partition no topic hashed to has no message and so no commit (-1).
+        if end > 0 {
+            assert_eq!(committed, end, "committed to the end once written");
+        }
     }
     assert_eq!(
         alerts.sorted(),
