@@ -1,11 +1,13 @@
 //! Dropping exact redeliveries: the same event `id` seen again within recent memory.
 
+use serde::{Deserialize, Serialize};
 use std::hash::Hasher;
 
 use rustc_hash::{FxHashSet, FxHasher};
 
 /// Remembers recent event ids (as 64-bit hashes) in two generations, so memory is bounded
 /// and an id is remembered for at least `capacity / 2` newer ids.
+#[derive(Serialize, Deserialize)]
 pub struct IdDedup {
     current: FxHashSet<u64>,
     previous: FxHashSet<u64>,

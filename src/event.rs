@@ -18,7 +18,7 @@ use crate::config::InputConfig;
 const MIN_TS_MS: i64 = 946_684_800_000;
 const MAX_TS_MS: i64 = 4_102_444_800_000;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event<'a> {
     /// Event time, epoch milliseconds UTC.
     pub ts_ms: i64,

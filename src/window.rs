@@ -1,6 +1,7 @@
 //! Per-topic event-time buckets: the open ones still taking events, and a short ring of
 //! closed ones that the detectors read.
 
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::alert::Sample;
@@ -13,7 +14,7 @@ pub type ClusterId = u32;
 const SAMPLES_PER_BUCKET: usize = 3;
 
 /// A sample before it is formatted: kept cheap until an alert needs it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RawSample {
     pub text: Box<str>,
     pub author: Box<str>,
@@ -28,7 +29,7 @@ impl RawSample {
 }
 
 /// Counts of one bucket of one topic.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Bucket {
     pub start_ms: i64,
     pub count: u32,
@@ -93,7 +94,7 @@ fn truncate(text: &str) -> &str {
 }
 
 /// The buckets of one topic.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct TopicWindow {
     /// Buckets still open to events, by start time. Only those between the watermark and the
     /// newest event exist, so this stays at a handful of entries.

@@ -17,7 +17,7 @@ pub enum Sensitivity {
 }
 
 /// Effective surge settings after the preset and explicit overrides are merged.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SurgeParams {
     pub sensitivity: Sensitivity,
     /// Volume in a window must be at least this many times the expected volume.
@@ -37,7 +37,7 @@ pub struct SurgeParams {
 }
 
 /// Effective negativity settings after the preset and explicit overrides are merged.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NegativityParams {
     pub sensitivity: Sensitivity,
     /// The lower confidence bound of the negative share must exceed the baseline share by this.
@@ -57,7 +57,7 @@ pub struct NegativityParams {
 }
 
 /// Effective troll-burst settings for one topic, after preset and per-topic overrides.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrollParams {
     pub sensitivity: Sensitivity,
     pub min_messages: u32,

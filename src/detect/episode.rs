@@ -4,8 +4,9 @@
 
 use super::RELEARN_AFTER_MINS;
 use crate::alert::Severity;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Episode {
     pub started_ms: i64,
     /// Highest value measured during the episode (ratio, share, …).
@@ -16,7 +17,7 @@ pub struct Episode {
 }
 
 /// At most one open episode per detector and topic.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct EpisodeState {
     open: Option<Episode>,
 }

@@ -20,6 +20,7 @@ pub mod troll;
 
 use crate::alert::{AlertKind, AlertStatus, Details, Sample, Severity};
 use crate::window::{Bucket, ClusterId, TopicWindow};
+use serde::{Deserialize, Serialize};
 
 pub use crate::config::{NegativityParams, Sensitivity, SurgeParams, TrollParams};
 pub use comment::Comment;
@@ -45,7 +46,7 @@ pub struct Closed<'a> {
 
 /// Clusters currently reported as coordinated campaigns on a topic, so other detectors can
 /// set their comments aside (the authenticity-adjusted negative share).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Campaigns {
     /// Sorted.
     active: Vec<ClusterId>,
@@ -153,6 +154,7 @@ pub trait Detector {
 }
 
 /// Every detector of one topic.
+#[derive(Serialize, Deserialize)]
 pub struct Detectors {
     pub surge: SurgeDetector,
     pub troll: TrollDetector,

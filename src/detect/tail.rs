@@ -20,6 +20,8 @@
 //! Memory is a fixed histogram per window length (600 bins of 0.2 from −10), so a topic
 //! costs a few kilobytes whatever its history.
 
+use serde::{Deserialize, Serialize};
+
 const LOW: f64 = -10.0;
 const STEP: f64 = 0.2;
 const BINS: usize = 600;
@@ -34,7 +36,7 @@ const FALSE_ALARM: f64 = 1e-4;
 const REFRESH_EVERY: u64 = 15;
 
 /// Decayed histogram of one window length's deviations, and the line it implies.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tail {
     bins: Vec<f64>,
     /// Weight of the next sample: grows by `1/decay` per sample instead of decaying every

@@ -15,6 +15,7 @@
 //! is the one ahead (a stream cannot start a week early on one event's word).
 
 use crate::event::{Event, RejectReason};
+use serde::{Deserialize, Serialize};
 
 /// Events held at most; beyond, a new event ahead is dropped as `ts_ahead`.
 pub const MAX_HELD: usize = 1024;
@@ -30,7 +31,7 @@ const GAPS_AHEAD: f64 = 30.0;
 
 /// Where an event came from, for its dead letter: the input's index and the line (replay),
 /// or nothing (live).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
     pub input: u32,
     pub line: u64,
@@ -57,6 +58,7 @@ pub(super) enum Step {
     ApplyFirstThen,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(super) struct Clock {
     ahead_ms: i64,
     /// Usual gap between consecutive event times applied, ms.
@@ -71,6 +73,8 @@ pub(super) struct Clock {
     pub first: Option<(Event<'static>, Origin)>,
     /// Held events, oldest event time first.
     held: Vec<(Event<'static>, Origin)>,
+    /// Taken by the caller after each step: never part of a snapshot.
+    #[serde(skip)]
     pub dropped: Vec<Dropped>,
 }
 

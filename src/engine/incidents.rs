@@ -5,9 +5,10 @@
 //! topic starts a new one.
 
 use crate::alert::{Alert, AlertStatus};
+use serde::{Deserialize, Serialize};
 
 /// The open incident of one topic, if any.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct TopicIncident {
     id: Option<String>,
     /// Ids of its episodes still firing.

@@ -9,6 +9,7 @@
 //! end the watermark has passed are closed, in time order across all topics, and fed to the
 //! detectors; an event older than the watermark is counted as late and not merged.
 
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -29,12 +30,14 @@ use crate::window::{ClusterId, TopicWindow};
 mod analysis;
 mod clock;
 mod incidents;
+mod state;
 mod topics;
 mod view;
 
 pub use analysis::{Analysis, Analyzer};
 use clock::{Clock, Step};
 pub use clock::{Dropped, Origin, MAX_HELD};
+pub use state::StateError;
 
 /// What the engine did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +83,7 @@ pub struct EngineStats {
 }
 
 /// State of one topic.
+#[derive(Serialize, Deserialize)]
 struct Topic {
     name: String,
     window: TopicWindow,

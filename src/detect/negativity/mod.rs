@@ -19,6 +19,7 @@
 //! the share is no longer even half-way up and the sequential evidence has fallen below
 //! half its threshold.
 
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ use crate::alert::model::NegativityDetails;
 use crate::alert::{AlertKind, AlertStatus, Details, Severity};
 use crate::window::TopicWindow;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NegativitySettings {
     pub params: NegativityParams,
     pub bucket_ms: i64,
@@ -74,7 +75,7 @@ struct Measure {
 }
 
 /// Negativity state of one topic.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct NegativityDetector {
     settings: Arc<NegativitySettings>,
     weighted_total: f64,
@@ -87,7 +88,7 @@ pub struct NegativityDetector {
 }
 
 /// The sequential test's evidence and the run of buckets it rests on.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Sequential {
     /// Log-likelihood ratio, never below zero.
     score: f64,

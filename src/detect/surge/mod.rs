@@ -25,6 +25,7 @@
 //! The episode resolves after `resolve_after_mins` buckets in which no short window is even
 //! half-way to the firing ratio.
 
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -65,7 +66,7 @@ const COLD_Z: f64 = 3.72;
 const COLD_DISPERSION: f64 = 0.5;
 
 /// Surge settings turned into bucket units once, shared by every topic.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SurgeSettings {
     pub params: SurgeParams,
     pub bucket_ms: i64,
@@ -164,7 +165,7 @@ struct Measure {
 }
 
 /// Surge state of one topic.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SurgeDetector {
     settings: Arc<SurgeSettings>,
     /// Smoothed level, comments per bucket.

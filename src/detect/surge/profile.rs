@@ -1,18 +1,19 @@
 //! Counts per 15-minute slot of each recent day: what the same time on earlier days looked
 //! like, for the surge detector's expectation.
 
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 use super::{DAY_MS, SLOT_MS};
 use crate::detect::stats::lower_median;
 
 /// Counts per 15-minute slot of each recent day.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct DailyProfile {
     days: VecDeque<Day>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Day {
     day: i64,
     counts: Vec<u32>,

@@ -14,6 +14,7 @@
 //! Entries are never removed one by one: the index drops a generation's table whole.
 
 use super::signature::BANDS;
+use serde::{Deserialize, Serialize};
 
 /// An empty slot. Fingerprints are odd, so no entry is zero.
 const EMPTY: u64 = 0;
@@ -47,7 +48,7 @@ pub fn band_hashes(keys: &[u32; BANDS]) -> [BandHash; BANDS] {
     out
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct BandTable {
     slots: Vec<u64>,
     /// 32 minus log2 of the slot count: `fingerprint >> shift` is the home slot.

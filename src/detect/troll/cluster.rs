@@ -2,6 +2,7 @@
 //! member), and the evidence an alert shows (authors, repeaters, mentions, hashtags,
 //! samples, copies per minute) once it has one. The index in [`super::index`] owns them.
 
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
@@ -10,7 +11,7 @@ use super::signature::Signature;
 use crate::window::RawSample;
 
 /// What a cluster knows once it has a second member.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ClusterDetail {
     /// Posts per author (by hash), at most `max_members` authors.
     pub authors: FxHashMap<u32, u32>,
@@ -26,6 +27,7 @@ pub struct ClusterDetail {
     /// Messages per minute over the last window, oldest first: a burst is many copies within
     /// minutes, not a common question asked now and then all day.
     pub(super) recent: VecDeque<(i64, u32)>,
+    #[serde(with = "super::signature::packed")]
     pub(super) anchors: Vec<Signature>,
 }
 
@@ -58,7 +60,7 @@ impl ClusterDetail {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Cluster {
     /// Slot of the first member's signature in the index's signature table.
     pub(super) slot: u32,

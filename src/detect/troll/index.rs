@@ -11,6 +11,7 @@
 //! cluster keeps only its signature and counters until it does; names, texts, mentions and
 //! hashtags are kept from the second member on.
 
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::hash::Hasher;
 
@@ -32,7 +33,7 @@ const MAX_ANCHORS: usize = 4;
 /// an anchor while there is room.
 const ANCHOR_BELOW: f64 = 0.85;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IndexSettings {
     pub window_ms: i64,
     pub threshold: f64,
@@ -46,6 +47,7 @@ pub use super::cluster::{Cluster, ClusterDetail};
 use crate::detect::comment::Comment;
 pub use crate::window::ClusterId;
 
+#[derive(Serialize, Deserialize)]
 struct Generation {
     start_ms: i64,
     /// Every band's keys → the slot of the cluster they lead to.
@@ -86,6 +88,7 @@ pub enum Placement {
     },
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct TrollIndex {
     settings: IndexSettings,
     generations: VecDeque<Generation>,
@@ -93,6 +96,7 @@ pub struct TrollIndex {
     /// Signatures of the clusters' first members, densely packed: a hash table of full
     /// records would carry its spare capacity at 176 bytes a bucket instead of 48. Band
     /// keys lead to a slot here, so a candidate is checked without looking its cluster up.
+    #[serde(with = "super::signature::packed")]
     signatures: Vec<Signature>,
     /// The cluster in each slot, and whether it has anchors (then it is looked up).
     owners: Vec<(ClusterId, bool)>,

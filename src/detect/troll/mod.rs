@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod index;
 pub mod signature;
 
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Reported cluster ids remembered per topic, so a process running for months stays bounded.
@@ -29,7 +30,7 @@ use crate::event::format_ts;
 use crate::window::Bucket;
 
 /// Troll settings of one topic after presets and per-topic overrides.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrollSettings {
     pub params: TrollParams,
     pub index: IndexSettings,
@@ -50,6 +51,7 @@ impl TrollSettings {
 }
 
 /// Troll state of one topic.
+#[derive(Serialize, Deserialize)]
 pub struct TrollDetector {
     pub settings: TrollSettings,
     pub index: TrollIndex,

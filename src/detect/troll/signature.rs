@@ -391,3 +391,55 @@ mod tests {
         }
     }
 }
+
+/// Serde for a list of signatures as one run of bytes (serde has no arrays of `BINS`).
+pub(super) mod packed {
+    use super::{Signature, BINS};
+    use serde::de::Error as _;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(sigs: &[Signature], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(sigs.as_flattened())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Signature>, D::Error> {
+        let bytes: Vec<u8> = serde_bytes_vec(d)?;
+        if bytes.len() % BINS != 0 {
+            return Err(D::Error::custom(format!(
+                "{} signature bytes are not a whole number of {BINS}-byte signatures",
+                bytes.len()
+            )));
+        }
+        Ok(bytes
+            .chunks_exact(BINS)
+            .map(|c| c.try_into().expect("a chunk of BINS bytes"))
+            .collect())
+    }
+
+    fn serde_bytes_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Bytes;
+        impl<'de> serde::de::Visitor<'de> for Bytes {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("signature bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+                Ok(v.to_vec())
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
+                Ok(v)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Vec<u8>, A::Error> {
+                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(b) = seq.next_element()? {
+                    v.push(b);
+                }
+                Ok(v)
+            }
+        }
+        d.deserialize_byte_buf(Bytes)
+    }
+}
