@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use prometheus::{
-    GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
 };
 
 use crate::alert::{Alert, AlertStatus};
@@ -45,6 +46,9 @@ pub struct Metrics {
     unwritten: IntGaugeVec,
     restore_messages: IntCounter,
     restore_seconds: prometheus::Gauge,
+    snapshot_bytes: IntGauge,
+    snapshot_seconds: prometheus::Gauge,
+    snapshot_failures: IntCounter,
     lag: IntGaugeVec,
     kafka_errors: IntCounterVec,
     event_delay: Histogram,
@@ -195,6 +199,30 @@ impl Metrics {
                 prometheus::Gauge::new(
                     "ondata_restore_seconds",
                     "Wall time the last restore of the engine's state took.",
+                )
+                .expect("valid metric"),
+            ),
+            snapshot_bytes: register(
+                &registry,
+                IntGauge::new(
+                    "ondata_snapshot_bytes",
+                    "Size of the engine's state in the last snapshot written.",
+                )
+                .expect("valid metric"),
+            ),
+            snapshot_seconds: register(
+                &registry,
+                prometheus::Gauge::new(
+                    "ondata_snapshot_seconds",
+                    "Wall time the last state snapshot took to encode and write.",
+                )
+                .expect("valid metric"),
+            ),
+            snapshot_failures: register(
+                &registry,
+                IntCounter::new(
+                    "ondata_snapshot_failures_total",
+                    "State snapshots that could not be written (a restart then reads more back).",
                 )
                 .expect("valid metric"),
             ),
@@ -352,6 +380,16 @@ impl Metrics {
     /// An alert a notifying sink did not send on its own.
     pub fn suppressed(&self, sink: &str, reason: &str) {
         self.suppressed.with_label_values(&[sink, reason]).inc();
+    }
+
+    /// A state snapshot of `bytes` was written in `seconds`.
+    pub fn snapshot_written(&self, bytes: usize, seconds: f64) {
+        self.snapshot_bytes.set(bytes as i64);
+        self.snapshot_seconds.set(seconds);
+    }
+
+    pub fn snapshot_failed(&self) {
+        self.snapshot_failures.inc();
     }
 
     /// A restore of the engine's state read `messages` back in `seconds`.

@@ -28,21 +28,35 @@ pub struct HistoryEnd {
     pub firing: BTreeMap<String, Alert>,
 }
 
+impl HistoryEnd {
+    /// Keeps the firing set up to date with one alert.
+    pub fn follow(&mut self, alert: &Alert) {
+        match alert.status {
+            AlertStatus::Firing => {
+                self.firing.insert(alert.id.clone(), alert.clone());
+            }
+            AlertStatus::Resolved => {
+                self.firing.remove(&alert.id);
+            }
+        }
+    }
+}
+
 /// How often a long rebuild logs how far it is.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// Reads `start..end` of every range, merged by event time, into `engine`; alerts are not
-/// sent but followed, so the ones still firing at the end are known. Stops early when
-/// `stop` says so (a shutdown); logs its progress every few seconds. Returns the events
-/// taken and the messages read.
+/// sent but followed from `end` (what was firing before), so the ones still firing at the
+/// end are known. Stops early when `stop` says so (a shutdown); logs its progress every few
+/// seconds. Returns the events taken and the messages read.
 pub fn read_history(
     reader: &HistoryReader,
     ranges: &[RebuildRange],
     config: &Config,
     engine: &mut Engine,
+    mut end: HistoryEnd,
     stop: &dyn Fn() -> bool,
 ) -> Result<(u64, u64, HistoryEnd)> {
-    let mut end = HistoryEnd::default();
     let mut alerts = Vec::new();
     let mut events = 0u64;
     let mut seen = 0u64;
@@ -71,14 +85,7 @@ pub fn read_history(
                 events += 1;
                 end.max_ts = Some(end.max_ts.map_or(e.ts_ms, |m| m.max(e.ts_ms)));
                 for a in alerts.drain(..) {
-                    match a.status {
-                        AlertStatus::Firing => {
-                            end.firing.insert(a.id.clone(), a);
-                        }
-                        AlertStatus::Resolved => {
-                            end.firing.remove(&a.id);
-                        }
-                    }
+                    end.follow(&a);
                 }
             }
             Ok(())

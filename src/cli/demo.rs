@@ -78,6 +78,8 @@ pub fn run(args: DemoArgs) -> Result<()> {
     config.kafka.topics = vec![TOPIC.into()];
     config.kafka.group_id = "ondata-demo".into();
     config.kafka.dead_letter_topic = format!("{TOPIC}.dlq");
+    // The embedded Kafka ends with the demo: a snapshot would describe a log that is gone.
+    config.kafka.snapshot_secs = 0;
     // The consumer may join after the first messages: read the topic from its start.
     config
         .kafka

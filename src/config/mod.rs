@@ -109,6 +109,13 @@ pub struct KafkaConfig {
     /// Hours of each partition's history read back into the engine on start and on every
     /// partition assignment, before going live (0: start empty).
     pub rebuild_hours: u32,
+    /// Where the engine's state is written (a folder per group, a file per set of
+    /// partitions), so a restart reads only what came after it instead of `rebuild_hours`
+    /// of history.
+    pub state_dir: String,
+    /// Seconds between state snapshots (also written on shutdown and before an assignment
+    /// changes); 0 writes none and always rebuilds from history.
+    pub snapshot_secs: u32,
     /// Any librdkafka property, passed through unchanged; a value `env:NAME` is read from the
     /// environment variable NAME (for secrets).
     pub client: BTreeMap<String, String>,
@@ -122,6 +129,8 @@ impl Default for KafkaConfig {
             group_id: "ondata".into(),
             dead_letter_topic: "comments.dlq".into(),
             rebuild_hours: 24,
+            state_dir: "ondata-state".into(),
+            snapshot_secs: 60,
             client: BTreeMap::new(),
         }
     }
@@ -348,6 +357,12 @@ impl Config {
             return Err(invalid(
                 "kafka.topics",
                 "name at least one topic, e.g. [\"comments\"]",
+            ));
+        }
+        if self.kafka.snapshot_secs > 0 && self.kafka.state_dir.trim().is_empty() {
+            return Err(invalid(
+                "kafka.state_dir",
+                "name a folder for state snapshots (default \"ondata-state\"), or set kafka.snapshot_secs = 0",
             ));
         }
         self.alerts.validate()?;

@@ -230,6 +230,11 @@ impl Engine {
         &self.stats
     }
 
+    /// The newest event time taken.
+    pub fn newest_event_ms(&self) -> Option<i64> {
+        self.max_ts
+    }
+
     pub fn watermark_ms(&self) -> Option<i64> {
         self.max_ts.map(|_| self.watermark)
     }

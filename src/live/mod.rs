@@ -31,6 +31,7 @@ use crate::source::kafka::{self, AssignmentState, LiveContext, OwnedMessage};
 use crate::status::Board;
 
 mod processor;
+pub mod snapshot;
 use processor::{Processor, ToEngine};
 
 /// Messages in flight between the consumer task and the engine thread.

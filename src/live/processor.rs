@@ -21,11 +21,15 @@ use crate::deliver::AlertSink;
 use crate::engine::Engine;
 use crate::merge::{pending_of, Aligner, Item, Pending};
 
-use crate::rebuild::read_history;
+use crate::rebuild::{read_history, HistoryEnd};
 use crate::source::dead_letter::DeadLetters;
 use crate::source::history;
 use crate::source::kafka::{self, LiveContext, OwnedMessage, Partition};
 use crate::status::StreamStatus;
+
+use super::snapshot::SnapshotStore;
+
+mod restore;
 
 /// Stored offsets are committed this often (asynchronously), and synchronously on revoke
 /// and on shutdown.
@@ -75,6 +79,13 @@ pub(super) struct Processor {
     last_metrics: Instant,
     last_commit: Instant,
     uncommitted: bool,
+    /// Where state snapshots go (None: off).
+    snapshots: Option<Arc<SnapshotStore>>,
+    last_snapshot: Instant,
+    /// A snapshot being written in the background.
+    writing: Option<std::thread::JoinHandle<()>>,
+    /// Alerts firing now, by id (for snapshots and rebuilds).
+    end: HistoryEnd,
 }
 
 impl Processor {
@@ -95,6 +106,7 @@ impl Processor {
                 &config.alerts,
             ))
             .observed(observers.metrics.clone(), observers.board.clone());
+        let snapshots = SnapshotStore::from_config(&config).map(Arc::new);
         Ok(Self {
             engine: Engine::new(&config),
             config,
@@ -116,6 +128,10 @@ impl Processor {
             last_metrics: Instant::now(),
             last_commit: Instant::now(),
             uncommitted: false,
+            snapshots,
+            last_snapshot: Instant::now(),
+            writing: None,
+            end: HistoryEnd::default(),
         })
     }
 
@@ -262,6 +278,7 @@ impl Processor {
                 LiveStats::add(&self.observers.stats.events, 1);
                 let alerts = std::mem::take(&mut self.alerts);
                 for alert in &alerts {
+                    self.end.follow(alert);
                     if self.delivery.send(alert) {
                         LiveStats::add(&self.observers.stats.alerts_sent, 1);
                     } else {
@@ -304,6 +321,7 @@ impl Processor {
                 let target = max + now.duration_since(self.last_release).as_millis() as i64;
                 let alerts = self.engine.advance_to(target);
                 for alert in &alerts {
+                    self.end.follow(alert);
                     if self.delivery.send(alert) {
                         LiveStats::add(&self.observers.stats.alerts_sent, 1);
                     }
@@ -327,6 +345,7 @@ impl Processor {
                 }
             }
         }
+        self.snapshot_when_due(now);
         if now.duration_since(self.last_metrics) >= Duration::from_secs(1) {
             self.last_metrics = now;
             if !self.delivery.durable() {
@@ -376,8 +395,13 @@ impl Processor {
     /// A new assignment: keep what is buffered for partitions still ours, rebuild a fresh
     /// engine from the history of all of them, send what is still firing, go live.
     fn reassign(&mut self, parts: Vec<Partition>, shutdown: &watch::Receiver<Stop>) {
-        self.observers.stats.ready.store(false, Ordering::SeqCst);
         let new: BTreeSet<Partition> = parts.into_iter().collect();
+        if new != self.assigned {
+            // What the old assignment's state was, for whoever is given that set again.
+            self.release(false);
+            self.write_snapshot(true);
+        }
+        self.observers.stats.ready.store(false, Ordering::SeqCst);
         let kept: BTreeSet<Partition> = self.assigned.intersection(&new).cloned().collect();
         let added: Vec<Partition> = new.difference(&self.assigned).cloned().collect();
         self.aligner.retain(&kept);
@@ -429,21 +453,27 @@ impl Processor {
                 .unwrap_or(0);
             resume.push((p.clone(), at));
         }
-        let ranges = history::rebuild_ranges(
-            &self.config.kafka,
-            &reader,
-            &resume,
-            self.config.kafka.rebuild_hours,
-        )
-        .context("finding where history starts")?;
+        let mut engine = Engine::new(&self.config);
+        let mut end = HistoryEnd::default();
+        let restored = self.start_from_snapshot(&reader, &mut resume, &mut engine, &mut end);
+        let from_snapshot = restored.is_some();
+        let ranges = match restored {
+            Some(ranges) => ranges,
+            None => history::rebuild_ranges(
+                &self.config.kafka,
+                &reader,
+                &resume,
+                self.config.kafka.rebuild_hours,
+            )
+            .context("finding where history starts")?,
+        };
         for r in &ranges {
             tracing::debug!("history of {}: offsets {}..{}", r.at, r.start, r.end);
         }
         let found = started.elapsed();
-        let mut engine = Engine::new(&self.config);
         let stopping = || *shutdown.borrow() != Stop::Run;
         let (events, read, last) =
-            read_history(&reader, &ranges, &self.config, &mut engine, &stopping)?;
+            read_history(&reader, &ranges, &self.config, &mut engine, end, &stopping)?;
         if let Some(m) = &self.observers.metrics {
             m.restored(read, started.elapsed().as_secs_f64());
         }
@@ -464,6 +494,8 @@ impl Processor {
             if !kept.contains(p) {
                 self.next.insert(p.clone(), *end);
             }
+            // The engine has everything before `end`, from history or a snapshot.
+            self.taken.insert(p.clone(), *end);
         }
         let mut still_firing = 0;
         for alert in last.firing.values() {
@@ -476,6 +508,8 @@ impl Processor {
         // an earlier process delivered it; nothing else is re-posted or reminded of.
         let firing: Vec<Alert> = last.firing.values().cloned().collect();
         self.delivery.firing_set(&firing);
+        let still = last.firing.len();
+        self.end = last;
         self.delivery.flush();
         LiveStats::add(&self.observers.stats.rebuilds, 1);
         LiveStats::add(&self.observers.stats.rebuilt_events, events);
@@ -484,11 +518,11 @@ impl Processor {
             started.elapsed().as_millis() as u64,
         );
         tracing::info!(
-            "rebuilt from {events} events of history over {} partition(s) in {:.1} s ({:.1} s finding where it starts); {} condition(s) still firing, {still_firing} sent",
+            "{} and {events} events after it over {} partition(s) in {:.1} s ({:.1} s finding where to start); {still} condition(s) still firing, {still_firing} sent",
+            if from_snapshot { "restored from a snapshot" } else { "rebuilt from history: no snapshot" },
             ranges.len(),
             started.elapsed().as_secs_f64(),
             found.as_secs_f64(),
-            last.firing.len(),
         );
         Ok(())
     }
@@ -501,6 +535,7 @@ impl Processor {
         self.dead.flush(Duration::from_secs(5));
         self.store_offsets();
         kafka::commit_stored(&*self.consumer);
+        self.write_snapshot(true);
         LiveSummary {
             taken: LiveStats::get(&self.observers.stats.taken),
             events: LiveStats::get(&self.observers.stats.events),

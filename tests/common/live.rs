@@ -113,6 +113,11 @@ pub fn config(brokers: &str, topic: &str, group: &str) -> Config {
     c.kafka.dead_letter_topic = format!("{topic}.dlq");
     // Simulated days are in 2020; history is measured on broker time, which is now.
     c.kafka.rebuild_hours = 24;
+    // Snapshots on, as by default, in a folder per group (groups are unique per test).
+    c.kafka.state_dir = std::env::temp_dir()
+        .join("ondata-test-state")
+        .display()
+        .to_string();
     c.http.listen = "127.0.0.1:0".into();
     c.alerts.sinks.clear();
     c
