@@ -126,23 +126,39 @@ struct Running {
     stop: watch::Sender<Stop>,
     task: tokio::task::JoinHandle<ondata::error::Result<LiveSummary>>,
     stats: Arc<LiveStats>,
+    metrics: Arc<Metrics>,
+}
+
+/// The sum of a metric's series.
+fn metric(m: &Metrics, prefix: &str) -> f64 {
+    m.render()
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 fn start(rt: &tokio::runtime::Runtime, config: &Config, sink: &Timed) -> Running {
     let stats = Arc::new(LiveStats::default());
+    let metrics = Arc::new(Metrics::new());
     let (stop, stopped) = watch::channel(Stop::Run);
     let task = rt.spawn(live::run(
         config.clone(),
         vec![Box::new(sink.clone())],
         live::Observers {
             stats: stats.clone(),
-            metrics: Some(Arc::new(Metrics::new())),
+            metrics: Some(metrics.clone()),
             board: None,
         },
         stopped,
         Duration::from_secs(30),
     ));
-    Running { stop, task, stats }
+    Running {
+        stop,
+        task,
+        stats,
+        metrics,
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -215,6 +231,8 @@ fn main() -> Result<()> {
         .kafka
         .client
         .insert("session.timeout.ms".into(), "6000".into());
+    let state = tempfile::tempdir()?;
+    config.kafka.state_dir = state.path().display().to_string();
     if let Ok(d) = std::env::var("BENCH_KAFKA_DEBUG") {
         config.kafka.client.insert("debug".into(), d);
     }
@@ -305,6 +323,8 @@ fn main() -> Result<()> {
     std::thread::sleep(Duration::from_secs(2));
     let _ = run.stop.send(Stop::Drain);
     let summary = rt.block_on(run.task)??;
+    let snapshot_bytes = metric(&run.metrics, "ondata_snapshot_bytes");
+    let snapshot_secs = metric(&run.metrics, "ondata_snapshot_seconds");
     println!(
         "incident day produced in {:.1} s (the producer fell behind its schedule by at most {} ms)",
         started.elapsed().as_secs_f64(),
@@ -346,7 +366,28 @@ fn main() -> Result<()> {
         taken_after.last().copied().unwrap_or(f64::NAN),
     );
 
-    // 3. Rebuild: a new process in the same group, after the graceful stop committed.
+    // 3. Restart: a new process in the same group, after the graceful stop committed and
+    // wrote its snapshot.
+    let history = LiveStats::get(&run.stats.taken);
+    let sink2 = Timed::default();
+    let restarted = Instant::now();
+    let run2 = start(&rt, &config, &sink2);
+    wait_for("the restart", || {
+        LiveStats::get(&run2.stats.rebuilds) > 0 && run2.stats.ready.load(Ordering::SeqCst)
+    })?;
+    println!(
+        "restart from a snapshot: ready {:.2} s after the start (the mock group's hand-over included), restore {:.2} s, {} messages read back of {history} consumed; the snapshot was {:.1} MB, written in {:.0} ms",
+        restarted.elapsed().as_secs_f64(),
+        metric(&run2.metrics, "ondata_restore_seconds"),
+        metric(&run2.metrics, "ondata_restore_messages_total"),
+        snapshot_bytes / 1e6,
+        snapshot_secs * 1000.0
+    );
+    let _ = run2.stop.send(Stop::Drain);
+    rt.block_on(run2.task)??;
+
+    // 4. Rebuild: the same without snapshots.
+    config.kafka.snapshot_secs = 0;
     let sink2 = Timed::default();
     let run2 = start(&rt, &config, &sink2);
     wait_for("the rebuild", || {
