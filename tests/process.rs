@@ -144,6 +144,8 @@ topics = ["{topic}"]
 group_id = "{group}"
 dead_letter_topic = "{topic}.dlq"
 rebuild_hours = 48
+state_dir = "{d}/state"
+snapshot_secs = 1
 [kafka.client]
 "auto.offset.reset" = "earliest"
 # A killed member holds its partitions until its session times out (45 s by default).
@@ -387,9 +389,12 @@ fn killed_mid_stream_and_restarted_nothing_is_missing_or_notified_twice() {
         || {
             let taken = metric(&http, "ondata_events_total{");
             let pending = metric(&http, "ondata_alert_outbox_pending{");
-            (taken >= total / 2.0 && pending >= 1.0)
+            let snapshot = metric(&http, "ondata_snapshot_bytes");
+            (taken >= total / 2.0 && pending >= 1.0 && snapshot > 0.0)
                 .then_some(())
-                .ok_or(format!("taken {taken} of {total}, {pending} pending"))
+                .ok_or(format!(
+                    "taken {taken} of {total}, {pending} pending, snapshot of {snapshot} bytes"
+                ))
         },
     );
     if as_root() {
@@ -465,6 +470,11 @@ fn killed_mid_stream_and_restarted_nothing_is_missing_or_notified_twice() {
     assert!(must.is_subset(&got), "{must:?} not all in {got:?}");
     assert!(pending_at_kill.is_subset(&want));
     let second_text = std::fs::read_to_string(&second_log).unwrap();
+    // The windows above came from the first process's last snapshot and the messages after it.
+    assert!(
+        second_text.contains("state snapshot of") && second_text.contains("loaded"),
+        "the second process starts from the first one's snapshot:\n{second_text}"
+    );
     assert!(
         second_text.contains("from the outbox"),
         "the second process says it delivers the outbox first:\n{second_text}"
