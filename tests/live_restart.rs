@@ -24,10 +24,31 @@ use ondata::live::Stop;
 use ondata::metrics::Metrics;
 use ondata::simulate::{simulate, Scenario, SimOptions};
 
-use common::kafka::{produce, unique};
+use common::kafka::{produce, produce_unkeyed, unique};
 use common::live::*;
 
 const PARTITIONS: i32 = 12;
+
+/// Commits the end of every partition for `group`, as a member that had read them all.
+fn commit_ends(brokers: &str, topic: &str, group: &str, partitions: i32) {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        let (_, high) = c
+            .fetch_watermarks(topic, p, Duration::from_secs(10))
+            .unwrap();
+        tpl.add_partition_offset(topic, p, Offset::Offset(high))
+            .unwrap();
+    }
+    c.commit(&tpl, CommitMode::Sync).unwrap();
+}
 
 /// Three ordinary days at three times the simulator's rates (about 110,000 comments), then
 /// the click day and a closing event; and the planted incidents.
@@ -219,4 +240,59 @@ fn after_a_crash_only_the_messages_after_the_last_snapshot_are_read_back() {
         taken >= (crisis.len() - 5_000) as u64,
         "{taken} messages taken after the crash"
     );
+}
+
+/// A rebuild from history longer than `max.poll.interval.ms`, with messages arriving
+/// meanwhile: the consumer keeps polling (its partitions paused), so the member is not
+/// dropped from the group and the rebuild is not started over; every message is taken.
+#[test]
+fn a_long_rebuild_keeps_polling_and_is_not_started_over() {
+    let _serial = one_at_a_time();
+    let topic = unique("comments");
+    // The mock keeps only ~5 MB a partition: 24 of them hold enough for a rebuild of
+    // several seconds.
+    let mock = cluster(1, &topic, 24);
+    let brokers = mock.bootstrap_servers();
+    let (days, crisis, _) = days();
+    // Four times the days (the copies' ids are the same: dropped as redeliveries, still read).
+    let history: Vec<Vec<u8>> = (0..4).flat_map(|_| days.iter().cloned()).collect();
+    let group = unique("g");
+    let mut cfg = earliest(config(&brokers, &topic, &group));
+    // No snapshot: the start rebuilds from all the history the mock retains (it keeps the
+    // last ~5 MB of each partition), before where the group has committed: its end.
+    cfg.kafka.snapshot_secs = 0;
+    // Spread over all the partitions, so more of it is retained.
+    for chunk in history.chunks(20_000) {
+        produce_unkeyed(&brokers, &topic, chunk);
+    }
+    commit_ends(&brokers, &topic, &group, 24);
+
+    // A member that does not poll for 3 s is dropped from the group (the mock answers a new
+    // group's first join only after 3 s: no shorter session lets it in).
+    for (k, v) in [
+        ("session.timeout.ms", "3000"),
+        ("heartbeat.interval.ms", "500"),
+        ("max.poll.interval.ms", "3000"),
+    ] {
+        cfg.kafka.client.insert(k.into(), v.into());
+    }
+    let run = start(cfg, Vec::new());
+    // Waiting for it as the rebuild begins: more than the channel to the engine holds.
+    let arriving = &crisis[..10_000];
+    produce(&brokers, &topic, arriving);
+    wait_until("ready", || run.stats.ready.load(Ordering::SeqCst));
+    wait_until("every message taken", || {
+        run.taken() >= arriving.len() as u64
+    });
+    let rebuilt_ms = ondata::live::LiveStats::get(&run.stats.rebuild_ms);
+    let rebuilds = ondata::live::LiveStats::get(&run.stats.rebuilds);
+    let taken = run.taken();
+    run.stop(Stop::Drain);
+    eprintln!("{rebuilds} rebuild(s), {rebuilt_ms} ms in all, {taken} taken");
+    assert!(
+        rebuilt_ms > 4_500,
+        "the rebuild outlasts max.poll.interval.ms: {rebuilt_ms} ms"
+    );
+    assert_eq!(rebuilds, 1, "one rebuild, never started over");
+    assert_eq!(taken, arriving.len() as u64, "each message taken once");
 }

@@ -12,7 +12,7 @@
 //! conditions still firing at the end are sent once. Alerts are keyed by (id, status, at)
 //! and never sent twice by one process; file sinks remember what an earlier process wrote.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -243,6 +243,11 @@ fn spawn_engine(
 
 /// The consumer task: copies messages out and reports assignment changes in order with
 /// them, until `shutdown` asks to stop. True when the engine thread went away first.
+///
+/// It never stops polling: while the engine thread is busy (restoring state, say) and the
+/// channel is full, what is received waits in a backlog and the assigned partitions are
+/// paused, so the group keeps this member (`max.poll.interval.ms`) and rebalances are
+/// served; they are resumed once the backlog is handed over.
 async fn consume(
     subscribed: &Subscribed,
     tx: &mpsc::Sender<ToEngine>,
@@ -253,14 +258,26 @@ async fn consume(
     let mut names: BTreeMap<String, Arc<str>> = BTreeMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut backoff = Duration::from_millis(100);
+    let mut backlog: VecDeque<ToEngine> = VecDeque::new();
+    // The generation of the assignment paused, if any.
+    let mut paused: Option<u64> = None;
     loop {
         let (g, parts) = subscribed.assignment.snapshot();
         if g != generation {
             generation = g;
-            if tx.send(ToEngine::Assigned(parts)).await.is_err() {
-                return true;
+            backlog.push_back(ToEngine::Assigned(parts));
+        }
+        while let Some(next) = backlog.pop_front() {
+            match tx.try_send(next) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(next)) => {
+                    backlog.push_front(next);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return true,
             }
         }
+        paused = pause_while_backlogged(consumer, !backlog.is_empty(), paused, generation);
         tokio::select! {
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() != Stop::Run {
@@ -268,15 +285,21 @@ async fn consume(
                 }
             }
             _ = tick.tick() => {}
+            permit = tx.reserve(), if !backlog.is_empty() => match permit {
+                Ok(permit) => {
+                    if let Some(next) = backlog.pop_front() {
+                        permit.send(next);
+                    }
+                }
+                Err(_) => return true,
+            },
             received = consumer.recv() => match received {
                 Ok(m) => {
                     backoff = Duration::from_millis(100);
                     let (g, parts) = subscribed.assignment.snapshot();
                     if g != generation {
                         generation = g;
-                        if tx.send(ToEngine::Assigned(parts)).await.is_err() {
-                            return true;
-                        }
+                        backlog.push_back(ToEngine::Assigned(parts));
                     }
                     let topic = names
                         .entry(m.topic().to_string())
@@ -284,9 +307,7 @@ async fn consume(
                         .clone();
                     let owned = OwnedMessage::from_message(&m, topic);
                     drop(m);
-                    if tx.send(ToEngine::Message(owned)).await.is_err() {
-                        return true;
-                    }
+                    backlog.push_back(ToEngine::Message(owned));
                 }
                 Err(e) => {
                     // librdkafka reconnects and retries by itself; this only paces the log.
@@ -298,6 +319,51 @@ async fn consume(
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
             },
+        }
+    }
+}
+
+/// Pauses the assignment (of generation `generation`) while `backlogged`, resumes it once
+/// not; returns the generation now paused.
+fn pause_while_backlogged(
+    consumer: &StreamConsumer<LiveContext>,
+    backlogged: bool,
+    paused: Option<u64>,
+    generation: u64,
+) -> Option<u64> {
+    match (backlogged, paused) {
+        (true, Some(g)) if g == generation => return paused,
+        (false, None) => return None,
+        _ => {}
+    }
+    let assignment = match consumer.assignment() {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::debug!("cannot read the assignment to pause or resume it: {e}");
+            return paused;
+        }
+    };
+    if backlogged {
+        match consumer.pause(&assignment) {
+            Ok(()) => {
+                tracing::debug!("the engine is busy: fetching paused, polling goes on");
+                Some(generation)
+            }
+            Err(e) => {
+                tracing::debug!("cannot pause fetching: {e}");
+                paused
+            }
+        }
+    } else {
+        match consumer.resume(&assignment) {
+            Ok(()) => {
+                tracing::debug!("fetching resumed");
+                None
+            }
+            Err(e) => {
+                tracing::debug!("cannot resume fetching: {e}");
+                paused
+            }
         }
     }
 }

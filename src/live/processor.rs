@@ -517,9 +517,13 @@ impl Processor {
             &self.observers.stats.rebuild_ms,
             started.elapsed().as_millis() as u64,
         );
+        let how = if from_snapshot {
+            format!("restored from a snapshot and {events} events after it")
+        } else {
+            format!("rebuilt from {events} events of history")
+        };
         tracing::info!(
-            "{} and {events} events after it over {} partition(s) in {:.1} s ({:.1} s finding where to start); {still} condition(s) still firing, {still_firing} sent",
-            if from_snapshot { "restored from a snapshot" } else { "rebuilt from history: no snapshot" },
+            "{how} over {} partition(s) in {:.1} s ({:.1} s finding where to start); {still} condition(s) still firing, {still_firing} sent",
             ranges.len(),
             started.elapsed().as_secs_f64(),
             found.as_secs_f64(),

@@ -72,6 +72,29 @@ pub fn produce(brokers: &str, topic: &str, lines: &[Vec<u8>]) {
     produce_stamped(brokers, topic, lines, false)
 }
 
+/// Produces lines without a key, as a producer that does not key by topic: librdkafka
+/// spreads them over the partitions at random. Checks that the topic holds them all.
+#[allow(dead_code)]
+pub fn produce_unkeyed(brokers: &str, topic: &str, lines: &[Vec<u8>]) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "60000")
+        .create()
+        .expect("producer");
+    let before = total_messages(brokers, topic);
+    for line in lines {
+        send(
+            &producer,
+            BaseRecord::<[u8], [u8]>::to(topic).payload(&line[..]),
+        );
+    }
+    producer.flush(Duration::from_secs(60)).expect("flush");
+    super::wait_until("every message in the topic", WAIT, || {
+        total_messages(brokers, topic) >= before + lines.len() as i64
+    });
+}
+
 /// The same; with `at_event_time` each message's timestamp is its comment's time (as a
 /// producer that stamps messages with `ts` does), so Kafka time ranges are event time.
 pub fn produce_stamped(brokers: &str, topic: &str, lines: &[Vec<u8>], at_event_time: bool) {
