@@ -31,6 +31,7 @@ const MAGIC: &[u8] = b"ondata state snapshot\n";
 pub const FORMAT: u32 = 1;
 
 /// What a snapshot holds.
+#[derive(Debug)]
 pub struct Snapshot {
     /// Per partition: the next offset after those the state covers.
     pub offsets: BTreeMap<Partition, i64>,
@@ -256,4 +257,103 @@ fn file_safe(name: &str) -> String {
             _ => '_',
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(n: i32) -> Partition {
+        Partition {
+            topic: Arc::from("comments"),
+            partition: n,
+        }
+    }
+
+    fn store(dir: &Path, config: &Config) -> SnapshotStore {
+        let mut config = config.clone();
+        config.kafka.state_dir = dir.display().to_string();
+        SnapshotStore::from_config(&config).unwrap()
+    }
+
+    fn snapshot(parts: &[i32]) -> Snapshot {
+        Snapshot {
+            offsets: parts
+                .iter()
+                .map(|&p| (part(p), 100 + i64::from(p)))
+                .collect(),
+            firing: Vec::new(),
+            written_ms: 1_700_000_000_000,
+            state: vec![1, 2, 3, 4, 5],
+        }
+    }
+
+    #[test]
+    fn a_snapshot_is_loaded_for_exactly_its_partitions() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path(), &Config::default());
+        s.write(&snapshot(&[0, 1])).unwrap();
+        let got = s.load(&[part(0), part(1)]).unwrap().unwrap();
+        assert_eq!(got.offsets[&part(1)], 101);
+        assert_eq!(got.state, vec![1, 2, 3, 4, 5]);
+        assert!(s.load(&[part(0)]).unwrap().is_none(), "another set: none");
+        // Written again: the newer one replaces it.
+        let mut newer = snapshot(&[0, 1]);
+        newer.offsets.insert(part(1), 500);
+        s.write(&newer).unwrap();
+        assert_eq!(
+            s.load(&[part(0), part(1)]).unwrap().unwrap().offsets[&part(1)],
+            500
+        );
+    }
+
+    #[test]
+    fn a_snapshot_that_cannot_be_used_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::default();
+        let s = store(dir.path(), &config);
+        let path = s.write(&snapshot(&[0])).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+
+        // Other detection settings.
+        let mut other = config.clone();
+        other.engine.bucket_secs = 30;
+        let why = store(dir.path(), &other).load(&[part(0)]).unwrap_err();
+        assert!(why.contains("another configuration"), "{why}");
+
+        // Another format: an older or newer ondata's.
+        let mut old = bytes.clone();
+        old[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&(FORMAT + 1).to_le_bytes());
+        std::fs::write(&path, &old).unwrap();
+        let why = s.load(&[part(0)]).unwrap_err();
+        assert!(why.contains(&format!("format {}", FORMAT + 1)), "{why}");
+
+        // A damaged byte, and a torn file.
+        let mut damaged = bytes.clone();
+        let last = damaged.len() - 6;
+        damaged[last] ^= 0x40;
+        std::fs::write(&path, &damaged).unwrap();
+        let why = s.load(&[part(0)]).unwrap_err();
+        assert!(why.contains("checksum"), "{why}");
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(s.load(&[part(0)]).is_err());
+
+        // Not a snapshot at all.
+        std::fs::write(&path, b"{}").unwrap();
+        let why = s.load(&[part(0)]).unwrap_err();
+        assert!(why.contains("not an ondata state snapshot"), "{why}");
+    }
+
+    #[test]
+    fn group_names_stay_inside_the_state_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.kafka.group_id = "../../etc".into();
+        let s = store(dir.path(), &config);
+        let path = s.write(&snapshot(&[0])).unwrap();
+        assert!(path.starts_with(dir.path()), "{}", path.display());
+        config.kafka.group_id = "..".into();
+        let path = store(dir.path(), &config).write(&snapshot(&[0])).unwrap();
+        assert!(path.starts_with(dir.path()), "{}", path.display());
+    }
 }
