@@ -11,7 +11,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/ondata /usr/local/bin/ondata
 COPY config/ondata.toml /etc/ondata/ondata.toml
-# Outboxes and silences are written here (alerts.outbox_dir is relative to it).
+# Outboxes, silences and state snapshots are written here (alerts.outbox_dir and
+# kafka.state_dir are relative to it): mount a volume to keep them across containers.
 RUN mkdir -p /var/lib/ondata && chown nobody:nogroup /var/lib/ondata
 WORKDIR /var/lib/ondata
 USER nobody
