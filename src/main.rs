@@ -42,6 +42,10 @@ enum Command {
     Run {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// With `kafka.repartition_partitions`: `ingest` only reads the input topics into
+        /// the internal one, `detect` only watches the topics of its share of it, `all` both.
+        #[arg(long, value_enum, default_value = "all")]
+        role: ondata::config::Role,
     },
     /// See ondata work: a simulated click day produced into an embedded Kafka at accelerated
     /// speed and consumed by exactly the `run` path; alerts as they fire.
@@ -68,7 +72,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => cli::simulate::run(args),
         Command::CheckConfig { file } => cli::check_config(file.as_deref()),
         Command::Sentiment(args) => cli::sentiment::run(args),
-        Command::Run { config } => cli::live::run(config),
+        Command::Run { config, role } => cli::live::run(config, role),
         Command::Demo(args) => cli::demo::run(args),
     };
     match done {

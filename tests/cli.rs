@@ -174,6 +174,16 @@ fn alerts_out_writes_the_file_and_keeps_stdout_empty() {
 }
 
 #[test]
+fn a_role_without_a_repartition_is_refused_with_the_key_to_set() {
+    let o = ondata(&["run", "--role", "detect", "--config", "config/ondata.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("kafka.repartition_partitions"), "{err}");
+    let o = ondata(&["run", "--role", "sideways"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
 fn check_config_prints_effective_config_and_names_bad_keys() {
     let dir = tempfile::tempdir().unwrap();
     let o = ondata(&["check-config", "config/ondata.toml"]);

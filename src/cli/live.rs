@@ -42,8 +42,15 @@ pub fn record(args: RecordArgs) -> Result<()> {
 }
 
 /// `ondata run`: consume Kafka, serve HTTP, deliver alerts, until SIGINT/SIGTERM.
-pub fn run(config: Option<PathBuf>) -> Result<()> {
-    let config = load_config(config.as_deref())?;
+pub fn run(config: Option<PathBuf>, role: ondata::config::Role) -> Result<()> {
+    let mut config = load_config(config.as_deref())?;
+    if role != ondata::config::Role::All && config.kafka.repartition_partitions == 0 {
+        return Err(UsageError(
+            "--role ingest and --role detect split the stages of a repartition: set kafka.repartition_partitions (the internal topic's partitions) first".into(),
+        )
+        .into());
+    }
+    config.kafka.role = role;
     let silences = service::silences(&config);
     // A sink that cannot work as configured exits 2; one that cannot start (its outbox,
     // its producer) exits 1: the error says which.

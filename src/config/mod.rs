@@ -14,6 +14,7 @@ mod alerts;
 mod detect;
 mod env;
 mod presets;
+mod role;
 use env::{apply_env_override, blame_env, non_finite};
 
 pub use alerts::{
@@ -25,6 +26,7 @@ pub use detect::{
     TrollTopicOverride,
 };
 pub use presets::{NegativityParams, Sensitivity, SurgeParams, TrollParams};
+pub use role::Role;
 
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "ONDATA__";
@@ -109,13 +111,19 @@ pub struct KafkaConfig {
     /// Hours of each partition's history read back into the engine on start and on every
     /// partition assignment, before going live (0: start empty).
     pub rebuild_hours: u32,
-    /// Where the engine's state is written (a folder per group, a file per set of
-    /// partitions), so a restart reads only what came after it instead of `rebuild_hours`
-    /// of history.
+    /// Where the engine's state is snapshotted (a folder per group, a file per set of
+    /// partitions): a restart reads back only what came after, not `rebuild_hours`.
     pub state_dir: String,
     /// Seconds between state snapshots (also written on shutdown and before an assignment
     /// changes); 0 writes none and always rebuilds from history.
     pub snapshot_secs: u32,
+    /// Partitions of the internal topic `<group_id>.by-topic` spreading comments by topic
+    /// (0: none: producers key by topic, keyword topics need one instance).
+    pub repartition_partitions: u32,
+    /// Replication of that topic when ondata creates it (-1: the brokers' default).
+    pub repartition_replication: i32,
+    #[serde(skip)] // `ondata run --role`
+    pub role: Role,
     /// Any librdkafka property, passed through unchanged; a value `env:NAME` is read from the
     /// environment variable NAME (for secrets).
     pub client: BTreeMap<String, String>,
@@ -131,6 +139,9 @@ impl Default for KafkaConfig {
             rebuild_hours: 24,
             state_dir: "ondata-state".into(),
             snapshot_secs: 60,
+            repartition_partitions: 0,
+            repartition_replication: -1,
+            role: Role::All,
             client: BTreeMap::new(),
         }
     }
@@ -190,6 +201,9 @@ pub struct EngineConfig {
     pub bucket_secs: u32,
     /// The watermark trails the newest event time by this much; older events are late.
     pub allowed_lateness_secs: u32,
+    /// Each event's `topic` is its one topic, resolved by a repartition; not a file key.
+    #[serde(skip)]
+    pub routed: bool,
 }
 
 impl Default for EngineConfig {
@@ -197,6 +211,7 @@ impl Default for EngineConfig {
         Self {
             bucket_secs: 60,
             allowed_lateness_secs: 30,
+            routed: false,
         }
     }
 }

@@ -141,6 +141,8 @@ pub struct Engine {
     series: Option<Vec<BucketPoint>>,
     /// Comments since the indexes' total was last held to its cap.
     since_cap_check: u32,
+    /// Each event's own topic is its only one (`engine.routed`).
+    routed: bool,
 }
 
 /// How often (in comments) the clusters of all topics are counted against
@@ -217,6 +219,7 @@ impl Engine {
             analysis: Analysis::default(),
             series: None,
             since_cap_check: 0,
+            routed: config.engine.routed,
         };
         for name in engine.analyzer.rule_names().to_vec() {
             engine.add_topic(&name, i64::MIN);
@@ -300,7 +303,15 @@ impl Engine {
     ) -> Admission {
         if let Some(id) = &event.id {
             let channel = event.channel.as_deref().unwrap_or("");
-            if self.dedup.seen_in(self.origin.input, channel, id) {
+            // Routed, a comment comes once per topic it counts for: an id is unique per topic.
+            let seen = if self.routed {
+                let topic = event.topic.as_deref().unwrap_or("");
+                self.dedup
+                    .seen_in(self.origin.input, &format!("{channel}\u{0}{topic}"), id)
+            } else {
+                self.dedup.seen_in(self.origin.input, channel, id)
+            };
+            if seen {
                 self.stats.duplicates += 1;
                 return Admission::Duplicate;
             }
@@ -398,8 +409,9 @@ impl Engine {
                 topics.push(id);
             }
         }
-        // Rules are the first topics: a rule's index is its topic's.
-        for &rule in &analysis.rules {
+        // Rules are the first topics: a rule's index is its topic's. Routed events name
+        // theirs (a rule's name among them).
+        for &rule in analysis.rules.iter().filter(|_| !self.routed) {
             if !topics.contains(&rule) {
                 topics.push(rule);
             }

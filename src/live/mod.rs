@@ -23,13 +23,14 @@ use rdkafka::message::Message;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 
-use crate::config::Config;
+use crate::config::{Config, Role};
 pub use crate::deliver::delivery::Delivery;
 use crate::deliver::AlertSink;
 use crate::metrics::Metrics;
 use crate::source::kafka::{self, AssignmentState, LiveContext, OwnedMessage};
 use crate::status::Board;
 
+pub mod ingest;
 mod processor;
 pub mod snapshot;
 use processor::{Processor, ToEngine};
@@ -114,15 +115,73 @@ pub struct Observers {
 }
 
 /// Runs the live path until `shutdown` turns true; then drains, flushes and commits within
-/// `grace`. `sinks` receive the alerts; `observers` are kept up to date.
+/// `grace`. `sinks` receive the alerts; `observers` are kept up to date. With
+/// `kafka.repartition_partitions`, the stages `kafka.role` names: ingesting into the
+/// internal topic, detecting from it, or both.
 pub async fn run(
+    config: Config,
+    sinks: Vec<Box<dyn AlertSink + Send>>,
+    observers: Observers,
+    shutdown: watch::Receiver<Stop>,
+    grace: Duration,
+) -> Result<LiveSummary> {
+    let role = config.kafka.role;
+    if config.kafka.repartition_partitions == 0 && role != Role::All {
+        return Err(Error::setting(
+            "--role ingest and --role detect need kafka.repartition_partitions (the internal topic's partitions)",
+        ));
+    }
+    crate::source::dead_letter::ensure_dead_letter_topic(&config.kafka).await?;
+    if config.kafka.repartition_partitions == 0 {
+        return detect(config, sinks, observers, shutdown, grace).await;
+    }
+    ingest::ensure_internal_topic(&config.kafka).await?;
+    let ingesting = (role != Role::Detect).then(|| {
+        tokio::spawn(ingest::run(
+            config.clone(),
+            observers.metrics.clone(),
+            shutdown.clone(),
+        ))
+    });
+    let summary = if role == Role::Ingest {
+        observers.stats.ready.store(true, Ordering::SeqCst);
+        let mut done = shutdown.clone();
+        let _ = done.wait_for(|s| *s != Stop::Run).await;
+        Ok(LiveSummary::default())
+    } else {
+        detect(
+            ingest::detect_config(&config),
+            sinks,
+            observers,
+            shutdown,
+            grace,
+        )
+        .await
+    };
+    if let Some(task) = ingesting {
+        match tokio::time::timeout(grace, task).await {
+            Ok(Ok(Ok(s))) => tracing::info!(
+                "ingested {} message(s) into {} record(s), {} dead-lettered",
+                s.messages,
+                s.records,
+                s.dead_lettered
+            ),
+            Ok(Ok(Err(e))) => return Err(e),
+            Ok(Err(e)) => return Err(Error::failed(format!("the ingesting stage stopped: {e}"))),
+            Err(_) => tracing::warn!("the ingesting stage took longer than {grace:?} to stop"),
+        }
+    }
+    summary
+}
+
+/// The detecting path: consume, restore, detect, deliver.
+async fn detect(
     config: Config,
     sinks: Vec<Box<dyn AlertSink + Send>>,
     observers: Observers,
     mut shutdown: watch::Receiver<Stop>,
     grace: Duration,
 ) -> Result<LiveSummary> {
-    crate::source::dead_letter::ensure_dead_letter_topic(&config.kafka).await?;
     let subscribed = subscribe(&config, observers.metrics.clone())?;
     let (tx, rx) = mpsc::channel::<ToEngine>(CHANNEL_CAPACITY);
     let processor = Processor::new(

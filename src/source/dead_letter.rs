@@ -247,13 +247,35 @@ impl DeadLetters {
 /// brokers' default replication); if neither works, it is an error at start.
 pub async fn ensure_dead_letter_topic(kafka: &KafkaConfig) -> Result<()> {
     let topic = kafka.dead_letter_topic.as_str();
-    if topic_exists(kafka, topic, false).await? || topic_exists(kafka, topic, true).await? {
+    if topic_exists(kafka, topic, true).await? {
         return Ok(());
     }
-    let admin: AdminClient<DefaultClientContext> = producer_config(kafka)?
+    match ensure_topic(kafka, topic, 1, -1).await {
+        Ok(()) => Ok(()),
+        Err(why) => Err(Error::setting(format!(
+            "the dead-letter topic {topic:?} does not exist and cannot be created ({why}): create it, or set kafka.dead_letter_topic to one that exists"
+        ))),
+    }
+}
+
+/// Makes sure `topic` exists: known to the brokers, or created with CreateTopics
+/// (`replication` -1: the brokers' default). The error says why it cannot be.
+pub async fn ensure_topic(
+    kafka: &KafkaConfig,
+    topic: &str,
+    partitions: i32,
+    replication: i32,
+) -> std::result::Result<(), String> {
+    match topic_exists(kafka, topic, false).await {
+        Ok(true) => return Ok(()),
+        Ok(false) => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let admin: AdminClient<DefaultClientContext> = producer_config(kafka)
+        .map_err(|e| e.to_string())?
         .create()
-        .context("cannot create the Kafka admin client")?;
-    let new = NewTopic::new(topic, 1, TopicReplication::Fixed(-1));
+        .map_err(|e| format!("cannot create the Kafka admin client: {e}"))?;
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
     let options = AdminOptions::new()
         .operation_timeout(Some(CREATE_TIMEOUT))
         .request_timeout(Some(CREATE_TIMEOUT));
@@ -265,15 +287,10 @@ pub async fn ensure_dead_letter_topic(kafka: &KafkaConfig) -> Result<()> {
         },
         Err(e) => Err(e.to_string()),
     };
-    match created {
-        Ok(()) => {
-            tracing::info!("created the dead-letter topic {topic}");
-            Ok(())
-        }
-        Err(why) => Err(Error::setting(format!(
-            "the dead-letter topic {topic:?} does not exist and cannot be created ({why}): create it, or set kafka.dead_letter_topic to one that exists"
-        ))),
+    if created.is_ok() {
+        tracing::info!("created the topic {topic} ({partitions} partition(s))");
     }
+    created
 }
 
 /// Whether the brokers know `topic`; with `auto_create`, asking as a producer does (which
