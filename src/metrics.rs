@@ -49,6 +49,7 @@ pub struct Metrics {
     snapshot_bytes: IntGauge,
     snapshot_seconds: prometheus::Gauge,
     snapshot_failures: IntCounter,
+    ingested: IntCounter,
     lag: IntGaugeVec,
     kafka_errors: IntCounterVec,
     event_delay: Histogram,
@@ -226,6 +227,14 @@ impl Metrics {
                 )
                 .expect("valid metric"),
             ),
+            ingested: register(
+                &registry,
+                IntCounter::new(
+                    "ondata_ingest_records_total",
+                    "Records the ingesting stage of a repartition wrote to the internal topic (one per topic a comment counts for).",
+                )
+                .expect("valid metric"),
+            ),
             unwritten: int_gauge(
                 "ondata_alert_outbox_unwritten",
                 "Alerts a sink could not write to its outbox (disk full, no permission): delivered from memory, and no offset is committed until they are written.",
@@ -386,6 +395,11 @@ impl Metrics {
     pub fn snapshot_written(&self, bytes: usize, seconds: f64) {
         self.snapshot_bytes.set(bytes as i64);
         self.snapshot_seconds.set(seconds);
+    }
+
+    /// The ingesting stage wrote `records` records for one comment.
+    pub fn ingested(&self, records: u64) {
+        self.ingested.inc_by(records);
     }
 
     pub fn snapshot_failed(&self) {

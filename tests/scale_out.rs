@@ -110,6 +110,14 @@ fn two_instances_with_an_unkeyed_producer_alert_as_one() {
         }
         now > 0.0 && settled.1.elapsed() > Duration::from_secs(3)
     });
+    // Every comment went through the internal topic, once per topic it counts for.
+    let ingested = metric_sum(&metrics[0], "ondata_ingest_records_total")
+        + metric_sum(&metrics[1], "ondata_ingest_records_total");
+    assert!(
+        ingested >= lines.len() as f64,
+        "{ingested} records for {} comments",
+        lines.len()
+    );
     let mut got: Vec<Alert> = Vec::new();
     let mut share = Vec::new();
     for run in runs {

@@ -109,7 +109,12 @@ pub async fn run(
                     drop(m);
                     summary.messages += 1;
                     match route(&owned, &config, &mut matcher, &producer, &internal, &mut dead) {
-                        Some(records) => summary.records += records,
+                        Some(records) => {
+                            summary.records += records;
+                            if let Some(m) = &metrics {
+                                m.ingested(records);
+                            }
+                        }
                         None => summary.dead_lettered += 1,
                     }
                     read.insert(owned.at.clone(), owned.offset);
