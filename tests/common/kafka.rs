@@ -72,38 +72,10 @@ pub fn produce(brokers: &str, topic: &str, lines: &[Vec<u8>]) {
     produce_stamped(brokers, topic, lines, false)
 }
 
-/// Produces lines without a key, as a producer that does not key by topic: librdkafka
-/// spreads them over the partitions at random. Checks that the topic holds them all.
-#[allow(dead_code)]
-pub fn produce_unkeyed(brokers: &str, topic: &str, lines: &[Vec<u8>]) {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("linger.ms", "5")
-        .set("message.timeout.ms", "60000")
-        .create()
-        .expect("producer");
-    let before = total_messages(brokers, topic);
-    for line in lines {
-        send(
-            &producer,
-            BaseRecord::<[u8], [u8]>::to(topic).payload(&line[..]),
-        );
-    }
-    producer.flush(Duration::from_secs(60)).expect("flush");
-    super::wait_until("every message in the topic", WAIT, || {
-        total_messages(brokers, topic) >= before + lines.len() as i64
-    });
-}
-
 /// The same; with `at_event_time` each message's timestamp is its comment's time (as a
 /// producer that stamps messages with `ts` does), so Kafka time ranges are event time.
 pub fn produce_stamped(brokers: &str, topic: &str, lines: &[Vec<u8>], at_event_time: bool) {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("linger.ms", "5")
-        .set("message.timeout.ms", "60000")
-        .create()
-        .expect("producer");
+    let producer = test_producer(brokers);
     let before = total_messages(brokers, topic);
     for line in lines {
         let key = key_of(line);
@@ -115,9 +87,44 @@ pub fn produce_stamped(brokers: &str, topic: &str, lines: &[Vec<u8>], at_event_t
         }
         send(&producer, record);
     }
+    all_in_topic(&producer, brokers, topic, before, lines.len());
+}
+
+/// Produces lines without a key, as a producer that does not key by topic: librdkafka
+/// spreads them over the partitions at random. Checks that the topic holds them all.
+#[allow(dead_code)]
+pub fn produce_unkeyed(brokers: &str, topic: &str, lines: &[Vec<u8>]) {
+    let producer = test_producer(brokers);
+    let before = total_messages(brokers, topic);
+    for line in lines {
+        send(
+            &producer,
+            BaseRecord::<[u8], [u8]>::to(topic).payload(&line[..]),
+        );
+    }
+    all_in_topic(&producer, brokers, topic, before, lines.len());
+}
+
+fn test_producer(brokers: &str) -> ThreadedProducer<DefaultProducerContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "60000")
+        .create()
+        .expect("producer")
+}
+
+/// Flushes `producer` and waits until `topic` holds `n` more messages than `before`.
+fn all_in_topic(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    brokers: &str,
+    topic: &str,
+    before: i64,
+    n: usize,
+) {
     producer.flush(Duration::from_secs(60)).expect("flush");
     super::wait_until("every message in the topic", WAIT, || {
-        total_messages(brokers, topic) >= before + lines.len() as i64
+        total_messages(brokers, topic) >= before + n as i64
     });
 }
 
