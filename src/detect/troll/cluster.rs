@@ -47,17 +47,34 @@ impl ClusterDetail {
         }
     }
 
-    /// Messages at or after `since_ms`, and the minute the first of them fell in.
-    pub fn messages_since(&self, since_ms: i64) -> (u32, Option<i64>) {
+    /// Messages from `since_ms` up to (not including) the minute of `until_ms`, the minute
+    /// the first of them fell in, and the messages from that minute on. A bucket closes
+    /// after the allowed lateness, when the index may already hold newer copies: those are
+    /// the next buckets' to judge.
+    pub fn messages_between(&self, since_ms: i64, until_ms: i64) -> Window {
         let since = since_ms.div_euclid(60_000);
-        let mut first = None;
-        let mut n = 0;
-        for (m, c) in self.recent.iter().filter(|(m, _)| *m >= since) {
-            first.get_or_insert(*m * 60_000);
-            n += c;
+        let until = until_ms.div_euclid(60_000);
+        let mut w = Window::default();
+        for &(m, c) in self.recent.iter().filter(|(m, _)| *m >= since) {
+            if m >= until {
+                w.later += c;
+            } else {
+                w.start_ms.get_or_insert(m * 60_000);
+                w.messages += c;
+            }
         }
-        (n, first)
+        w
     }
+}
+
+/// A cluster's copies within a window, as [`ClusterDetail::messages_between`] counts them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub messages: u32,
+    /// The minute the first of them fell in.
+    pub start_ms: Option<i64>,
+    /// Copies after the window's end.
+    pub later: u32,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -99,7 +99,7 @@ impl Detector for TrollDetector {
         let bucket_ms = (closed.end_ms - bucket.start_ms).max(1);
         let buckets = (self.settings.index.window_ms / bucket_ms).max(1) as usize;
         let comments: u32 = closed.window.last(buckets).map(|b| b.count).sum();
-        self.judge(closed.end_ms, comments, out);
+        self.judge(closed.end_ms, bucket_ms, comments, out);
     }
 
     fn share(&self, campaigns: &mut Campaigns) {
@@ -147,22 +147,39 @@ impl TrollDetector {
 
     /// Judges the clusters at the close of a bucket ending at `bucket_end`; `topic_comments`
     /// is the topic's comment count over the last window.
-    fn judge(&mut self, bucket_end: i64, topic_comments: u32, out: &mut Vec<Transition>) {
+    ///
+    /// It counts the copies up to the end of the next bucket, `bucket_ms` later: those the
+    /// allowed lateness has already let in when it is shorter than a bucket, so a burst is
+    /// not reported a bucket late. Copies stamped beyond (a lateness of an hour lets in an
+    /// hour) are left to the buckets they fall in, so no burst is reported before its time.
+    fn judge(
+        &mut self,
+        bucket_end: i64,
+        bucket_ms: i64,
+        topic_comments: u32,
+        out: &mut Vec<Transition>,
+    ) {
         let s = &self.settings;
+        let until = bucket_end + bucket_ms;
         let p = &s.params;
         let mut touched = std::mem::take(&mut self.touched);
         touched.sort_unstable();
         touched.dedup();
+        // Clusters with copies after `until` stay touched: a later bucket judges them.
+        let mut carried = Vec::new();
         for id in touched.drain(..) {
+            if self.index.cluster(id).is_some_and(|c| c.last_ms() >= until) {
+                carried.push(id);
+            }
             if let Some(ep) = self.firing.get_mut(&id) {
                 // A firing burst that grows past the next severity says so.
                 // Judged on the copies within the window, so a phrase that merely keeps
                 // recurring does not grow.
                 if let Some(c) = self.index.cluster(id) {
-                    let recent = c
-                        .detail
-                        .as_deref()
-                        .map_or(0, |d| d.messages_since(bucket_end - s.index.window_ms).0);
+                    let recent = c.detail.as_deref().map_or(0, |d| {
+                        d.messages_between(bucket_end - s.index.window_ms, until)
+                            .messages
+                    });
                     if severity(p, c, recent) > Severity::Warning && ep.announce(Severity::Critical)
                     {
                         out.push(transition(s, ep, c, bucket_end, AlertStatus::Firing));
@@ -176,18 +193,19 @@ impl TrollDetector {
             let Some(detail) = c.detail.as_deref() else {
                 continue;
             };
-            let (recent, burst_start) = detail.messages_since(bucket_end - s.index.window_ms);
+            let window = detail.messages_between(bucket_end - s.index.window_ms, until);
+            let recent = window.messages;
             let share = f64::from(recent) / f64::from(topic_comments.max(recent).max(1));
             // A burst is new: most of the cluster's copies fall within the window. A stock
             // phrase that real people repeat all day has a long history behind its window.
-            let new = recent * 2 >= c.messages;
+            let new = recent * 2 >= c.messages - window.later;
             if recent >= p.min_messages
                 && new
                 && share >= p.min_share
                 && c.distinct_authors() >= p.min_authors
                 && detail.tokens >= p.min_tokens as usize
             {
-                let started = burst_start.unwrap_or(c.first_ms()).max(c.first_ms());
+                let started = window.start_ms.unwrap_or(c.first_ms()).max(c.first_ms());
                 let mut ep = Episode::new(started, f64::from(c.messages));
                 ep.announce(severity(p, c, c.messages));
                 out.push(transition(s, &ep, c, bucket_end, AlertStatus::Firing));
@@ -198,6 +216,7 @@ impl TrollDetector {
                 self.reported.push_back(id);
             }
         }
+        touched.append(&mut carried);
         self.touched = touched;
         let window_ms = s.index.window_ms;
         let over: Vec<ClusterId> = self
@@ -366,7 +385,7 @@ mod tests {
     use super::signature::{text_tokens, Signer, BINS};
     use super::*;
     use crate::config::Config;
-    use crate::detect::testing::Feed;
+    use crate::detect::testing::{Feed, T0};
     use crate::text::tokenize::Tokens;
 
     fn detector() -> TrollDetector {
@@ -381,10 +400,17 @@ mod tests {
         feed: &mut Feed,
         texts: &[(String, String)],
     ) -> Vec<Transition> {
+        post(d, feed, texts, 0);
+        feed.minute(d, 0, 0)
+    }
+
+    /// Posts `texts` stamped `ahead_ms` after the next minute, into the open bucket: copies
+    /// that arrive before the allowed lateness has closed the minutes before them.
+    fn post(d: &mut TrollDetector, feed: &mut Feed, texts: &[(String, String)], ahead_ms: i64) {
         let mut signer = Signer::new();
         let mut tokens = Tokens::new();
         for (i, (text, author)) in texts.iter().enumerate() {
-            let ts = feed.next_ms + i as i64 * 60_000 / texts.len().max(1) as i64;
+            let ts = feed.next_ms + ahead_ms + i as i64 * 60_000 / texts.len().max(1) as i64;
             tokens.tokenize(text);
             let mut signature = [0u8; BINS];
             signer.sign(&tokens, &mut signature);
@@ -402,7 +428,6 @@ mod tests {
             bucket.add(text, author, ts, -0.6, true);
             d.on_comment(&comment, bucket);
         }
-        feed.minute(d, 0, 0)
     }
 
     /// A copy-paste campaign: one template with small edits (case, mentions, emoji).
@@ -451,6 +476,35 @@ mod tests {
         assert_eq!(after[0].started_ms, got[0].started_ms);
         d.share(&mut campaigns);
         assert!(campaigns.is_empty());
+    }
+
+    #[test]
+    fn copies_stamped_after_the_closing_bucket_are_judged_with_their_own_minutes() {
+        // With a large allowed lateness, minute 0 closes while the index already holds a
+        // campaign stamped minutes 10 to 15. It is not minute 0's burst: the alert comes when
+        // minute 15 closes and says it started at minute 10.
+        let (mut d, mut feed) = (detector(), Feed::new(30));
+        for m in 0..6 {
+            post(
+                &mut d,
+                &mut feed,
+                &campaign(m, 8),
+                (10 + i64::from(m)) * 60_000,
+            );
+        }
+        let mut got = Vec::new();
+        for m in 0..20 {
+            got.extend(minute(&mut d, &mut feed, &[]).into_iter().map(|t| (m, t)));
+        }
+        assert_eq!(got.len(), 1, "{got:?}");
+        let (closed, alert) = &got[0];
+        assert_eq!(alert.status, AlertStatus::Firing);
+        assert!(
+            (10..=15).contains(closed),
+            "fired when minute {closed} closed"
+        );
+        assert_eq!(alert.started_ms, T0 + 10 * 60_000);
+        assert!(alert.at_ms > alert.started_ms, "{alert:?}");
     }
 
     #[test]
