@@ -12,6 +12,8 @@ pub enum AlertKind {
     Surge,
     Negativity,
     TrollBurst,
+    /// A phrase emerging on several topics at once.
+    Theme,
 }
 
 impl AlertKind {
@@ -20,6 +22,7 @@ impl AlertKind {
             AlertKind::Surge => "surge",
             AlertKind::Negativity => "negativity",
             AlertKind::TrollBurst => "troll_burst",
+            AlertKind::Theme => "theme",
         }
     }
 }
@@ -116,6 +119,9 @@ pub struct SurgeDetails {
     /// surge the campaign explains.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub campaign_comments: u32,
+    /// What drives it: the phrases emerging on the topic (see [`ThemeShare`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub themes: Vec<ThemeShare>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -147,6 +153,43 @@ pub struct NegativityDetails {
     /// rose began to build (a topic too quiet to fill the fixed windows).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sequential: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub themes: Vec<ThemeShare>,
+}
+
+/// A phrase emerging on a topic: the share of the topic's recent comments that mention it
+/// (weighted over `detect.theme.recent_minutes`) and how many times its usual share that is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThemeShare {
+    pub phrase: String,
+    pub share: f64,
+    pub lift: f64,
+}
+
+/// One topic a theme emerged on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThemeTopic {
+    pub topic: String,
+    pub share: f64,
+    pub lift: f64,
+    /// Recent comments on the topic that mention the phrase (weighted, rounded).
+    pub comments: u32,
+}
+
+/// Evidence for a theme: one phrase emerging on several topics at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThemeDetails {
+    pub phrase: String,
+    /// The topics it emerged on, highest share first.
+    pub topics: Vec<ThemeTopic>,
+    /// Its share of those topics' recent comments together.
+    pub share: f64,
+    /// Half-life of the recent counts, in minutes.
+    pub recent_minutes: u32,
+    pub duration_minutes: u32,
+    /// Other phrases of the same theme (parts or extensions of it) emerging with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,6 +221,23 @@ pub struct TrollDetails {
     pub negative_share: f64,
     pub similarity_threshold: f64,
     pub duration_minutes: u32,
+    /// An earlier campaign many of the same accounts took part in (campaign memory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earlier_campaign: Option<Box<EarlierCampaign>>,
+}
+
+/// An earlier troll burst whose accounts overlap this one's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EarlierCampaign {
+    /// Its alert id.
+    pub id: String,
+    pub topic: String,
+    pub started_at: String,
+    /// Accounts of this burst that took part in it, of this burst's accounts (the first
+    /// 512 of each are compared: beyond, the count is a lower bound).
+    pub shared_accounts: u32,
+    pub accounts: u32,
+    pub representative: String,
 }
 
 /// Kind-specific evidence. Serialised without a tag: the alert's `kind` says which it is.
@@ -187,6 +247,7 @@ pub enum Details {
     Surge(SurgeDetails),
     Negativity(NegativityDetails),
     TrollBurst(TrollDetails),
+    Theme(ThemeDetails),
 }
 
 /// One alert transition. Field order is the JSON field order, kept stable for golden files.
@@ -307,6 +368,7 @@ impl Alert {
                 z_needed: 5.0,
                 sustained: false,
                 campaign_comments: 0,
+                themes: Vec::new(),
             }),
             samples: vec![Sample::new("il sito non funziona", "mario", at_ms - 1_000)],
             at_ms,

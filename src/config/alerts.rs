@@ -151,7 +151,7 @@ pub struct RouteConfig {
     /// Shown in grouped notifications and logs. Default: `route-N`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Alert kinds this route takes (`surge`, `negativity`, `troll_burst`); empty: any.
+    /// Alert kinds this route takes (`surge`, `negativity`, `troll_burst`, `theme`); empty: any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kinds: Vec<String>,
     /// `warning`, `critical`; empty: any.
@@ -179,7 +179,7 @@ pub struct DefaultRoute {
     pub group_wait_secs: u32,
 }
 
-const KINDS: [&str; 3] = ["surge", "negativity", "troll_burst"];
+const KINDS: [&str; 4] = ["surge", "negativity", "troll_burst", "theme"];
 const SEVERITIES: [&str; 2] = ["warning", "critical"];
 
 impl AlertsConfig {

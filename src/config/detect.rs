@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::{invalid, ConfigError};
 use super::{NegativityParams, Sensitivity};
 
+mod theme;
+pub use theme::ThemeConfig;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectConfig {
@@ -15,6 +18,7 @@ pub struct DetectConfig {
     pub surge: SurgeConfig,
     pub negativity: NegativityConfig,
     pub troll: TrollConfig,
+    pub theme: ThemeConfig,
 }
 
 impl DetectConfig {
@@ -211,6 +215,7 @@ impl DetectConfig {
             }
             Ok(())
         };
+        self.theme.validate()?;
         let s = &self.surge;
         check_windows("detect.surge.windows_mins", &s.windows_mins)?;
         let p = self.surge_params();

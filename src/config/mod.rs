@@ -22,7 +22,7 @@ pub use alerts::{
     WebhookFormat, DEFAULT_RATE_LIMIT_PER_MIN,
 };
 pub use detect::{
-    DetectConfig, NegativityConfig, NegativityTopicOverride, SurgeConfig, TrollConfig,
+    DetectConfig, NegativityConfig, NegativityTopicOverride, SurgeConfig, ThemeConfig, TrollConfig,
     TrollTopicOverride,
 };
 pub use presets::{NegativityParams, Sensitivity, SurgeParams, TrollParams};

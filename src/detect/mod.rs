@@ -16,8 +16,10 @@ pub mod negativity;
 pub mod stats;
 pub mod surge;
 pub mod tail;
+pub mod theme;
 pub mod troll;
 
+use crate::alert::model::ThemeShare;
 use crate::alert::{AlertKind, AlertStatus, Details, Sample, Severity};
 use crate::window::{Bucket, ClusterId, TopicWindow};
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,7 @@ pub use crate::config::{NegativityParams, Sensitivity, SurgeParams, TrollParams}
 pub use comment::Comment;
 pub use negativity::{NegativityDetector, NegativityEvidence, NegativitySettings};
 pub use surge::{SurgeDetector, SurgeEvidence, SurgeSettings};
+pub use theme::cross::ThemeEvidence;
 pub use troll::{TrollDetector, TrollEvidence, TrollSettings};
 
 /// While an episode is open a detector does not learn, so the incident cannot become its own
@@ -98,6 +101,9 @@ pub struct Transition {
     pub at_ms: i64,
     pub evidence: Evidence,
     pub samples: Vec<Sample>,
+    /// The phrases emerging on the topic, for surge and negativity alerts (filled by the
+    /// engine, which keeps the theme tables).
+    pub themes: Vec<ThemeShare>,
 }
 
 /// What a detector measured, unrounded: the record's numbers and the summary's words are
@@ -107,6 +113,7 @@ pub enum Evidence {
     Surge(SurgeEvidence),
     Negativity(NegativityEvidence),
     TrollBurst(TrollEvidence),
+    Theme(ThemeEvidence),
 }
 
 /// The numbers of an alert record: what was measured, expected, and where the line was.
@@ -125,6 +132,7 @@ impl Evidence {
             Evidence::Surge(e) => e.measured(),
             Evidence::Negativity(e) => e.measured(),
             Evidence::TrollBurst(e) => e.measured(),
+            Evidence::Theme(e) => e.measured(),
         }
     }
 }

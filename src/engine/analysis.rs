@@ -15,6 +15,7 @@ use crate::event::Event;
 use crate::text::lexicon::Lexicon;
 use crate::text::model::Models;
 use crate::text::sentiment::{Label, SentimentScorer};
+use crate::text::terms::Terms;
 use crate::text::tokenize::Tokens;
 use crate::text::topics::TopicMatcher;
 
@@ -33,6 +34,8 @@ pub struct Analysis {
     /// some topic's troll index are signed.
     pub signed: bool,
     pub signature: Signature,
+    /// The comment's terms, for emerging themes (empty when themes are off).
+    pub terms: Terms,
 }
 
 impl Default for Analysis {
@@ -45,6 +48,7 @@ impl Default for Analysis {
             token_count: 0,
             signed: false,
             signature: [0; BINS],
+            terms: Terms::new(),
         }
     }
 }
@@ -57,6 +61,7 @@ pub struct Analyzer {
     signer: Signer,
     /// The shortest `min_tokens` of any topic: shorter comments are never indexed.
     sign_from_tokens: usize,
+    themes: bool,
 }
 
 impl Analyzer {
@@ -72,6 +77,7 @@ impl Analyzer {
             matcher: TopicMatcher::new(&config.topics.rules),
             signer: Signer::new(),
             sign_from_tokens,
+            themes: detect.theme.enabled,
         }
     }
 
@@ -104,6 +110,9 @@ impl Analyzer {
         out.signed = out.token_count >= self.sign_from_tokens;
         if out.signed {
             self.signer.sign(&out.tokens, &mut out.signature);
+        }
+        if self.themes {
+            out.terms.extract(&out.tokens);
         }
     }
 }

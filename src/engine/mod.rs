@@ -19,6 +19,7 @@ use crate::alert::{Alert, AlertKind, AlertStatus};
 use crate::config::Config;
 use crate::config::DetectConfig;
 use crate::dedup::IdDedup;
+use crate::detect::theme::ThemeTable;
 use crate::detect::troll::{self, TrollDetector};
 use crate::detect::{Comment, Detectors, NegativitySettings, SurgeSettings, Transition};
 use crate::event::Event;
@@ -28,9 +29,11 @@ use crate::text::model::Models;
 use crate::window::{ClusterId, TopicWindow};
 
 mod analysis;
+mod campaigns;
 mod clock;
 mod incidents;
 mod state;
+mod themes;
 mod topics;
 mod view;
 
@@ -89,6 +92,7 @@ struct Topic {
     window: TopicWindow,
     detectors: Detectors,
     incident: incidents::TopicIncident,
+    themes: ThemeTable,
     events: u64,
     negative: u64,
     /// Event time of its newest event (its creation, before any).
@@ -143,6 +147,8 @@ pub struct Engine {
     since_cap_check: u32,
     /// Each event's own topic is its only one (`engine.routed`).
     routed: bool,
+    themes: themes::Themes,
+    campaigns: campaigns::CampaignMemory,
 }
 
 /// How often (in comments) the clusters of all topics are counted against
@@ -220,6 +226,8 @@ impl Engine {
             series: None,
             since_cap_check: 0,
             routed: config.engine.routed,
+            themes: themes::Themes::new(&config.detect.theme, bucket_ms),
+            campaigns: Default::default(),
         };
         for name in engine.analyzer.rule_names().to_vec() {
             engine.add_topic(&name, i64::MIN);
@@ -438,6 +446,14 @@ impl Engine {
             let bucket = topic.window.bucket_mut(bucket_start);
             bucket.add(&event.text, &event.author, ts, score, negative);
             let placed = topic.detectors.on_comment(&comment, bucket);
+            // Themes are what people write in their own words: a copy is the troll
+            // detector's, counted once, as its cluster's first message.
+            if self.themes.enabled() && !placed.is_some_and(|c| topic.detectors.troll.is_copy(c)) {
+                let ahead = self.next_close.is_some_and(|n| bucket_start > n);
+                topic
+                    .themes
+                    .on_comment(&analysis.terms, &analysis.tokens, ahead);
+            }
             if let (Some(trace), Some(cluster)) = (clusters.as_deref_mut(), placed) {
                 trace.push((id, cluster));
             }
@@ -538,10 +554,13 @@ impl Engine {
             let neg_window = self.negativity.max_window();
             for (index, t) in self.topics.iter_mut().enumerate() {
                 t.window.close(next);
+                themes::close_topic(&self.themes, t);
                 let before = alerts.len();
                 let mut transitions = std::mem::take(&mut self.transitions);
                 t.detectors
                     .on_bucket_closed(&t.window, next + self.bucket_ms, &mut transitions);
+                themes::name_drivers(&self.themes, t, &mut transitions);
+                self.campaigns.link(&t.name, &mut transitions);
                 for tr in transitions.drain(..) {
                     let mut alert = self.renderer.alert(&t.name, tr);
                     t.incident.assign(&mut alert);
@@ -570,6 +589,7 @@ impl Engine {
                     *self.stats.alerts.entry((a.kind, status)).or_default() += 1;
                 }
             }
+            self.judge_themes(next + self.bucket_ms, alerts);
             next += self.bucket_ms;
         }
         self.next_close = Some(next);

@@ -8,8 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{clock::Clock, Engine, Topic};
+use super::{campaigns::CampaignMemory, clock::Clock, Engine, Topic};
 use crate::dedup::IdDedup;
+use crate::detect::theme::cross::CrossThemes;
 
 /// Borrowed, to write without copying.
 #[derive(Serialize)]
@@ -24,6 +25,8 @@ struct StateRef<'a> {
     next_close: Option<i64>,
     dedup: &'a IdDedup,
     clock: &'a Clock,
+    themes: &'a CrossThemes,
+    campaigns: &'a CampaignMemory,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +41,8 @@ struct State {
     next_close: Option<i64>,
     dedup: IdDedup,
     clock: Clock,
+    themes: CrossThemes,
+    campaigns: CampaignMemory,
 }
 
 /// Why saved state could not be loaded.
@@ -66,6 +71,8 @@ impl Engine {
             next_close: self.next_close,
             dedup: &self.dedup,
             clock: &self.clock,
+            themes: &self.themes.cross,
+            campaigns: &self.campaigns,
         })
         .map_err(StateError::Encode)
     }
@@ -109,6 +116,8 @@ impl Engine {
         self.next_close = state.next_close;
         self.dedup = state.dedup;
         self.clock = state.clock;
+        self.themes.cross = state.themes;
+        self.campaigns = state.campaigns;
         Ok(())
     }
 }

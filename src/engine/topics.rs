@@ -28,6 +28,7 @@ impl Engine {
             window: TopicWindow::new(self.ring_len),
             detectors: Detectors::new(&self.surge, &negativity, troll, first_seen_ms),
             incident: incidents::TopicIncident::default(),
+            themes: Default::default(),
             events: 0,
             negative: 0,
             last_event_ms: first_seen_ms,

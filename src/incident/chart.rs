@@ -42,6 +42,7 @@ pub(super) fn kind_label(k: AlertKind) -> &'static str {
         AlertKind::Surge => "Surge",
         AlertKind::Negativity => "Negativity",
         AlertKind::TrollBurst => "Troll burst",
+        AlertKind::Theme => "Theme",
     }
 }
 

@@ -57,6 +57,7 @@ fn headline_of(a: &Alert, lang: Language) -> String {
                 AlertKind::Surge => "surge",
                 AlertKind::Negativity => "negativity shift",
                 AlertKind::TrollBurst => "troll burst",
+                AlertKind::Theme => "theme spreading",
             };
             match a.status {
                 AlertStatus::Firing => format!(
@@ -72,6 +73,7 @@ fn headline_of(a: &Alert, lang: Language) -> String {
                 AlertKind::Surge => "picco di commenti",
                 AlertKind::Negativity => "commenti negativi in aumento",
                 AlertKind::TrollBurst => "campagna coordinata",
+                AlertKind::Theme => "tema in diffusione",
             };
             let level = match (a.status, a.severity) {
                 (AlertStatus::Resolved, _) => "RIENTRATO",
@@ -235,6 +237,8 @@ fn by_kind(alerts: &[Alert], lang: Language) -> String {
                 (Language::It, AlertKind::Surge) => "picchi di commenti",
                 (Language::It, AlertKind::Negativity) => "negatività",
                 (Language::It, AlertKind::TrollBurst) => "campagne coordinate",
+                (Language::En, AlertKind::Theme) => "theme",
+                (Language::It, AlertKind::Theme) => "temi in diffusione",
             };
             format!("{n} {name}")
         })

@@ -9,7 +9,7 @@ pub mod summary;
 pub mod words;
 
 use crate::alert::model::fingerprint;
-use crate::alert::Alert;
+use crate::alert::{Alert, Details};
 use crate::config::Language;
 use crate::detect::Transition;
 use crate::event::format_ts;
@@ -29,8 +29,22 @@ impl Renderer {
 
     /// The alert record of a transition on `topic`.
     pub fn alert(&self, topic: &str, t: Transition) -> Alert {
-        let measured = t.evidence.measured();
-        let id = fingerprint(t.kind, topic, t.started_ms);
+        let mut measured = t.evidence.measured();
+        let drivers = summary::drivers(&t.themes, self.language);
+        match &mut measured.details {
+            Details::Surge(d) => d.themes = t.themes,
+            Details::Negativity(d) => d.themes = t.themes,
+            Details::TrollBurst(_) | Details::Theme(_) => {}
+        }
+        // Themes are filed under their leading topic; the phrase tells two of them apart.
+        let id = match &t.evidence {
+            crate::detect::Evidence::Theme(e) => fingerprint(
+                t.kind,
+                &format!("{topic}\u{0}{}", e.details.phrase),
+                t.started_ms,
+            ),
+            _ => fingerprint(t.kind, topic, t.started_ms),
+        };
         Alert {
             incident: id.clone(),
             id,
@@ -43,7 +57,7 @@ impl Renderer {
             value: measured.value,
             baseline: measured.baseline,
             threshold: measured.threshold,
-            summary: summary::summary(topic, t.status, &t.evidence, self.language),
+            summary: summary::summary(topic, t.status, &t.evidence, self.language) + &drivers,
             details: measured.details,
             samples: t.samples,
             at_ms: t.at_ms,

@@ -2,6 +2,7 @@
 //! evidence: what, where, how much, compared with what.
 
 use super::words::{article_it, decimal_it, human_duration, human_duration_it};
+use crate::alert::model::{EarlierCampaign, ThemeDetails, ThemeShare};
 use crate::alert::AlertStatus;
 use crate::config::Language;
 use crate::detect::{Evidence, NegativityEvidence, SurgeEvidence, TrollEvidence};
@@ -12,6 +13,74 @@ pub fn summary(topic: &str, status: AlertStatus, evidence: &Evidence, lang: Lang
         Evidence::Surge(e) => surge(topic, status, e, lang),
         Evidence::Negativity(e) => negativity(topic, status, e, lang),
         Evidence::TrollBurst(e) => troll(topic, status, e, lang),
+        Evidence::Theme(e) => theme(status, &e.details, lang),
+    }
+}
+
+/// The sentence naming what drives a surge or a negativity shift, empty without themes.
+pub fn drivers(themes: &[ThemeShare], lang: Language) -> String {
+    let Some(first) = themes.first() else {
+        return String::new();
+    };
+    let quoted = |t: &ThemeShare| format!("\u{ab}{}\u{bb}", t.phrase);
+    let others: Vec<String> = themes[1..].iter().map(quoted).collect();
+    match lang {
+        Language::En => format!(
+            " {}% of recent comments mention {} ({:.0}\u{d7} usual){}.",
+            percent(first.share),
+            quoted(first),
+            first.lift,
+            if others.is_empty() {
+                String::new()
+            } else {
+                format!("; also {}", others.join(", "))
+            }
+        ),
+        Language::It => format!(
+            " Il {}% dei commenti recenti parla di {} ({} volte il solito){}.",
+            percent(first.share),
+            quoted(first),
+            decimal_it(first.lift.round()),
+            if others.is_empty() {
+                String::new()
+            } else {
+                format!("; anche di {}", others.join(", "))
+            }
+        ),
+    }
+}
+
+fn theme(status: AlertStatus, d: &ThemeDetails, lang: Language) -> String {
+    let topics: Vec<String> = d
+        .topics
+        .iter()
+        .map(|t| format!("\u{ab}{}\u{bb} {}%", t.topic, percent(t.share)))
+        .collect();
+    let n = d.topics.len();
+    match (status, lang) {
+        (AlertStatus::Firing, Language::En) => format!(
+            "\u{ab}{}\u{bb} is spreading over {n} topics: {} of recent comments ({}).",
+            d.phrase,
+            pct(d.share),
+            topics.join(", ")
+        ),
+        (AlertStatus::Firing, Language::It) => format!(
+            "\u{ab}{}\u{bb} si sta diffondendo su {n} argomenti: il {} dei commenti recenti ({}).",
+            d.phrase,
+            pct(d.share),
+            topics.join(", ")
+        ),
+        (AlertStatus::Resolved, Language::En) => format!(
+            "\u{ab}{}\u{bb} is no longer spreading: on fewer topics for {} minutes, after {}.",
+            d.phrase,
+            d.recent_minutes.max(1),
+            human_duration(d.duration_minutes)
+        ),
+        (AlertStatus::Resolved, Language::It) => format!(
+            "\u{ab}{}\u{bb} non si sta pi\u{f9} diffondendo, dopo {}.",
+            d.phrase,
+            human_duration_it(d.duration_minutes)
+        ),
     }
 }
 
@@ -164,9 +233,14 @@ fn troll(topic: &str, status: AlertStatus, e: &TrollEvidence, lang: Language) ->
     } else {
         ""
     };
+    let earlier = d
+        .earlier_campaign
+        .as_ref()
+        .filter(|_| status == AlertStatus::Firing)
+        .map_or(String::new(), |c| earlier_campaign(c, lang));
     match (status, lang) {
         (AlertStatus::Firing, Language::It) => format!(
-            "Possibile campagna coordinata su \u{ab}{topic}\u{bb}: {messages} messaggi quasi identici da {authors} account in {} ({repeaters} account hanno scritto pi\u{f9} volte): \u{201c}{quote}{ellipsis}\u{201d}",
+            "Possibile campagna coordinata su \u{ab}{topic}\u{bb}: {messages} messaggi quasi identici da {authors} account in {} ({repeaters} account hanno scritto pi\u{f9} volte): \u{201c}{quote}{ellipsis}\u{201d}{earlier}",
             human_duration_it(span)
         ),
         (AlertStatus::Resolved, Language::It) => format!(
@@ -175,7 +249,7 @@ fn troll(topic: &str, status: AlertStatus, e: &TrollEvidence, lang: Language) ->
             human_duration_it(e.window_mins)
         ),
         (AlertStatus::Firing, Language::En) => format!(
-            "Coordinated burst on \u{ab}{topic}\u{bb}: {messages} near-identical messages from {authors} accounts in {span} min ({repeaters} accounts posted more than once): \u{201c}{quote}{ellipsis}\u{201d}"
+            "Coordinated burst on \u{ab}{topic}\u{bb}: {messages} near-identical messages from {authors} accounts in {span} min ({repeaters} accounts posted more than once): \u{201c}{quote}{ellipsis}\u{201d}{earlier}"
         ),
         (AlertStatus::Resolved, Language::En) => format!(
             "The coordinated burst on \u{ab}{topic}\u{bb} has stopped: {messages} messages from {authors} accounts over {}, no new copy for {} min.",
@@ -184,3 +258,58 @@ fn troll(topic: &str, status: AlertStatus, e: &TrollEvidence, lang: Language) ->
         ),
     }
 }
+
+/// The sentence linking a burst to an earlier campaign of the same accounts.
+fn earlier_campaign(c: &EarlierCampaign, lang: Language) -> String {
+    // `started_at` is RFC 3339: the day and month are its 9th–10th and 6th–7th characters.
+    let day: u32 = c
+        .started_at
+        .get(8..10)
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    let month: usize = c
+        .started_at
+        .get(5..7)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(1);
+    let (shared, of, topic) = (c.shared_accounts, c.accounts, &c.topic);
+    match lang {
+        Language::En => format!(
+            " {shared} of its {of} accounts took part in the campaign of {day} {} on \u{ab}{topic}\u{bb}.",
+            MONTHS_EN[month.clamp(1, 12) - 1]
+        ),
+        Language::It => format!(
+            " {shared} dei suoi {of} account hanno partecipato alla campagna del {day} {} su \u{ab}{topic}\u{bb}.",
+            MONTHS_IT[month.clamp(1, 12) - 1]
+        ),
+    }
+}
+
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const MONTHS_IT: [&str; 12] = [
+    "gennaio",
+    "febbraio",
+    "marzo",
+    "aprile",
+    "maggio",
+    "giugno",
+    "luglio",
+    "agosto",
+    "settembre",
+    "ottobre",
+    "novembre",
+    "dicembre",
+];

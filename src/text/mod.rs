@@ -8,5 +8,6 @@ pub mod lexicon;
 pub mod model;
 pub mod normalize;
 pub mod sentiment;
+pub mod terms;
 pub mod tokenize;
 pub mod topics;

@@ -419,6 +419,7 @@ impl NegativityEvidence {
                 negative_from_trolls_share: round_to(self.negative_from_trolls(), 3),
                 negative_share_without_trolls: self.share_without_trolls().map(|v| round_to(v, 3)),
                 sequential: self.sequential,
+                themes: Vec::new(),
             }),
         }
     }
@@ -481,6 +482,7 @@ fn transition(
             sequential: m.sequential,
         }),
         samples,
+        themes: Vec::new(),
     }
 }
 

@@ -67,6 +67,7 @@ impl SurgeEvidence {
                 z_needed: round_to(self.z_needed, 2),
                 sustained: self.sustained,
                 campaign_comments: self.campaign_comments,
+                themes: Vec::new(),
             }),
         }
     }
@@ -130,5 +131,6 @@ pub(super) fn transition(
             campaign_comments: 0,
         }),
         samples,
+        themes: Vec::new(),
     }
 }

@@ -127,6 +127,11 @@ impl TrollDetector {
         self.firing.contains_key(&cluster)
     }
 
+    /// Whether a message placed in `cluster` was a copy of an earlier one.
+    pub fn is_copy(&self, cluster: ClusterId) -> bool {
+        self.index.cluster(cluster).is_some_and(|c| c.messages > 1)
+    }
+
     pub fn was_reported(&self, cluster: ClusterId) -> bool {
         self.reported.contains(&cluster)
     }
@@ -284,7 +289,13 @@ pub struct TrollEvidence {
     /// The detector's window and firing line.
     pub window_mins: u32,
     pub min_messages: u32,
+    /// The accounts of a firing burst, as a sketch: the smallest [`ACCOUNTS_KEPT`] hashes of
+    /// its authors, sorted (all of them up to that many), for campaign memory.
+    pub accounts: Vec<u32>,
 }
+
+/// Account hashes a burst's sketch keeps: exact overlaps up to this many accounts.
+pub const ACCOUNTS_KEPT: usize = 512;
 
 impl TrollEvidence {
     pub fn measured(&self) -> Measured {
@@ -346,6 +357,15 @@ fn transition(
         (AlertStatus::Firing, Some(d)) => d.samples.iter().map(|r| r.to_sample()).collect(),
         _ => Vec::new(),
     };
+    let accounts = match (status, detail) {
+        (AlertStatus::Firing, Some(d)) => {
+            let mut a: Vec<u32> = d.authors.keys().copied().collect();
+            a.sort_unstable();
+            a.truncate(ACCOUNTS_KEPT);
+            a
+        }
+        _ => Vec::new(),
+    };
     Transition {
         kind: AlertKind::TrollBurst,
         status,
@@ -370,13 +390,16 @@ fn transition(
                 negative_share: round_to(f64::from(c.negative) / f64::from(c.messages.max(1)), 3),
                 similarity_threshold: p.similarity,
                 duration_minutes: ((at_ms - ep.started_ms) / 60_000).max(0) as u32,
+                earlier_campaign: None,
             },
             repeaters,
             span_minutes: span_minutes as u32,
             window_mins: p.window_mins,
             min_messages: p.min_messages,
+            accounts,
         }),
         samples,
+        themes: Vec::new(),
     }
 }
 
