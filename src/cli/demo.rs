@@ -1,7 +1,8 @@
 //! `ondata demo`: the whole live path on a machine with nothing installed. An embedded Kafka
 //! (librdkafka's mock cluster) gets a 3-partition topic; the simulator's click day is produced
 //! into it, the ordinary days as fast as they go and the incident day at `--speed`; exactly
-//! the `run` path consumes it, with alerts in the terminal and HTTP on `http.listen`. It ends
+//! the `run` path consumes it, with alerts in the terminal and HTTP on `http.listen` (or
+//! `--listen`). It ends
 //! by itself when everything produced has been taken, or on Ctrl-C, with a summary.
 
 use std::sync::atomic::Ordering;
@@ -20,7 +21,7 @@ use ondata::event::{format_ts, parse_event};
 use ondata::live::{LiveStats, Stop};
 use ondata::simulate::{simulate, Scenario, SimOptions, DEFAULT_START_MS};
 
-use super::{service, UsageError};
+use super::{load_config, service, UsageError};
 
 const DAY_MS: i64 = 86_400_000;
 const TOPIC: &str = "comments";
@@ -33,12 +34,36 @@ pub struct DemoArgs {
     pub speed: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Serve the status page, /metrics and /api here instead of `http.listen` (e.g.
+    /// 127.0.0.1:9911, to run beside another ondata).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Settings to try (detection, language, HTTP): everything but `[kafka]` (the demo has
+    /// its own) and the alert sinks and routes (alerts go to the terminal, so trying
+    /// settings never pages anyone). Default: config/ondata.toml when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: DemoArgs) -> Result<()> {
-    let DemoArgs { speed, seed } = args;
+    let DemoArgs {
+        speed,
+        seed,
+        listen,
+        config: config_path,
+    } = args;
     if speed.is_nan() || speed <= 0.0 {
         return Err(UsageError("--speed must be positive".into()).into());
+    }
+    let mut config = load_config(config_path.as_deref())?;
+    let defaults = Config::default();
+    config.kafka = defaults.kafka;
+    config.alerts.sinks = defaults.alerts.sinks;
+    config.alerts.routes.clear();
+    config.alerts.default_route = defaults.alerts.default_route;
+    if let Some(listen) = listen {
+        config.http.listen = listen;
+        config.validate()?;
     }
     let opts = SimOptions {
         scenario: Scenario::ClickDay,
@@ -73,7 +98,6 @@ pub fn run(args: DemoArgs) -> Result<()> {
         .create_topic(TOPIC, 3, 1)
         .context("cannot create the demo topic")?;
     let brokers = cluster.bootstrap_servers();
-    let mut config = Config::default();
     config.kafka.brokers = brokers.clone();
     config.kafka.topics = vec![TOPIC.into()];
     config.kafka.group_id = "ondata-demo".into();
