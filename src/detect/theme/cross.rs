@@ -128,28 +128,27 @@ impl CrossThemes {
                 }
                 continue;
             }
-            let (hash, on) = &spreading[i];
-            let phrase = &on[0].1.phrase;
-            // A theme already open: any phrase of the group keeps it open.
-            let members: Vec<&str> = (0..spreading.len())
+            let hash = spreading[i].0;
+            let members: Vec<(u64, &str)> = (0..spreading.len())
                 .filter(|&k| root(&mut group, k) == i)
-                .map(|k| spreading[k].1[0].1.phrase.as_str())
+                .map(|k| (spreading[k].0, spreading[k].1[0].1.phrase.as_str()))
                 .collect();
+            // A theme already open: any phrase of the group keeps it open.
             if let Some(open) = self
                 .open
                 .values_mut()
-                .find(|o| members.iter().any(|m| shares_word(&o.phrase, m)))
+                .find(|o| members.iter().any(|(_, m)| shares_word(&o.phrase, m)))
             {
                 open.last_seen_ms = at_ms;
                 continue;
             }
-            seen_now.push(*hash);
-            // New: it fires at its second closing in a row, not on one minute's coincidence.
-            if !self.pending.contains(hash) {
-                continue;
+            // New: it fires at its second closing in a row (whichever of its phrases leads),
+            // not on one minute's coincidence.
+            let again = members.iter().any(|(h, _)| self.pending.contains(h));
+            seen_now.extend(members.iter().map(|(h, _)| *h));
+            if again {
+                named.push((hash, Vec::new()));
             }
-            named.push((*hash, Vec::new()));
-            let _ = phrase;
         }
         self.pending = seen_now;
         for (hash, related) in named {
