@@ -227,7 +227,12 @@ async fn api_alerts(
         let map = params(query, &["limit"])?;
         let limit = number(&map, "limit", 50)?;
         let (firing, recent) = s.board.alerts(limit);
-        Ok(Json(json!({ "firing": firing, "recent": recent })).into_response())
+        let shown = |list: Vec<_>| {
+            list.into_iter()
+                .map(|a| s.board.shown(a))
+                .collect::<Vec<_>>()
+        };
+        Ok(Json(json!({ "firing": shown(firing), "recent": shown(recent) })).into_response())
     };
     run().unwrap_or_else(IntoResponse::into_response)
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::alert::{Alert, AlertStatus};
 use crate::engine::{Engine, SeriesPoint, TopicSnapshot};
 use crate::event::format_ts;
+use crate::render::Locale;
 
 /// Points kept per topic: 12 hours of one-minute buckets.
 const SERIES_POINTS: usize = 720;
@@ -54,6 +55,26 @@ pub struct StreamView {
     pub uptime_seconds: f64,
     pub topics: usize,
     pub alerts_firing: usize,
+    /// How the status page speaks: `alerts.language`, and `display.timezone` with the event
+    /// time written in it.
+    pub language: crate::config::Language,
+    pub timezone: &'static str,
+    pub event_time_shown: Option<String>,
+}
+
+/// An alert as `/api/alerts` lists it: the record, and its times as a person reads them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShownAlert {
+    #[serde(flatten)]
+    pub alert: Alert,
+    pub shown: ShownTimes,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ShownTimes {
+    /// `2020-04-01 09:14 CEST`: `at` and `started_at` in `display.timezone`.
+    pub at: String,
+    pub started_at: String,
 }
 
 #[derive(Default)]
@@ -71,6 +92,7 @@ struct State {
 pub struct Board {
     started: Instant,
     state: Mutex<State>,
+    locale: Locale,
 }
 
 impl Default for Board {
@@ -80,10 +102,29 @@ impl Default for Board {
 }
 
 impl Board {
+    /// A board that shows times in UTC, in English.
     pub fn new() -> Self {
+        Self::with_locale(Locale::default())
+    }
+
+    /// A board that shows times in the locale's zone, the page in its language.
+    pub fn with_locale(locale: Locale) -> Self {
         Self {
             started: Instant::now(),
             state: Mutex::new(State::default()),
+            locale,
+        }
+    }
+
+    /// The alert with its times as a person reads them.
+    pub fn shown(&self, alert: Alert) -> ShownAlert {
+        let zone = self.locale.zone;
+        ShownAlert {
+            shown: ShownTimes {
+                at: zone.show(&alert.at),
+                started_at: zone.show(&alert.started_at),
+            },
+            alert,
         }
     }
 
@@ -207,6 +248,9 @@ impl Board {
             uptime_seconds: self.started.elapsed().as_secs_f64(),
             topics: state.topics.len(),
             alerts_firing: state.firing.len(),
+            language: self.locale.language,
+            timezone: self.locale.zone.name(),
+            event_time_shown: state.event_time_ms.map(|ms| self.locale.zone.date_time(ms)),
         }
     }
 }

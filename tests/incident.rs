@@ -134,6 +134,101 @@ fn the_click_day_report_draws_its_timeline_and_alerts_in_headless_chromium() {
     assert!(!dom.contains("Nothing fired"));
 }
 
+#[test]
+fn the_report_speaks_the_configured_language_in_the_configured_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stream, _) = click_day(dir.path(), 1);
+    let config = dir.path().join("it.toml");
+    std::fs::write(
+        &config,
+        "[alerts]\nlanguage = \"it\"\n[display]\ntimezone = \"Europe/Rome\"\n",
+    )
+    .unwrap();
+    let report = dir.path().join("report.html");
+    let alerts = dir.path().join("alerts.ndjson");
+    ondata(&[
+        "replay",
+        "--quiet",
+        "--config",
+        &config.display().to_string(),
+        &stream,
+        "--alerts-out",
+        &alerts.display().to_string(),
+        "--report",
+        &report.display().to_string(),
+    ]);
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<html lang=\"it\""));
+    for label in [
+        "Rapporto sull'incidente",
+        "orari in Europe/Rome",
+        "Cosa è scattato",
+        "Inizio → avviso",
+        "Gli avvisi spiegati",
+        "Campagne coordinate",
+        "commenti al minuto",
+    ] {
+        assert!(html.contains(label), "no «{label}» in the report");
+    }
+    for english in [
+        "What fired",
+        "Alerts explained",
+        "Episode start",
+        "times in UTC",
+    ] {
+        assert!(!html.contains(english), "«{english}» left in English");
+    }
+    // The stream starts just after 2020-03-29 00:00 UTC, an hour before Italy's summer time
+    // began: 01:0x CET. It ends on 2 April, on summer time; so is every alert, two hours
+    // ahead of UTC.
+    let span = html
+        .split("<p class=\"meta\">")
+        .nth(1)
+        .and_then(|m| m.split(" · ").next())
+        .unwrap();
+    assert!(
+        span.starts_with("2020-03-29 01:0")
+            && span.contains(" CET → 2020-04-02 ")
+            && span.ends_with(" CEST"),
+        "the span: {span}"
+    );
+    let records: Vec<Value> = std::fs::read_to_string(&alerts)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(records.len() >= 5);
+    let mut seen = std::collections::BTreeSet::new();
+    for r in &records {
+        // Each episode's first record and its end are written with their times.
+        if !seen.insert(r["id"].to_string()) && r["status"] != "resolved" {
+            continue;
+        }
+        let utc = ondata::event::parse_time_arg(r["at"].as_str().unwrap()).unwrap();
+        let rome = chrono::DateTime::from_timestamp_millis(utc + 2 * 3_600_000)
+            .unwrap()
+            .format("%Y-%m-%d %H:%M CEST")
+            .to_string();
+        assert!(html.contains(&rome), "no «{rome}» for {}", r["id"]);
+        // The summaries in Italian too.
+        let summary = r["summary"].as_str().unwrap();
+        assert!(
+            [
+                "Picco",
+                "Rientrato",
+                "Commenti negativi",
+                "campagna",
+                "Campagna",
+                "commenti",
+                "tema"
+            ]
+            .iter()
+            .any(|w| summary.contains(w)),
+            "{summary}"
+        );
+    }
+}
+
 /// What a replay of `stream` records, straight from the library.
 fn timeline_of(stream: &str) -> Timeline {
     let mut sink = ondata::deliver::sink::CollectSink::default();

@@ -72,6 +72,11 @@ impl Drop for Served {
 }
 
 fn served_replay(lines: &[Vec<u8>]) -> Served {
+    served_replay_with(&Config::default(), lines)
+}
+
+/// [`served_replay`] with `config`'s settings, its language and time zone on the page.
+fn served_replay_with(config: &Config, lines: &[Vec<u8>]) -> Served {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -79,7 +84,9 @@ fn served_replay(lines: &[Vec<u8>]) -> Served {
         .unwrap();
     let observe = Observe {
         metrics: Arc::new(Metrics::new()),
-        board: Arc::new(Board::new()),
+        board: Arc::new(Board::with_locale(
+            ondata::render::Renderer::from_config(config).locale(),
+        )),
     };
     let stats = Arc::new(LiveStats::default());
     stats.ready.store(true, Ordering::SeqCst);
@@ -102,10 +109,9 @@ fn served_replay(lines: &[Vec<u8>]) -> Served {
         f.write_all(b"\n").unwrap();
     }
     drop(f);
-    let config = Config::default();
     let mut sink = NdjsonSink::new(Vec::new());
     replay(
-        &config,
+        config,
         &ReplayOptions {
             inputs: vec![path.display().to_string()],
             progress: false,
@@ -232,27 +238,48 @@ fn http_endpoints_answer_with_a_real_client_and_refuse_bad_requests() {
     assert_eq!(get(&format!("{base}/healthz")).0, 200, "still serving");
 }
 
+/// The page at `url` as headless Chromium leaves it after its scripts ran (5 s of virtual
+/// time). With `ONDATA_SCREENSHOTS=DIR` set, it also saves `DIR/NAME.png` (the pictures in
+/// the docs are made so).
+fn chromium_dom_shot(url: &str, name: Option<&str>) -> String {
+    let chromium = tool(&["chromium"], "chromium");
+    let profile = tempfile::tempdir().unwrap();
+    let run = |extra: &[String]| {
+        Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--virtual-time-budget=5000",
+                "--window-size=1280,2600",
+            ])
+            .args(extra)
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(url)
+            .stderr(Stdio::null())
+            .output()
+            .expect("chromium runs")
+    };
+    if let (Ok(dir), Some(name)) = (std::env::var("ONDATA_SCREENSHOTS"), name) {
+        let path = Path::new(&dir).join(format!("{name}.png"));
+        let out = run(&[format!("--screenshot={}", path.display())]);
+        assert!(out.status.success() && path.exists(), "screenshot {name}");
+    }
+    let out = run(&["--dump-dom".to_string()]);
+    assert!(out.status.success(), "chromium exited with {}", out.status);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn chromium_dom(url: &str) -> String {
+    chromium_dom_shot(url, Some("status-page"))
+}
+
 #[test]
 #[ignore = "needs Debian's chromium; run with: cargo test -- --ignored"]
 fn the_status_page_draws_charts_and_alerts_in_headless_chromium() {
-    let chromium = tool(&["chromium"], "chromium");
     let served = served_replay(&click_day_until_campaign());
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("{}/", served.base))
-        .stderr(Stdio::null())
-        .output()
-        .expect("chromium runs");
-    assert!(out.status.success(), "chromium exited with {}", out.status);
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let dom = chromium_dom(&format!("{}/", served.base));
     assert!(
         dom.contains("data-loaded=\"yes\""),
         "the page loaded its data"
@@ -284,6 +311,126 @@ fn the_status_page_draws_charts_and_alerts_in_headless_chromium() {
         dom.contains("id=\"error\"></span>"),
         "the page reports an error"
     );
+}
+
+/// The comms team's settings: Italian, Rome time, a public address for links.
+fn italian_in_rome() -> Config {
+    let mut config = Config::default();
+    config.alerts.language = ondata::config::Language::It;
+    config.display.timezone = "Europe/Rome".into();
+    config.http.public_url = "https://ondata.example.org/".into();
+    config
+}
+
+/// `2020-04-01 09:14 CEST` → (UTC milliseconds read as if the clock were UTC, zone).
+fn shown_time(shown: &str) -> (i64, String) {
+    let (clock, zone) = shown.rsplit_once(' ').expect("a zone after the time");
+    let naive = chrono::NaiveDateTime::parse_from_str(clock, "%Y-%m-%d %H:%M")
+        .unwrap_or_else(|e| panic!("`{clock}`: {e}"));
+    (naive.and_utc().timestamp_millis(), zone.to_string())
+}
+
+#[test]
+fn the_api_writes_times_in_the_configured_zone_and_alerts_link_to_their_card() {
+    let served = served_replay_with(&italian_in_rome(), &click_day_until_campaign());
+    let base = &served.base;
+    let (_, body) = get(&format!("{base}/api/stream"));
+    let stream: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(stream["language"], "it");
+    assert_eq!(stream["timezone"], "Europe/Rome");
+    // The click day is 1 April 2020: Italy is on summer time (CEST, UTC+2) since 29 March.
+    let utc = ondata::event::parse_time_arg(stream["event_time"].as_str().unwrap()).unwrap();
+    let (local, zone) = shown_time(stream["event_time_shown"].as_str().unwrap());
+    assert_eq!(zone, "CEST");
+    assert_eq!(local - utc, 2 * 3_600_000, "{stream}");
+
+    let (_, body) = get(&format!("{base}/api/alerts"));
+    let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let firing = alerts["firing"].as_array().unwrap();
+    assert!(!firing.is_empty());
+    for a in firing {
+        let id = a["id"].as_str().unwrap();
+        assert_eq!(
+            a["url"],
+            format!("https://ondata.example.org/#alert-{id}"),
+            "{a}"
+        );
+        let utc = ondata::event::parse_time_arg(a["started_at"].as_str().unwrap()).unwrap();
+        let utc = utc - utc.rem_euclid(60_000);
+        let (local, zone) = shown_time(a["shown"]["started_at"].as_str().unwrap());
+        assert_eq!((local - utc, zone.as_str()), (2 * 3_600_000, "CEST"));
+    }
+    let troll = firing.iter().find(|a| a["kind"] == "troll_burst").unwrap();
+    assert!(
+        troll["summary"].as_str().unwrap().contains("account"),
+        "Italian summary: {troll}"
+    );
+    // What people say on each busy topic: phrases with their share.
+    let (_, body) = get(&format!("{base}/api/topics?topic=bonus-600"));
+    let topics: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let talk = topics["topics"][0]["talk"].as_array().unwrap();
+    assert!(!talk.is_empty(), "{body}");
+    assert!(talk
+        .iter()
+        .all(|p| p["share"].as_f64().unwrap() > 0.0 && !p["phrase"].as_str().unwrap().is_empty()));
+    // The topic's own name is said by all its comments: not listed.
+    assert!(talk.iter().all(|p| p["phrase"] != "bonus"), "{body}");
+}
+
+#[test]
+#[ignore = "needs Debian's chromium; run with: cargo test -- --ignored"]
+fn the_status_page_speaks_italian_in_rome_time_in_headless_chromium() {
+    let served = served_replay_with(&italian_in_rome(), &click_day_until_campaign());
+    let (_, body) = get(&format!("{}/api/alerts", served.base));
+    let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let troll = alerts["firing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "troll_burst")
+        .unwrap()
+        .clone();
+    let id = troll["id"].as_str().unwrap();
+    let whole = chromium_dom_shot(&format!("{}/", served.base), Some("status-page-it"));
+    assert!(whole.contains("Avvisi in corso"));
+    // Opened from the alert's link, as a notification's reader does.
+    let dom = chromium_dom_shot(&format!("{}/#alert-{id}", served.base), None);
+    assert!(dom.contains("data-loaded=\"yes\""));
+    assert!(
+        dom.contains("<html lang=\"it\""),
+        "the page says it is Italian"
+    );
+    for label in [
+        "Avvisi in corso",
+        "Argomenti",
+        "Avvisi recenti",
+        "ora degli eventi",
+        "CAMPAGNA COORDINATA",
+        "messaggi quasi identici da",
+        "di cosa si parla",
+        "commenti/min",
+    ] {
+        assert!(dom.contains(label), "no «{label}» on the page");
+    }
+    // The page's words for both languages are in its script: the rest must be Italian.
+    let shown = dom.split("<script>").next().unwrap();
+    for english in [
+        "Firing alerts",
+        "Recent alerts",
+        "near-identical messages",
+        "TROLL BURST",
+    ] {
+        assert!(!shown.contains(english), "«{english}» left in English");
+    }
+    // The alert's card, under the id its link names, with its start in Rome time.
+    assert!(dom.contains(&format!("id=\"alert-{id}\"")));
+    let utc = ondata::event::parse_time_arg(troll["started_at"].as_str().unwrap()).unwrap();
+    let rome =
+        chrono::DateTime::from_timestamp_millis(utc - utc.rem_euclid(60_000) + 2 * 3_600_000)
+            .unwrap()
+            .format("dal %Y-%m-%d %H:%M CEST")
+            .to_string();
+    assert!(dom.contains(&rome), "no «{rome}» on the page");
 }
 
 /// Every PromQL expression of the dashboard and of the rules file, ready to evaluate:
@@ -391,6 +538,8 @@ fn prometheus_evaluates_every_dashboard_and_rule_expression_against_live_ondata(
         config.kafka.client.insert(k.into(), v.into());
     }
     let dir = tempfile::tempdir().unwrap();
+    // Snapshots in the test's folder, not the repository's.
+    config.kafka.state_dir = dir.path().join("state").display().to_string();
     let alerts_file = dir.path().join("alerts.ndjson").display().to_string();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -271,6 +271,9 @@ pub struct Alert {
     pub summary: String,
     pub details: Details,
     pub samples: Vec<Sample>,
+    /// Link to the alert's card on the status page (`http.public_url` set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// Event time of `at`, for ordering and metrics; not part of the JSON.
     #[serde(skip)]
     pub at_ms: i64,
@@ -371,6 +374,7 @@ impl Alert {
                 themes: Vec::new(),
             }),
             samples: vec![Sample::new("il sito non funziona", "mario", at_ms - 1_000)],
+            url: None,
             at_ms,
         }
     }

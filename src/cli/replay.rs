@@ -180,6 +180,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
                 ahead: summary.engine.ahead,
                 input_error: summary.input_error.clone(),
                 sensitivity: format!("{:?}", config.detect.sensitivity).to_lowercase(),
+                locale: ondata::render::Renderer::from_config(&config).locale(),
             };
             let notified = ondata::incident::notifications::simulate(&config, &timeline.alerts);
             ondata::incident::report::write_report(timeline, &notified, &info, &mut file)

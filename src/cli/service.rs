@@ -93,7 +93,9 @@ pub async fn run(
     silences: Arc<Silences>,
 ) -> Result<LiveSummary> {
     let metrics = Arc::new(Metrics::new());
-    let board = Arc::new(Board::new());
+    let board = Arc::new(Board::with_locale(
+        ondata::render::Renderer::from_config(&config).locale(),
+    ));
     let stopped = stop.subscribe();
     let listen = config.http.listen.clone();
     let (addr, http) = ondata::http::serve(
@@ -144,7 +146,9 @@ pub fn serve_replay(config: &Config) -> Result<ServedReplay> {
     let rt = runtime()?;
     let observe = Observe {
         metrics: Arc::new(Metrics::new()),
-        board: Arc::new(Board::new()),
+        board: Arc::new(Board::with_locale(
+            ondata::render::Renderer::from_config(config).locale(),
+        )),
     };
     let stats = Arc::new(LiveStats::default());
     stats.ready.store(true, std::sync::atomic::Ordering::SeqCst);

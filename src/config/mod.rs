@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 mod alerts;
 mod detect;
+mod display;
 mod env;
 mod presets;
 mod role;
@@ -25,6 +26,7 @@ pub use detect::{
     DetectConfig, NegativityConfig, NegativityTopicOverride, SurgeConfig, ThemeConfig, TrollConfig,
     TrollTopicOverride,
 };
+pub use display::{DisplayConfig, HttpConfig, Zone};
 pub use presets::{NegativityParams, Sensitivity, SurgeParams, TrollParams};
 pub use role::Role;
 
@@ -60,6 +62,7 @@ pub struct Config {
     pub input: InputConfig,
     pub kafka: KafkaConfig,
     pub http: HttpConfig,
+    pub display: DisplayConfig,
     pub alerts: AlertsConfig,
     pub topics: TopicsConfig,
     pub engine: EngineConfig,
@@ -143,20 +146,6 @@ impl Default for KafkaConfig {
             repartition_replication: -1,
             role: Role::All,
             client: BTreeMap::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpConfig {
-    pub listen: String,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        Self {
-            listen: "127.0.0.1:9898".into(),
         }
     }
 }
@@ -367,7 +356,8 @@ impl Config {
                 "must be between 1 and 604800 (a week; default 300)",
             ));
         }
-        check_listen(&self.http.listen)?;
+        self.http.validate()?;
+        self.display.validate()?;
         if self.kafka.topics.is_empty() {
             return Err(invalid(
                 "kafka.topics",
@@ -441,27 +431,6 @@ impl Config {
             ));
         }
         self.detect.validate(e.bucket_secs)
-    }
-}
-
-/// `http.listen` as `run` will bind it: an address and a port, or a host name and a port.
-fn check_listen(listen: &str) -> Result<(), ConfigError> {
-    if listen.parse::<std::net::SocketAddr>().is_ok() {
-        return Ok(());
-    }
-    let fix = "give an address and a port, e.g. \"127.0.0.1:9898\" or \"localhost:9898\"";
-    match listen.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() => match port.parse::<u16>() {
-            Ok(_) => Ok(()),
-            Err(_) => Err(invalid(
-                "http.listen",
-                format!("port `{port}` is not a port number (1-65535); {fix}"),
-            )),
-        },
-        _ => Err(invalid(
-            "http.listen",
-            format!("`{listen}` has no port; {fix}"),
-        )),
     }
 }
 

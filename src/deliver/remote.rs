@@ -10,8 +10,9 @@ use serde_json::Value;
 use super::notify::Notice;
 use super::worker::{Failure, Transport};
 use crate::alert::{Alert, AlertStatus};
-use crate::config::{KafkaConfig, Language, WebhookFormat};
+use crate::config::{KafkaConfig, WebhookFormat};
 use crate::render::frames as format;
+use crate::render::Locale;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
 /// Alertmanager: firing alerts are sent again this often, and each send keeps them active
@@ -76,7 +77,7 @@ pub struct Webhook {
     url: String,
     shown: String,
     format: WebhookFormat,
-    language: Language,
+    locale: Locale,
 }
 
 impl Webhook {
@@ -86,21 +87,22 @@ impl Webhook {
             url: url.to_string(),
             shown: crate::secret::shown_url(url),
             format,
-            language: Language::En,
+            locale: Locale::default(),
         }
     }
 
-    /// Writes headlines and summaries' frames in `language`.
-    pub fn language(mut self, language: Language) -> Self {
-        self.language = language;
+    /// Writes headlines and frames in the locale's language, times in its zone.
+    pub fn locale(mut self, locale: impl Into<Locale>) -> Self {
+        self.locale = locale.into();
         self
     }
 
-    pub fn body(format: WebhookFormat, language: Language, notice: &Notice) -> Value {
+    pub fn body(format: WebhookFormat, locale: impl Into<Locale>, notice: &Notice) -> Value {
+        let locale = locale.into();
         match format {
-            WebhookFormat::Generic => format::notice_generic(notice, language),
-            WebhookFormat::Slack => format::notice_slack(notice, language),
-            WebhookFormat::Teams => format::notice_teams(notice, language),
+            WebhookFormat::Generic => format::notice_generic(notice, locale),
+            WebhookFormat::Slack => format::notice_slack(notice, locale),
+            WebhookFormat::Teams => format::notice_teams(notice, locale),
         }
     }
 }
@@ -111,7 +113,7 @@ impl Transport for Webhook {
             &self.agent,
             &self.url,
             &self.shown,
-            &Self::body(self.format, self.language, notice),
+            &Self::body(self.format, self.locale, notice),
         )
     }
 }
@@ -127,7 +129,7 @@ fn wall_ms() -> i64 {
 /// them.
 pub struct Alertmanager {
     agent: ureq::Agent,
-    language: Language,
+    locale: Locale,
     endpoint: String,
     shown: String,
     firing: BTreeMap<String, Alert>,
@@ -140,7 +142,7 @@ impl Alertmanager {
     pub fn new(url: &str, timeout: Duration) -> Self {
         Self {
             agent: agent(timeout),
-            language: Language::En,
+            locale: Locale::default(),
             endpoint: format!("{}/api/v2/alerts", url.trim_end_matches('/')),
             shown: crate::secret::shown_url(url),
             firing: BTreeMap::new(),
@@ -151,9 +153,9 @@ impl Alertmanager {
 }
 
 impl Alertmanager {
-    /// Writes overflow summaries in `language`.
-    pub fn language(mut self, language: Language) -> Self {
-        self.language = language;
+    /// Writes overflow summaries in the locale's language, times in its zone.
+    pub fn locale(mut self, locale: impl Into<Locale>) -> Self {
+        self.locale = locale.into();
         self
     }
 }
@@ -162,7 +164,7 @@ impl Transport for Alertmanager {
     fn deliver(&mut self, notice: &Notice) -> Result<(), Failure> {
         let (now, keep) = (wall_ms(), AM_KEEP.as_millis() as i64);
         if let Notice::Overflow { .. } = notice {
-            let body = format::alertmanager_overflow(notice, self.language, now, keep);
+            let body = format::alertmanager_overflow(notice, self.locale, now, keep);
             return post(
                 &self.agent,
                 &self.endpoint,

@@ -224,6 +224,7 @@ pub fn sinks_from_config(
     use crate::config::{SinkKind, DEFAULT_RATE_LIMIT_PER_MIN};
     use crate::error::Context as _;
     let alerts = &config.alerts;
+    let locale = crate::render::Renderer::from_config(config).locale();
     let clock = silences
         .as_ref()
         .map_or_else(super::clock::Clock::system, |s| s.clock().clone());
@@ -274,8 +275,8 @@ pub fn sinks_from_config(
                     &format!("alerts.sinks[{i}].url"),
                 )?;
                 let url = url.as_str();
-                let transport = Webhook::new(url, sink.format.unwrap_or_default(), timeout)
-                    .language(alerts.language);
+                let transport =
+                    Webhook::new(url, sink.format.unwrap_or_default(), timeout).locale(locale);
                 sinks.push(Box::new(WorkerSink::start_with(
                     &name,
                     transport,
@@ -290,7 +291,7 @@ pub fn sinks_from_config(
                 )?;
                 let url = url.as_str();
                 // Alertmanager groups alerts itself (by their `incident` label): every record.
-                let transport = Alertmanager::new(url, timeout).language(alerts.language);
+                let transport = Alertmanager::new(url, timeout).locale(locale);
                 sinks.push(Box::new(WorkerSink::start_with(
                     &name,
                     transport,

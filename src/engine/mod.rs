@@ -201,7 +201,7 @@ impl Engine {
                 .max(1),
             surge,
             negativity,
-            renderer: Renderer::new(config.alerts.language),
+            renderer: Renderer::from_config(config),
             transitions: Vec::new(),
             analyzer: Analyzer::new(config, lexicon, models),
             max_dynamic: config.topics.max_dynamic,

@@ -2,6 +2,8 @@
 //! of closed buckets for charts, and every bucket as it closes for reports and backfills.
 
 use super::{Engine, Topic};
+use crate::alert::model::ThemeShare;
+use crate::detect::stats::round_to;
 use crate::detect::Detector;
 use crate::window::ClusterId;
 
@@ -52,6 +54,22 @@ pub struct TopicSnapshot {
     pub troll_clusters_indexed: usize,
     /// Clusters evicted early because the index reached `detect.detectors.troll.max_clusters`.
     pub troll_clusters_evicted: u64,
+    /// What its recent comments talk about most (phrase, share of recent comments, lift
+    /// against usual), whether or not it is news; empty with themes off.
+    pub talk: Vec<ThemeShare>,
+}
+
+/// Phrases a topic card lists.
+const TALK: usize = 5;
+
+/// Whether every word of `phrase` is a word of the topic's name ("naspi" on naspi,
+/// "reddito" on reddito-di-cittadinanza): true of a topic's comments, and no news.
+fn names_only_the_topic(phrase: &str, topic: &str) -> bool {
+    phrase.split(' ').all(|w| {
+        topic
+            .split(|c: char| !c.is_alphanumeric())
+            .any(|t| t.eq_ignore_ascii_case(w))
+    })
 }
 
 /// A topic's negative share over its last `window` closed buckets: raw, and without the
@@ -125,6 +143,21 @@ impl Engine {
                     troll_clusters_active: t.detectors.troll.active_count(),
                     troll_clusters_indexed: t.detectors.troll.clusters(),
                     troll_clusters_evicted: t.detectors.troll.evicted(),
+                    talk: if self.themes.enabled() {
+                        t.themes
+                            .talked_about(&self.themes.settings, TALK + 3)
+                            .into_iter()
+                            .filter(|(phrase, _, _)| !names_only_the_topic(phrase, &t.name))
+                            .take(TALK)
+                            .map(|(phrase, share, lift)| ThemeShare {
+                                phrase,
+                                share: round_to(share, 3),
+                                lift: round_to(lift, 1),
+                            })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
                 }
             })
             .collect()
@@ -154,5 +187,22 @@ impl Engine {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_only_the_topic;
+
+    #[test]
+    fn a_topic_s_own_name_is_not_what_people_are_saying() {
+        assert!(names_only_the_topic("reddito", "reddito-di-cittadinanza"));
+        assert!(names_only_the_topic(
+            "reddito cittadinanza",
+            "reddito-di-cittadinanza"
+        ));
+        assert!(names_only_the_topic("bonus", "bonus-600"));
+        assert!(!names_only_the_topic("bonus negato", "bonus-600"));
+        assert!(!names_only_the_topic("dati", "bonus-600"));
     }
 }

@@ -4,8 +4,8 @@
 use std::fmt::Write as _;
 
 use super::timeline::{Episode, Point, TopicSeries};
-use crate::alert::AlertKind;
-use crate::event::format_ts;
+use super::words::Words;
+use crate::config::Zone;
 
 pub(super) const HOUR: i64 = 3_600_000;
 /// Points per chart at most; longer windows are averaged into wider steps.
@@ -29,21 +29,6 @@ pub(super) fn esc(s: &str) -> String {
         }
     }
     out
-}
-
-/// "2026-11-20 09:14 UTC" from an event time.
-pub(super) fn when(ms: i64) -> String {
-    let ts = format_ts(ms);
-    format!("{} {} UTC", &ts[..10], &ts[11..16.min(ts.len())])
-}
-
-pub(super) fn kind_label(k: AlertKind) -> &'static str {
-    match k {
-        AlertKind::Surge => "Surge",
-        AlertKind::Negativity => "Negativity",
-        AlertKind::TrollBurst => "Troll burst",
-        AlertKind::Theme => "Theme",
-    }
 }
 
 /// One drawn step: averages of the buckets it covers.
@@ -91,6 +76,9 @@ pub(super) struct Frame {
     pub(super) to: i64,
     pub(super) height: f64,
     pub(super) y_max: f64,
+    /// Where the axis' hours and the marks' times are read, and in which words.
+    pub(super) zone: Zone,
+    pub(super) words: &'static Words,
 }
 
 impl Frame {
@@ -134,14 +122,17 @@ pub(super) fn axis(frame: &Frame, svg: &mut String) {
         .map(|h| h * HOUR)
         .find(|s| span / s <= 12)
         .unwrap_or(168 * HOUR);
-    let mut t = (frame.from.div_euclid(step) + 1) * step;
-    while t < frame.to {
+    // Ticks fall on the zone's round hours (its offset at the window's start).
+    let offset = i64::from(frame.zone.offset_minutes(frame.from)) * 60_000;
+    let mut local = ((frame.from + offset).div_euclid(step) + 1) * step;
+    while local - offset < frame.to {
+        let t = local - offset;
         let x = frame.x(t);
-        let ts = format_ts(t);
-        let label = if t % (24 * HOUR) == 0 {
-            ts[5..10].to_string()
+        let shown = frame.zone.date_time(t);
+        let label = if local % (24 * HOUR) == 0 {
+            shown[5..10].to_string()
         } else {
-            ts[11..16].to_string()
+            shown[11..16].to_string()
         };
         let _ = write!(
             svg,
@@ -149,7 +140,7 @@ pub(super) fn axis(frame: &Frame, svg: &mut String) {
             frame.height - BOTTOM,
             frame.height - 6.0
         );
-        t += step;
+        local += step;
     }
 }
 
@@ -175,16 +166,17 @@ pub(super) fn episode_marks(frame: &Frame, episodes: &[&Episode], svg: &mut Stri
             r#"<rect class="episode {class}" x="{start:.1}" y="{TOP}" width="{:.1}" height="{:.1}"><title>{} {}</title></rect>"#,
             (end - start).max(2.0),
             frame.height - TOP - BOTTOM,
-            kind_label(e.first.kind),
-            esc(&when(e.start_ms))
+            frame.words.kind(e.first.kind),
+            esc(&frame.zone.date_time(e.start_ms))
         );
         let x = frame.x(e.first.at_ms);
         let _ = write!(
             svg,
-            r##"<a href="#alert-{id}"><circle class="alert-marker {class}" cx="{x:.1}" cy="{:.1}" r="5"><title>{}: first alert {}</title></circle></a>"##,
+            r##"<a href="#alert-{id}"><circle class="alert-marker {class}" cx="{x:.1}" cy="{:.1}" r="5"><title>{}: {} {}</title></circle></a>"##,
             TOP + 6.0,
-            kind_label(e.first.kind),
-            esc(&when(e.first.at_ms)),
+            frame.words.kind(e.first.kind),
+            frame.words.first_alert_mark,
+            esc(&frame.zone.date_time(e.first.at_ms)),
             id = esc(&e.first.id),
         );
     }
@@ -194,8 +186,8 @@ pub(super) fn episode_marks(frame: &Frame, episodes: &[&Episode], svg: &mut Stri
 pub(super) fn chart_start(class: &str, what: &str, series: &TopicSeries, frame: &Frame) -> String {
     let topic = esc(&series.name);
     let mut svg = format!(
-        r#"<svg class="chart {class}" data-topic="{topic}" viewBox="0 0 {W} {}" role="img" aria-label="{what} on {topic}">"#,
-        frame.height
+        r#"<svg class="chart {class}" data-topic="{topic}" viewBox="0 0 {W} {}" role="img" aria-label="{what} {} {topic}">"#,
+        frame.height, frame.words.on
     );
     axis(frame, &mut svg);
     svg
@@ -207,7 +199,7 @@ pub(super) fn volume_chart(
     frame: &Frame,
     episodes: &[&Episode],
 ) -> String {
-    let mut svg = chart_start("volume", "Comments per minute", series, frame);
+    let mut svg = chart_start("volume", frame.words.volume_chart, series, frame);
     y_label(frame, &mut svg, 0.0, "0");
     y_label(
         frame,
@@ -231,7 +223,7 @@ pub(super) fn negativity_chart(
     frame: &Frame,
     episodes: &[&Episode],
 ) -> String {
-    let mut svg = chart_start("negativity", "Negative share", series, frame);
+    let mut svg = chart_start("negativity", frame.words.negativity_chart, series, frame);
     for v in [0.0, 0.5, 1.0] {
         y_label(frame, &mut svg, v, &format!("{:.0}%", v * 100.0));
     }

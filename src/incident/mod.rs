@@ -7,5 +7,6 @@ pub mod notifications;
 pub mod openmetrics;
 pub mod report;
 mod timeline;
+mod words;
 
 pub use timeline::{episodes, Episode, Point, Timeline, TopicSeries};

@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::chart::{
-    esc, kind_label, negativity_chart, nice, steps, volume_chart, when, Frame, HOUR,
-};
+use super::chart::{esc, negativity_chart, nice, steps, volume_chart, Frame, HOUR};
 use super::notifications::Notifications;
 use super::timeline::{Episode, Timeline, TopicSeries};
+use super::words::{fill, words, Words};
 use crate::alert::{AlertKind, Details};
-use crate::render::words::human_duration;
+use crate::config::Zone;
+use crate::render::Locale;
 
 /// What the report is about, besides the timeline.
 #[derive(Debug, Clone, Default)]
@@ -33,18 +33,25 @@ pub struct ReportInfo {
     pub input_error: Option<String>,
     /// `detect.sensitivity` of the configuration used.
     pub sensitivity: String,
+    /// The report's language and the zone its times are written in.
+    pub locale: Locale,
+}
+
+/// How the report writes: its words and its zone.
+#[derive(Clone, Copy)]
+struct Pen {
+    w: &'static Words,
+    zone: Zone,
+}
+
+impl Pen {
+    fn when(&self, ms: i64) -> String {
+        self.zone.date_time(ms)
+    }
 }
 
 /// Charts drawn at most (topics with alerts first, then the busiest).
 const MAX_CHARTS: usize = 12;
-
-fn minutes(ms: i64) -> String {
-    if ms < 60_000 {
-        format!("{} s", ms.max(0) / 1000)
-    } else {
-        human_duration((ms / 60_000) as u32)
-    }
-}
 
 /// The event-time window the charts show: around the episodes, or the last day.
 fn chart_window(timeline: &Timeline, episodes: &[Episode]) -> Option<(i64, i64)> {
@@ -83,8 +90,12 @@ fn chart_topics<'a>(timeline: &'a Timeline, episodes: &[Episode]) -> Vec<&'a Top
     out
 }
 
-fn alert_table(episodes: &[Episode], notified: &Notifications, html: &mut String) {
-    html.push_str(r#"<table class="alerts"><thead><tr><th>Incident</th><th>Kind</th><th>Topic</th><th>Peak</th><th>Episode start</th><th>First alert</th><th>Start → alert</th><th>Start → first message</th><th>Ended</th><th>What it said</th></tr></thead><tbody>"#);
+fn alert_table(episodes: &[Episode], notified: &Notifications, pen: Pen, html: &mut String) {
+    html.push_str(r#"<table class="alerts"><thead><tr>"#);
+    for h in pen.w.table {
+        let _ = write!(html, "<th>{h}</th>");
+    }
+    html.push_str("</tr></thead><tbody>");
     // Episodes of one incident (one topic, overlapping in time: a campaign and the surge and
     // negativity it brings) side by side, incidents numbered in the order they began.
     let mut order: Vec<&str> = Vec::new();
@@ -111,57 +122,73 @@ fn alert_table(episodes: &[Episode], notified: &Notifications, html: &mut String
         let notified_after = notified
             .first_ms
             .get(&e.first.id)
-            .map_or("not sent".to_string(), |t| minutes(t - e.start_ms));
+            .map_or(pen.w.not_sent.to_string(), |t| {
+                pen.w.minutes(t - e.start_ms)
+            });
         let ended = match e.end_ms() {
-            Some(t) => format!("{} (after {})", esc(&when(t)), minutes(t - e.start_ms)),
-            None => "still firing at the end".into(),
+            Some(t) => fill(
+                pen.w.ended_after,
+                &[&esc(&pen.when(t)), &pen.w.minutes(t - e.start_ms)],
+            ),
+            None => pen.w.still_firing.into(),
         };
         let _ = write!(
             html,
-            r##"<tr class="alert-row {kind}" data-incident="{incident}"><td>{number}</td><td><span class="badge {kind}">{label}</span></td><td>{topic}</td><td class="{sev}">{sev}</td><td>{start}</td><td><a href="#alert-{id}">{first}</a></td><td>{delay}</td><td>{notified_after}</td><td>{ended}</td><td>{summary}</td></tr>"##,
+            r##"<tr class="alert-row {kind}" data-incident="{incident}"><td>{number}</td><td><span class="badge {kind}">{label}</span></td><td>{topic}</td><td class="{sev}">{sev_shown}</td><td>{start}</td><td><a href="#alert-{id}">{first}</a></td><td>{delay}</td><td>{notified_after}</td><td>{ended}</td><td>{summary}</td></tr>"##,
             kind = e.first.kind.as_str(),
             incident = esc(e.first.incident_id()),
             number = n + 1,
-            label = kind_label(e.first.kind),
+            label = pen.w.kind(e.first.kind),
             topic = esc(&e.first.topic),
             sev = e.peak.severity.as_str(),
-            start = esc(&when(e.start_ms)),
+            sev_shown = pen.w.severity(e.peak.severity),
+            start = esc(&pen.when(e.start_ms)),
             id = esc(&e.first.id),
-            first = esc(&when(e.first.at_ms)),
-            delay = minutes(e.time_to_alert_ms()),
+            first = esc(&pen.when(e.first.at_ms)),
+            delay = pen.w.minutes(e.time_to_alert_ms()),
             summary = esc(&e.first.summary),
         );
     }
     html.push_str("</tbody></table>");
 }
 
-fn explanation(e: &Episode, html: &mut String) {
+fn explanation(e: &Episode, pen: Pen, html: &mut String) {
     let a = &e.peak;
     let _ = write!(
         html,
         r#"<article class="explanation" id="alert-{id}"><h3><span class="badge {kind}">{label}</span> {topic} <small>{start}</small></h3><p class="summary">{summary}</p>"#,
         id = esc(&e.first.id),
         kind = a.kind.as_str(),
-        label = kind_label(a.kind),
+        label = pen.w.kind(a.kind),
         topic = esc(&a.topic),
-        start = esc(&when(e.start_ms)),
+        start = esc(&pen.when(e.start_ms)),
         summary = esc(&a.summary),
     );
     if e.peak.at_ms != e.first.at_ms {
         let _ = write!(
             html,
-            r#"<p class="first">First alert ({}): {}</p>"#,
-            esc(&when(e.first.at_ms)),
-            esc(&e.first.summary)
+            r#"<p class="first">{}</p>"#,
+            fill(
+                pen.w.first_alert,
+                &[&esc(&pen.when(e.first.at_ms)), &esc(&e.first.summary)]
+            )
         );
     }
     let _ = write!(
         html,
-        r#"<p class="facts">Measured {:.3} against a baseline of {:.3} (threshold {:.3}); {} record(s) in the episode.</p>"#,
-        a.value, a.baseline, a.threshold, e.records
+        r#"<p class="facts">{}</p>"#,
+        fill(
+            pen.w.measured,
+            &[
+                &format!("{:.3}", a.value),
+                &format!("{:.3}", a.baseline),
+                &format!("{:.3}", a.threshold),
+                &e.records.to_string()
+            ]
+        )
     );
     if let Details::TrollBurst(t) = &a.details {
-        troll_evidence(t, html);
+        troll_evidence(t, pen, html);
     }
     if !a.samples.is_empty() {
         html.push_str(r#"<div class="samples">"#);
@@ -171,7 +198,7 @@ fn explanation(e: &Episode, html: &mut String) {
                 r#"<blockquote>{}<footer>{} · {}</footer></blockquote>"#,
                 esc(&s.text),
                 esc(&s.author),
-                esc(&s.ts)
+                esc(&pen.zone.show(&s.ts))
             );
         }
         html.push_str("</div>");
@@ -179,15 +206,18 @@ fn explanation(e: &Episode, html: &mut String) {
     if let Some(r) = &e.resolved {
         let _ = write!(
             html,
-            r#"<p class="resolved">Resolved {}: {}</p>"#,
-            esc(&when(r.at_ms)),
-            esc(&r.summary)
+            r#"<p class="resolved">{}</p>"#,
+            fill(
+                pen.w.resolved,
+                &[&esc(&pen.when(r.at_ms)), &esc(&r.summary)]
+            )
         );
     }
     html.push_str("</article>");
 }
 
-fn troll_evidence(t: &crate::alert::model::TrollDetails, html: &mut String) {
+fn troll_evidence(t: &crate::alert::model::TrollDetails, pen: Pen, html: &mut String) {
+    let f = pen.w.troll_facts;
     let accounts: Vec<String> = t
         .repeated_accounts
         .iter()
@@ -201,48 +231,59 @@ fn troll_evidence(t: &crate::alert::model::TrollDetails, html: &mut String) {
         .collect();
     let _ = write!(
         html,
-        r#"<div class="cluster"><p class="representative">“{}”</p><dl><dt>Messages</dt><dd>{}</dd><dt>Distinct accounts</dt><dd>{}</dd><dt>Seen</dt><dd>{} → {} ({})</dd><dt>Negative</dt><dd>{:.0}%</dd><dt>Similarity at least</dt><dd>{:.2}</dd><dt>Accounts posting more than once</dt><dd>{}</dd><dt>Mentions and hashtags</dt><dd>{}</dd></dl></div>"#,
+        r#"<div class="cluster"><p class="representative">“{}”</p><dl><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{} → {} ({})</dd><dt>{}</dt><dd>{:.0}%</dd><dt>{}</dt><dd>{:.2}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd>"#,
         esc(&t.representative),
+        f[0],
         t.messages,
+        f[1],
         t.distinct_authors,
-        esc(&t.first_seen),
-        esc(&t.last_seen),
-        human_duration(t.duration_minutes),
+        f[2],
+        esc(&pen.zone.show(&t.first_seen)),
+        esc(&pen.zone.show(&t.last_seen)),
+        pen.w.minutes(i64::from(t.duration_minutes) * 60_000),
+        f[3],
         t.negative_share * 100.0,
+        f[4],
         t.similarity_threshold,
+        f[5],
         if accounts.is_empty() {
-            "none".into()
+            pen.w.none.into()
         } else {
             accounts.join(", ")
         },
+        f[6],
         if tags.is_empty() {
-            "none".into()
+            pen.w.none.into()
         } else {
             tags.join(", ")
         },
     );
+    if let Some(c) = &t.earlier_campaign {
+        let _ = write!(
+            html,
+            r#"<dt>{}</dt><dd>{} · {} · {}/{} · “{}”</dd>"#,
+            f[7],
+            esc(&c.topic),
+            esc(&pen.zone.show(&c.started_at)),
+            c.shared_accounts,
+            c.accounts,
+            esc(&c.representative)
+        );
+    }
+    html.push_str("</dl></div>");
 }
 
 /// What the reader must know before trusting the counts: a broken input, events left out.
-fn warnings(info: &ReportInfo, html: &mut String) {
+fn warnings(info: &ReportInfo, w: &Words, html: &mut String) {
     let mut said = Vec::new();
     if let Some(e) = &info.input_error {
-        said.push(format!(
-            "The input broke before its end ({}): this report covers what was read before.",
-            esc(e)
-        ));
+        said.push(fill(w.input_broke, &[&esc(e)]));
     }
     if info.late > 0 {
-        said.push(format!(
-            "{} events came after their minute had closed (the input was out of event-time order) and are not counted.",
-            info.late
-        ));
+        said.push(fill(w.late, &[&info.late.to_string()]));
     }
     if info.ahead > 0 {
-        said.push(format!(
-            "{} events were stamped too far ahead of the stream (a producer's clock, input.max_ahead_secs) and are not counted.",
-            info.ahead
-        ));
+        said.push(fill(w.ahead, &[&info.ahead.to_string()]));
     }
     for w in said {
         let _ = write!(html, r#"<p class="warn">{w}</p>"#);
@@ -259,46 +300,69 @@ pub fn write_report(
     let episodes = timeline.episodes();
     let mut html = String::with_capacity(64 * 1024);
     let span = timeline.span_ms();
+    let pen = Pen {
+        w: words(info.locale.language),
+        zone: info.locale.zone,
+    };
+    let w = pen.w;
     let _ = write!(
         html,
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>ondata incident report</title><style>{}</style></head><body><header><h1>Incident report</h1><p class="meta">{} · sources: {} · sensitivity {} · times in UTC · ondata {}</p></header>"#,
+        r#"<!DOCTYPE html><html lang="{}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{}</title><style>{}</style></head><body><header><h1>{}</h1><p class="meta">{} · {}: {} · {} {} · {} {} · ondata {}</p></header>"#,
+        w.lang,
+        w.title,
         include_str!("report.css"),
-        span.map_or("no events".into(), |(a, b)| format!(
+        w.heading,
+        span.map_or(w.no_events.into(), |(a, b)| format!(
             "{} → {}",
-            when(a),
-            when(b)
+            pen.when(a),
+            pen.when(b)
         )),
+        w.sources,
         esc(&info.sources.join(", ")),
+        w.sensitivity,
         esc(&info.sensitivity),
+        w.times_in,
+        pen.zone.name(),
         env!("CARGO_PKG_VERSION"),
     );
     let count = |k: AlertKind| episodes.iter().filter(|e| e.first.kind == k).count();
-    let _ = write!(
-        html,
-        r#"<section class="cards"><div class="card"><b>{}</b>comments</div><div class="card"><b>{}</b>topics</div><div class="card"><b>{}</b>surges</div><div class="card"><b>{}</b>negativity shifts</div><div class="card"><b>{}</b>troll bursts</div><div class="card"><b>{}</b>messages to people</div><div class="card"><b>{}</b>rejected lines</div></section>"#,
-        info.events,
+    let numbers = [
+        info.events as usize,
         timeline.active_topics().count(),
         count(AlertKind::Surge),
         count(AlertKind::Negativity),
         count(AlertKind::TrollBurst),
-        notified.sent,
-        info.rejected,
-    );
-    warnings(info, &mut html);
-    html.push_str("<h2>What fired</h2>");
-    if episodes.is_empty() {
-        html.push_str(r#"<p class="none">Nothing fired: no surge, negativity shift or troll burst in this stream.</p>"#);
-    } else {
-        html.push_str(r#"<p class="meta">“Start → alert” is the event time from the start of the condition to ondata's first alert; “Start → first message” adds the notification policy (grouping, repeat interval, rate limit) of a webhook on the default route.</p>"#);
-        alert_table(&episodes, notified, &mut html);
+        count(AlertKind::Theme),
+        notified.sent as usize,
+        info.rejected as usize,
+    ];
+    html.push_str(r#"<section class="cards">"#);
+    for (n, label) in numbers.iter().zip(w.cards) {
+        let _ = write!(html, r#"<div class="card"><b>{n}</b>{label}</div>"#);
     }
-    html.push_str("<h2>Timeline</h2>");
+    html.push_str("</section>");
+    warnings(info, w, &mut html);
+    let _ = write!(html, "<h2>{}</h2>", w.what_fired);
+    if episodes.is_empty() {
+        let _ = write!(html, r#"<p class="none">{}</p>"#, w.nothing_fired);
+    } else {
+        let _ = write!(html, r#"<p class="meta">{}</p>"#, w.delays_meta);
+        alert_table(&episodes, notified, pen, &mut html);
+    }
+    let _ = write!(html, "<h2>{}</h2>", w.timeline);
     if let Some((from, to)) = chart_window(timeline, &episodes) {
+        let l = w.legend;
         let _ = write!(
             html,
-            r#"<p class="meta">{} → {}. <span class="legend"><i style="background:#1f6feb"></i>comments per minute<i style="background:#6b7280"></i>baseline<i style="background:#c2410c"></i>negative share<i style="background:#15803d"></i>without troll clusters; shaded: alert episodes, dots: first alerts</span></p>"#,
-            esc(&when(from)),
-            esc(&when(to))
+            r#"<p class="meta">{} → {}. <span class="legend"><i style="background:#1f6feb"></i>{}<i style="background:#6b7280"></i>{}<i style="background:#c2410c"></i>{}<i style="background:#15803d"></i>{}; {}, {}</span></p>"#,
+            esc(&pen.when(from)),
+            esc(&pen.when(to)),
+            l[0],
+            l[1],
+            l[2],
+            l[3],
+            l[4],
+            l[5]
         );
         let by_topic: HashMap<&str, Vec<&Episode>> =
             episodes.iter().fold(HashMap::new(), |mut m, e| {
@@ -323,62 +387,70 @@ pub fn write_report(
                 to,
                 height: 170.0,
                 y_max: nice(peak),
+                zone: pen.zone,
+                words: w,
             };
             let negativity = Frame {
                 from,
                 to,
                 height: 110.0,
                 y_max: 1.0,
+                zone: pen.zone,
+                words: w,
             };
             let _ = write!(
                 html,
-                r#"<section class="topic"><h3>{} <small>{} comments in the replay</small></h3>{}{}</section>"#,
+                r#"<section class="topic"><h3>{} <small>{}</small></h3>{}{}</section>"#,
                 esc(&series.name),
-                series.events(),
+                fill(w.in_replay, &[&series.events().to_string()]),
                 volume_chart(series, &st, &volume, &marks),
                 negativity_chart(series, &st, &negativity, &marks),
             );
         }
     } else {
-        html.push_str("<p>No events.</p>");
+        let _ = write!(html, "<p>{}.</p>", w.no_events);
     }
     if !episodes.is_empty() {
-        html.push_str("<h2>Alerts explained</h2>");
+        let _ = write!(html, "<h2>{}</h2>", w.explained);
         for e in &episodes {
-            explanation(e, &mut html);
+            explanation(e, pen, &mut html);
         }
     }
     let trolls: Vec<&Episode> = episodes
         .iter()
         .filter(|e| e.first.kind == AlertKind::TrollBurst)
         .collect();
-    html.push_str("<h2>Troll clusters</h2>");
+    let _ = write!(html, "<h2>{}</h2>", w.clusters);
     if trolls.is_empty() {
-        html.push_str(
-            "<p>No cluster of near-identical messages from many accounts was reported.</p>",
-        );
+        let _ = write!(html, "<p>{}</p>", w.no_cluster);
     } else {
         let _ = write!(
             html,
-            r#"<p class="meta">{} cluster(s) of near-identical messages posted by many accounts; each is described under “Alerts explained”.</p><ul class="clusters">"#,
-            trolls.len()
+            r#"<p class="meta">{}</p><ul class="clusters">"#,
+            fill(w.clusters_meta, &[&trolls.len().to_string()])
         );
         for e in trolls {
             if let Details::TrollBurst(t) = &e.peak.details {
                 let _ = write!(
                     html,
-                    r##"<li><a href="#alert-{}">{}</a>: {} messages from {} accounts, “{}”</li>"##,
+                    r##"<li><a href="#alert-{}">{}</a>: {}, “{}”</li>"##,
                     esc(&e.first.id),
                     esc(&e.first.topic),
-                    t.messages,
-                    t.distinct_authors,
+                    fill(
+                        w.cluster_line,
+                        &[&t.messages.to_string(), &t.distinct_authors.to_string()]
+                    ),
                     esc(&t.representative)
                 );
             }
         }
         html.push_str("</ul>");
     }
-    html.push_str("<footer class=\"meta\"><p>Generated by ondata from an event-time replay: the same engine and settings as live processing.</p></footer></body></html>\n");
+    let _ = writeln!(
+        html,
+        "<footer class=\"meta\"><p>{}</p></footer></body></html>",
+        w.footer
+    );
     out.write_all(html.as_bytes())?;
     out.flush()
 }

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 
+use super::Locale;
 use crate::alert::{Alert, AlertKind, AlertStatus, Severity};
 use crate::config::Language;
 use crate::event::format_ts;
@@ -85,7 +86,8 @@ fn headline_of(a: &Alert, lang: Language) -> String {
     }
 }
 
-fn when(a: &Alert, lang: Language) -> String {
+fn when(a: &Alert, loc: Locale) -> String {
+    let lang = loc.language;
     let (since, at) = match lang {
         Language::En => ("since", "at"),
         Language::It => ("dal", "alle"),
@@ -100,9 +102,9 @@ fn when(a: &Alert, lang: Language) -> String {
         format!(" · {word} {}", a.incident_id())
     };
     format!(
-        "{since} {} · {at} {} UTC · id {}{incident}",
-        short_time(&a.started_at),
-        short_time(&a.at),
+        "{since} {} · {at} {} · id {}{incident}",
+        loc.zone.show(&a.started_at),
+        loc.zone.show_clock(&a.at),
         a.id
     )
 }
@@ -113,7 +115,9 @@ pub fn generic(a: &Alert) -> Value {
 }
 
 /// A Slack incoming-webhook message: `text` for notifications, blocks for the channel.
-pub fn slack(a: &Alert, lang: Language) -> Value {
+pub fn slack(a: &Alert, loc: impl Into<Locale>) -> Value {
+    let loc = loc.into();
+    let lang = loc.language;
     let icon = match (a.status, a.severity) {
         (AlertStatus::Resolved, _) => ":large_green_circle:",
         (_, Severity::Critical) => ":red_circle:",
@@ -134,8 +138,11 @@ pub fn slack(a: &Alert, lang: Language) -> Value {
             json!({"type": "section", "text": {"type": "mrkdwn", "text": quotes.join("\n")}}),
         );
     }
-    blocks
-        .push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": when(a, lang)}]}));
+    let mut context = when(a, loc);
+    if let Some(url) = &a.url {
+        context += &format!(" · <{url}|{}>", status_page(lang));
+    }
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]}));
     json!({
         "text": format!("{icon} {}: {}", headline(a, lang), a.summary),
         "blocks": blocks,
@@ -151,7 +158,9 @@ fn icon_text(a: &Alert) -> &'static str {
 }
 
 /// A Microsoft Teams message with an Adaptive Card, as Teams workflows' webhooks take it.
-pub fn teams(a: &Alert, lang: Language) -> Value {
+pub fn teams(a: &Alert, loc: impl Into<Locale>) -> Value {
+    let loc = loc.into();
+    let lang = loc.language;
     let colour = match (a.status, a.severity) {
         (AlertStatus::Resolved, _) => "Good",
         (_, Severity::Critical) => "Attention",
@@ -168,8 +177,8 @@ pub fn teams(a: &Alert, lang: Language) -> Value {
             {"title": titles[0], "value": a.topic},
             {"title": titles[1], "value": a.kind.as_str()},
             {"title": titles[2], "value": a.severity.as_str()},
-            {"title": titles[3], "value": a.started_at},
-            {"title": titles[4], "value": a.at},
+            {"title": titles[3], "value": loc.zone.show(&a.started_at)},
+            {"title": titles[4], "value": loc.zone.show(&a.at)},
             {"title": "Id", "value": a.id},
         ]}),
     ];
@@ -178,7 +187,20 @@ pub fn teams(a: &Alert, lang: Language) -> Value {
             body.push(json!({"type": "TextBlock", "text": format!("“{}” ({})", s.text, s.author), "wrap": true, "isSubtle": true}));
         }
     }
-    teams_message(body)
+    let mut message = teams_message(body);
+    if let Some(url) = &a.url {
+        message["attachments"][0]["content"]["actions"] =
+            json!([{"type": "Action.OpenUrl", "title": status_page(lang), "url": url}]);
+    }
+    message
+}
+
+/// The words of a link to the status page.
+fn status_page(lang: Language) -> &'static str {
+    match lang {
+        Language::En => "status page",
+        Language::It => "pagina di stato",
+    }
 }
 
 /// One alert for Alertmanager's `POST /api/v2/alerts`. A firing alert ends `keep_ms` after
@@ -218,6 +240,7 @@ pub fn alertmanager(a: &Alert, now_ms: i64, keep_ms: i64) -> Value {
         },
         "startsAt": format_ts(start_ms),
         "endsAt": format_ts(end_ms),
+        "generatorURL": a.url.as_deref().unwrap_or_default(),
     })
 }
 
@@ -267,22 +290,24 @@ fn topics(alerts: &[Alert], lang: Language) -> String {
 }
 
 /// Headline and lines of a notice that is not one plain alert.
-pub fn notice_text(n: &Notice, lang: Language) -> (String, Vec<String>) {
+pub fn notice_text(n: &Notice, loc: impl Into<Locale>) -> (String, Vec<String>) {
+    let loc = loc.into();
+    let lang = loc.language;
     match (n, lang) {
         (Notice::Alert(a), _) => (headline(a, lang), vec![a.summary.clone()]),
         (Notice::Reminder(a), Language::En) => (
             format!("Still firing: {}", headline(a, lang)),
             vec![format!(
-                "Since {} UTC. {}",
-                short_time(&a.started_at),
+                "Since {}. {}",
+                loc.zone.show(&a.started_at),
                 a.summary
             )],
         ),
         (Notice::Reminder(a), Language::It) => (
             format!("Ancora in corso: {}", headline(a, lang)),
             vec![format!(
-                "Dalle {} UTC. {}",
-                short_time(&a.started_at),
+                "Dalle {}. {}",
+                loc.zone.show(&a.started_at),
                 a.summary
             )],
         ),
@@ -337,10 +362,6 @@ pub fn notice_text(n: &Notice, lang: Language) -> (String, Vec<String>) {
     }
 }
 
-fn short_time(t: &str) -> String {
-    t.get(..16).unwrap_or(t).replace('T', " ")
-}
-
 /// A brief of an alert, as listed in summaries.
 fn brief(a: &Alert) -> Value {
     json!({
@@ -352,8 +373,9 @@ fn brief(a: &Alert) -> Value {
 /// The generic webhook body of a notice: the alert record for an alert (a reminder too);
 /// for a group, the records under `alerts`; for an overflow summary, briefs of the alerts
 /// held back. `type` tells groups and summaries apart from records.
-pub fn notice_generic(n: &Notice, lang: Language) -> Value {
-    let (head, lines) = notice_text(n, lang);
+pub fn notice_generic(n: &Notice, loc: impl Into<Locale>) -> Value {
+    let loc = loc.into();
+    let (head, lines) = notice_text(n, loc);
     match n {
         Notice::Alert(a) | Notice::Reminder(a) => generic(a),
         Notice::Group { route, alerts } => json!({
@@ -380,11 +402,12 @@ pub fn notice_generic(n: &Notice, lang: Language) -> Value {
 }
 
 /// A Slack message for any notice.
-pub fn notice_slack(n: &Notice, lang: Language) -> Value {
+pub fn notice_slack(n: &Notice, loc: impl Into<Locale>) -> Value {
+    let loc = loc.into();
     if let Notice::Alert(a) = n {
-        return slack(a, lang);
+        return slack(a, loc);
     }
-    let (head, lines) = notice_text(n, lang);
+    let (head, lines) = notice_text(n, loc);
     let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": head}})];
     for chunk in lines.chunks(10) {
         blocks
@@ -394,11 +417,12 @@ pub fn notice_slack(n: &Notice, lang: Language) -> Value {
 }
 
 /// A Teams Adaptive Card for any notice.
-pub fn notice_teams(n: &Notice, lang: Language) -> Value {
+pub fn notice_teams(n: &Notice, loc: impl Into<Locale>) -> Value {
+    let loc = loc.into();
     if let Notice::Alert(a) = n {
-        return teams(a, lang);
+        return teams(a, loc);
     }
-    let (head, lines) = notice_text(n, lang);
+    let (head, lines) = notice_text(n, loc);
     let mut body = vec![
         json!({"type": "TextBlock", "text": head, "weight": "Bolder", "size": "Medium", "wrap": true}),
     ];
@@ -427,8 +451,13 @@ fn teams_message(body: Vec<Value>) -> Value {
 }
 
 /// Alertmanager gets an overflow summary as an alert of its own, `ondata_notifications_suppressed`.
-pub fn alertmanager_overflow(n: &Notice, lang: Language, now_ms: i64, keep_ms: i64) -> Value {
-    let (head, lines) = notice_text(n, lang);
+pub fn alertmanager_overflow(
+    n: &Notice,
+    loc: impl Into<Locale>,
+    now_ms: i64,
+    keep_ms: i64,
+) -> Value {
+    let (head, lines) = notice_text(n, loc);
     json!({
         "labels": {"alertname": "ondata_notifications_suppressed", "severity": "warning"},
         "annotations": {"summary": head, "description": lines.join("\n")},

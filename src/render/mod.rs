@@ -10,21 +10,61 @@ pub mod words;
 
 use crate::alert::model::fingerprint;
 use crate::alert::{Alert, Details};
-use crate::config::Language;
+use crate::config::{Config, Language, Zone};
 use crate::detect::Transition;
 use crate::event::format_ts;
 
 pub use frames::Notice;
 
-/// Turns transitions into alert records in one language.
+/// How a person reads: the language and the time zone of every sentence and time shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Locale {
+    pub language: Language,
+    pub zone: Zone,
+}
+
+impl From<Language> for Locale {
+    /// That language, times in UTC.
+    fn from(language: Language) -> Self {
+        Locale {
+            language,
+            zone: Zone::default(),
+        }
+    }
+}
+
+/// Turns transitions into alert records in one language and time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Renderer {
     pub language: Language,
+    pub zone: Zone,
+    /// `http.public_url`, without its trailing slash; empty for no links.
+    public_url: String,
 }
 
 impl Renderer {
     pub fn new(language: Language) -> Self {
-        Self { language }
+        Self {
+            language,
+            ..Self::default()
+        }
+    }
+
+    /// The renderer the configuration asks for: its language, zone and public address.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            language: config.alerts.language,
+            zone: config.display.zone(),
+            public_url: config.http.public_url.trim().to_string(),
+        }
+    }
+
+    /// Where to read summaries and notifications: language and zone.
+    pub fn locale(&self) -> Locale {
+        Locale {
+            language: self.language,
+            zone: self.zone,
+        }
     }
 
     /// The alert record of a transition on `topic`.
@@ -45,6 +85,7 @@ impl Renderer {
             ),
             _ => fingerprint(t.kind, topic, t.started_ms),
         };
+        let url = crate::config::HttpConfig::link(&self.public_url, &id);
         Alert {
             incident: id.clone(),
             id,
@@ -57,9 +98,10 @@ impl Renderer {
             value: measured.value,
             baseline: measured.baseline,
             threshold: measured.threshold,
-            summary: summary::summary(topic, t.status, &t.evidence, self.language) + &drivers,
+            summary: summary::summary(topic, t.status, &t.evidence, self.locale()) + &drivers,
             details: measured.details,
             samples: t.samples,
+            url,
             at_ms: t.at_ms,
         }
     }

@@ -2,17 +2,19 @@
 //! evidence: what, where, how much, compared with what.
 
 use super::words::{article_it, decimal_it, human_duration, human_duration_it};
+use super::Locale;
 use crate::alert::model::{EarlierCampaign, ThemeDetails, ThemeShare};
 use crate::alert::AlertStatus;
-use crate::config::Language;
+use crate::config::{Language, Zone};
 use crate::detect::{Evidence, NegativityEvidence, SurgeEvidence, TrollEvidence};
 
 /// The summary of a transition on `topic`.
-pub fn summary(topic: &str, status: AlertStatus, evidence: &Evidence, lang: Language) -> String {
+pub fn summary(topic: &str, status: AlertStatus, evidence: &Evidence, loc: Locale) -> String {
+    let lang = loc.language;
     match evidence {
         Evidence::Surge(e) => surge(topic, status, e, lang),
         Evidence::Negativity(e) => negativity(topic, status, e, lang),
-        Evidence::TrollBurst(e) => troll(topic, status, e, lang),
+        Evidence::TrollBurst(e) => troll(topic, status, e, loc),
         Evidence::Theme(e) => theme(status, &e.details, lang),
     }
 }
@@ -223,7 +225,8 @@ fn negativity(topic: &str, status: AlertStatus, e: &NegativityEvidence, lang: La
     }
 }
 
-fn troll(topic: &str, status: AlertStatus, e: &TrollEvidence, lang: Language) -> String {
+fn troll(topic: &str, status: AlertStatus, e: &TrollEvidence, loc: Locale) -> String {
+    let lang = loc.language;
     let d = &e.details;
     let (messages, authors, repeaters, span) =
         (d.messages, d.distinct_authors, e.repeaters, e.span_minutes);
@@ -237,7 +240,7 @@ fn troll(topic: &str, status: AlertStatus, e: &TrollEvidence, lang: Language) ->
         .earlier_campaign
         .as_ref()
         .filter(|_| status == AlertStatus::Firing)
-        .map_or(String::new(), |c| earlier_campaign(c, lang));
+        .map_or(String::new(), |c| earlier_campaign(c, lang, loc.zone));
     match (status, lang) {
         (AlertStatus::Firing, Language::It) => format!(
             "Possibile campagna coordinata su \u{ab}{topic}\u{bb}: {messages} messaggi quasi identici da {authors} account in {} ({repeaters} account hanno scritto pi\u{f9} volte): \u{201c}{quote}{ellipsis}\u{201d}{earlier}",
@@ -259,28 +262,22 @@ fn troll(topic: &str, status: AlertStatus, e: &TrollEvidence, lang: Language) ->
     }
 }
 
-/// The sentence linking a burst to an earlier campaign of the same accounts.
-fn earlier_campaign(c: &EarlierCampaign, lang: Language) -> String {
-    // `started_at` is RFC 3339: the day and month are its 9th–10th and 6th–7th characters.
-    let day: u32 = c
-        .started_at
-        .get(8..10)
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(0);
-    let month: usize = c
-        .started_at
-        .get(5..7)
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(1);
+/// The sentence linking a burst to an earlier campaign of the same accounts, its start
+/// written in the reader's zone ("the campaign of 30 March, 09:14 CEST").
+fn earlier_campaign(c: &EarlierCampaign, lang: Language, zone: Zone) -> String {
+    let started = crate::event::parse_time_arg(&c.started_at).ok();
+    let (day, month) = started.map_or((0, 1), |ms| zone.day_month(ms));
+    let clock = started.map_or(String::new(), |ms| format!(", {}", zone.clock(ms)));
+    let month = month.clamp(1, 12) as usize - 1;
     let (shared, of, topic) = (c.shared_accounts, c.accounts, &c.topic);
     match lang {
         Language::En => format!(
-            " {shared} of its {of} accounts took part in the campaign of {day} {} on \u{ab}{topic}\u{bb}.",
-            MONTHS_EN[month.clamp(1, 12) - 1]
+            " {shared} of its {of} accounts took part in the campaign of {day} {}{clock} on \u{ab}{topic}\u{bb}.",
+            MONTHS_EN[month]
         ),
         Language::It => format!(
-            " {shared} dei suoi {of} account hanno partecipato alla campagna del {day} {} su \u{ab}{topic}\u{bb}.",
-            MONTHS_IT[month.clamp(1, 12) - 1]
+            " {shared} dei suoi {of} account hanno partecipato alla campagna del {day} {}{clock} su \u{ab}{topic}\u{bb}.",
+            MONTHS_IT[month]
         ),
     }
 }

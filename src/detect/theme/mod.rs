@@ -342,6 +342,55 @@ impl ThemeTable {
     }
 }
 
+impl ThemeTable {
+    /// What the topic's recent comments talk about most: up to `n` named phrases by their
+    /// share of the recent comments (decayed to the last closing), with their lift against
+    /// their usual share, a part or an extension of a phrase already listed left out. Not a
+    /// judgement: the status page's "what people are saying".
+    pub fn talked_about(&self, s: &ThemeSettings, n: usize) -> Vec<(String, f64, f64)> {
+        if self.comments_recent < 1.0 {
+            return Vec::new();
+        }
+        let mut all: Vec<(&str, f64, f64)> = Vec::new();
+        for (&at, (hash, phrase)) in &self.names {
+            let (Some(slot), Some(count)) =
+                (self.slots.get(at as usize), self.counts.get(at as usize))
+            else {
+                continue;
+            };
+            if !slot.named || slot.hash != *hash as u32 {
+                continue;
+            }
+            let gap = self.closings.wrapping_sub(count.last).min(100_000) as i32;
+            let recent = f64::from(count.recent) * s.recent_pow(gap);
+            if recent < 2.0 {
+                continue;
+            }
+            let share = (recent / self.comments_recent).min(1.0);
+            let usual = if self.comments_usual > 0.0 {
+                f64::from(count.usual) * s.usual_pow(gap) / self.comments_usual
+            } else {
+                0.0
+            };
+            all.push((phrase, share, share / usual.max(s.floor_share)));
+        }
+        all.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.len().cmp(&a.0.len())));
+        let mut out: Vec<(String, f64, f64)> = Vec::new();
+        for (phrase, share, lift) in all {
+            let overlaps = out.iter().any(|(o, o_share, _)| {
+                (contains_words(o, phrase) || contains_words(phrase, o)) && share <= o_share * 1.25
+            });
+            if !overlaps {
+                out.push((phrase.to_string(), share, lift));
+            }
+            if out.len() == n {
+                break;
+            }
+        }
+        out
+    }
+}
+
 /// Whether the words of `part` appear in a row in `whole`.
 fn contains_words(whole: &str, part: &str) -> bool {
     let whole: Vec<&str> = whole.split(' ').collect();
