@@ -465,3 +465,47 @@ pub fn alertmanager_overflow(
         "endsAt": format_ts(now_ms + keep_ms),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Zone;
+
+    fn rome_it() -> Locale {
+        Locale {
+            language: Language::It,
+            zone: Zone::parse("Europe/Rome").unwrap(),
+        }
+    }
+
+    #[test]
+    fn notifications_write_times_in_the_reader_s_zone_and_link_the_status_page() {
+        // 2020-04-01T07:14:00Z: 09:14 in Rome (summer time).
+        let mut a = Alert::example(
+            "abc",
+            "bonus-600",
+            AlertStatus::Firing,
+            Severity::Warning,
+            1_585_725_240_000,
+        );
+        a.url = Some("https://ondata.example.org/#alert-abc".into());
+        let message = slack(&a, rome_it()).to_string();
+        assert!(message.contains("alle 09:14 CEST"), "{message}");
+        assert!(message.contains("dal 2020-04-01 09:09 CEST"), "{message}");
+        assert!(message.contains("<https://ondata.example.org/#alert-abc|pagina di stato>"));
+        let teams = teams(&a, rome_it());
+        assert_eq!(
+            teams["attachments"][0]["content"]["actions"][0]["url"],
+            "https://ondata.example.org/#alert-abc"
+        );
+        assert!(teams.to_string().contains("2020-04-01 09:14 CEST"));
+        let am = alertmanager(&a, 1_585_725_300_000, 300_000);
+        assert_eq!(am["generatorURL"], "https://ondata.example.org/#alert-abc");
+        // In UTC by default, and no link without a public address.
+        a.url = None;
+        let plain = slack(&a, Language::En).to_string();
+        assert!(plain.contains("at 07:14 UTC") && !plain.contains("status page"), "{plain}");
+        let (_, lines) = notice_text(&Notice::Reminder(a), rome_it());
+        assert!(lines[0].starts_with("Dalle 2020-04-01 09:09 CEST."), "{lines:?}");
+    }
+}
