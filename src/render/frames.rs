@@ -504,8 +504,14 @@ mod tests {
         // In UTC by default, and no link without a public address.
         a.url = None;
         let plain = slack(&a, Language::En).to_string();
-        assert!(plain.contains("at 07:14 UTC") && !plain.contains("status page"), "{plain}");
+        assert!(
+            plain.contains("at 07:14 UTC") && !plain.contains("status page"),
+            "{plain}"
+        );
         let (_, lines) = notice_text(&Notice::Reminder(a), rome_it());
-        assert!(lines[0].starts_with("Dalle 2020-04-01 09:09 CEST."), "{lines:?}");
+        assert!(
+            lines[0].starts_with("Dalle 2020-04-01 09:09 CEST."),
+            "{lines:?}"
+        );
     }
 }

@@ -263,20 +263,25 @@ fn troll(topic: &str, status: AlertStatus, e: &TrollEvidence, loc: Locale) -> St
 }
 
 /// The sentence linking a burst to an earlier campaign of the same accounts, its start
-/// written in the reader's zone ("the campaign of 30 March, 09:14 CEST").
+/// written in the reader's zone ("the campaign of 30 March at 09:14 CEST").
 fn earlier_campaign(c: &EarlierCampaign, lang: Language, zone: Zone) -> String {
     let started = crate::event::parse_time_arg(&c.started_at).ok();
     let (day, month) = started.map_or((0, 1), |ms| zone.day_month(ms));
-    let clock = started.map_or(String::new(), |ms| format!(", {}", zone.clock(ms)));
+    let clock = started.map_or(String::new(), |ms| zone.clock(ms));
+    let (at_en, at_it) = if clock.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (format!(" at {clock}"), format!(" alle {clock}"))
+    };
     let month = month.clamp(1, 12) as usize - 1;
     let (shared, of, topic) = (c.shared_accounts, c.accounts, &c.topic);
     match lang {
         Language::En => format!(
-            " {shared} of its {of} accounts took part in the campaign of {day} {}{clock} on \u{ab}{topic}\u{bb}.",
+            " {shared} of its {of} accounts took part in the campaign of {day} {}{at_en} on \u{ab}{topic}\u{bb}.",
             MONTHS_EN[month]
         ),
         Language::It => format!(
-            " {shared} dei suoi {of} account hanno partecipato alla campagna del {day} {}{clock} su \u{ab}{topic}\u{bb}.",
+            " {shared} dei suoi {of} account hanno partecipato alla campagna del {day} {}{at_it} su \u{ab}{topic}\u{bb}.",
             MONTHS_IT[month]
         ),
     }
