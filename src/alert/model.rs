@@ -14,6 +14,8 @@ pub enum AlertKind {
     TrollBurst,
     /// A phrase emerging on several topics at once.
     Theme,
+    /// Many accounts flooding one hashtag or mention within minutes, in their own words.
+    Coordination,
 }
 
 impl AlertKind {
@@ -23,6 +25,7 @@ impl AlertKind {
             AlertKind::Negativity => "negativity",
             AlertKind::TrollBurst => "troll_burst",
             AlertKind::Theme => "theme",
+            AlertKind::Coordination => "coordination",
         }
     }
 }
@@ -248,6 +251,29 @@ pub enum Details {
     Negativity(NegativityDetails),
     TrollBurst(TrollDetails),
     Theme(ThemeDetails),
+    Coordination(CoordinationDetails),
+}
+
+/// A `coordination` alert: one hashtag or mention flooded by many accounts in their own
+/// words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CoordinationDetails {
+    /// `#tag` or `@account`, folded as ondata reads it.
+    pub tag: String,
+    /// Distinct accounts that used it within the window, and their comments.
+    pub accounts: u32,
+    pub comments: u32,
+    pub window_minutes: u32,
+    /// Its share of the topic's comments in the window, its usual share, and the ratio
+    /// (against the floor when the usual share is lower).
+    pub share: f64,
+    pub usual_share: f64,
+    pub lift: f64,
+    /// Comments expected to use it in the window at its usual share.
+    pub expected: f64,
+    pub duration_minutes: u32,
+    /// Most accounts within one window during the episode.
+    pub peak_accounts: u32,
 }
 
 /// One alert transition. Field order is the JSON field order, kept stable for golden files.

@@ -179,7 +179,13 @@ pub struct DefaultRoute {
     pub group_wait_secs: u32,
 }
 
-const KINDS: [&str; 4] = ["surge", "negativity", "troll_burst", "theme"];
+const KINDS: [&str; 5] = [
+    "surge",
+    "negativity",
+    "troll_burst",
+    "theme",
+    "coordination",
+];
 const SEVERITIES: [&str; 2] = ["warning", "critical"];
 
 impl AlertsConfig {

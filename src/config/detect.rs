@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::{invalid, ConfigError};
 use super::{NegativityParams, Sensitivity};
 
+mod coordination;
 mod theme;
+pub use coordination::CoordinationConfig;
 pub use theme::ThemeConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -19,6 +21,7 @@ pub struct DetectConfig {
     pub negativity: NegativityConfig,
     pub troll: TrollConfig,
     pub theme: ThemeConfig,
+    pub coordination: CoordinationConfig,
 }
 
 impl DetectConfig {
@@ -216,6 +219,7 @@ impl DetectConfig {
             Ok(())
         };
         self.theme.validate()?;
+        self.coordination.validate()?;
         let s = &self.surge;
         check_windows("detect.surge.windows_mins", &s.windows_mins)?;
         let p = self.surge_params();

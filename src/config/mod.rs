@@ -23,8 +23,8 @@ pub use alerts::{
     WebhookFormat, DEFAULT_RATE_LIMIT_PER_MIN,
 };
 pub use detect::{
-    DetectConfig, NegativityConfig, NegativityTopicOverride, SurgeConfig, ThemeConfig, TrollConfig,
-    TrollTopicOverride,
+    CoordinationConfig, DetectConfig, NegativityConfig, NegativityTopicOverride, SurgeConfig,
+    ThemeConfig, TrollConfig, TrollTopicOverride,
 };
 pub use display::{DisplayConfig, HttpConfig, Zone};
 pub use presets::{NegativityParams, Sensitivity, SurgeParams, TrollParams};

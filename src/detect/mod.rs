@@ -12,6 +12,7 @@
 
 pub mod comment;
 pub mod episode;
+pub mod flood;
 pub mod negativity;
 pub mod stats;
 pub mod surge;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::config::{NegativityParams, Sensitivity, SurgeParams, TrollParams};
 pub use comment::Comment;
+pub use flood::{FloodDetector, FloodEvidence, FloodSettings};
 pub use negativity::{NegativityDetector, NegativityEvidence, NegativitySettings};
 pub use surge::{SurgeDetector, SurgeEvidence, SurgeSettings};
 pub use theme::cross::ThemeEvidence;
@@ -114,6 +116,7 @@ pub enum Evidence {
     Negativity(NegativityEvidence),
     TrollBurst(TrollEvidence),
     Theme(ThemeEvidence),
+    Coordination(FloodEvidence),
 }
 
 /// The numbers of an alert record: what was measured, expected, and where the line was.
@@ -133,6 +136,7 @@ impl Evidence {
             Evidence::Negativity(e) => e.measured(),
             Evidence::TrollBurst(e) => e.measured(),
             Evidence::Theme(e) => e.measured(),
+            Evidence::Coordination(e) => e.measured(),
         }
     }
 }
@@ -169,6 +173,7 @@ pub struct Detectors {
     pub negativity: NegativityDetector,
     /// What the troll detector reports as campaigns, for negativity and the views.
     pub campaigns: Campaigns,
+    pub flood: FloodDetector,
 }
 
 impl Detectors {
@@ -176,6 +181,7 @@ impl Detectors {
         surge: &std::sync::Arc<SurgeSettings>,
         negativity: &std::sync::Arc<NegativitySettings>,
         troll: TrollSettings,
+        flood: std::sync::Arc<FloodSettings>,
         first_seen_ms: i64,
     ) -> Self {
         Self {
@@ -183,14 +189,20 @@ impl Detectors {
             troll: TrollDetector::new(troll),
             negativity: NegativityDetector::new(negativity.clone()),
             campaigns: Campaigns::default(),
+            flood: FloodDetector::new(flood),
         }
     }
 
     /// The detectors in the order they judge a closed bucket: troll first, so that surge and
     /// negativity know which comments are a campaign's (and a campaign, the cause, names the
     /// incident its surge and negativity join). Adding a detector adds a line.
-    fn each(&mut self) -> [&mut dyn Detector; 3] {
-        [&mut self.troll, &mut self.surge, &mut self.negativity]
+    fn each(&mut self) -> [&mut dyn Detector; 4] {
+        [
+            &mut self.troll,
+            &mut self.surge,
+            &mut self.negativity,
+            &mut self.flood,
+        ]
     }
 
     /// Shows one comment to every detector; returns the cluster it was placed in, if any.
@@ -199,6 +211,9 @@ impl Detectors {
         for d in self.each() {
             placed = d.on_comment(comment, bucket).or(placed);
         }
+        // Tags flooded in people's own words: a copy is the troll detector's.
+        let copy = placed.is_some_and(|c| self.troll.is_copy(c));
+        self.flood.on_comment(comment, copy);
         placed
     }
 

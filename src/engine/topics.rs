@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::{incidents, Engine, Topic, MAX_TOPIC_NAME_BYTES};
-use crate::detect::{Detector, Detectors, NegativitySettings, TrollSettings};
+use crate::detect::{Detector, Detectors, FloodSettings, NegativitySettings, TrollSettings};
 use crate::window::TopicWindow;
 
 impl Engine {
@@ -26,7 +26,16 @@ impl Engine {
         Topic {
             name: name.to_string(),
             window: TopicWindow::new(self.ring_len),
-            detectors: Detectors::new(&self.surge, &negativity, troll, first_seen_ms),
+            detectors: Detectors::new(
+                &self.surge,
+                &negativity,
+                troll,
+                Arc::new(FloodSettings::new(
+                    &self.detect.coordination,
+                    self.bucket_ms,
+                )),
+                first_seen_ms,
+            ),
             incident: incidents::TopicIncident::default(),
             themes: Default::default(),
             events: 0,

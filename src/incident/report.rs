@@ -333,6 +333,7 @@ pub fn write_report(
         count(AlertKind::Negativity),
         count(AlertKind::TrollBurst),
         count(AlertKind::Theme),
+        count(AlertKind::Coordination),
         notified.sent as usize,
         info.rejected as usize,
     ];

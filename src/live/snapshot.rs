@@ -28,7 +28,7 @@ use crate::source::kafka::Partition;
 const MAGIC: &[u8] = b"ondata state snapshot\n";
 /// Bumped whenever the engine's state changes shape: an older snapshot is then refused
 /// (with the reason logged) and the engine rebuilt from history once.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// What a snapshot holds.
 #[derive(Debug)]

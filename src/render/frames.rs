@@ -59,6 +59,7 @@ fn headline_of(a: &Alert, lang: Language) -> String {
                 AlertKind::Negativity => "negativity shift",
                 AlertKind::TrollBurst => "troll burst",
                 AlertKind::Theme => "theme spreading",
+                AlertKind::Coordination => "coordinated flooding",
             };
             match a.status {
                 AlertStatus::Firing => format!(
@@ -75,6 +76,7 @@ fn headline_of(a: &Alert, lang: Language) -> String {
                 AlertKind::Negativity => "commenti negativi in aumento",
                 AlertKind::TrollBurst => "campagna coordinata",
                 AlertKind::Theme => "tema in diffusione",
+                AlertKind::Coordination => "azione coordinata",
             };
             let level = match (a.status, a.severity) {
                 (AlertStatus::Resolved, _) => "RIENTRATO",
@@ -262,6 +264,8 @@ fn by_kind(alerts: &[Alert], lang: Language) -> String {
                 (Language::It, AlertKind::TrollBurst) => "campagne coordinate",
                 (Language::En, AlertKind::Theme) => "theme",
                 (Language::It, AlertKind::Theme) => "temi in diffusione",
+                (Language::En, AlertKind::Coordination) => "coordination",
+                (Language::It, AlertKind::Coordination) => "azioni coordinate",
             };
             format!("{n} {name}")
         })

@@ -74,13 +74,19 @@ impl Renderer {
         match &mut measured.details {
             Details::Surge(d) => d.themes = t.themes,
             Details::Negativity(d) => d.themes = t.themes,
-            Details::TrollBurst(_) | Details::Theme(_) => {}
+            Details::TrollBurst(_) | Details::Theme(_) | Details::Coordination(_) => {}
         }
         // Themes are filed under their leading topic; the phrase tells two of them apart.
         let id = match &t.evidence {
             crate::detect::Evidence::Theme(e) => fingerprint(
                 t.kind,
                 &format!("{topic}\u{0}{}", e.details.phrase),
+                t.started_ms,
+            ),
+            // One episode per flooded tag.
+            crate::detect::Evidence::Coordination(e) => fingerprint(
+                t.kind,
+                &format!("{topic}\u{0}{}", e.details.tag),
                 t.started_ms,
             ),
             _ => fingerprint(t.kind, topic, t.started_ms),

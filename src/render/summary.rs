@@ -3,7 +3,7 @@
 
 use super::words::{article_it, decimal_it, human_duration, human_duration_it};
 use super::Locale;
-use crate::alert::model::{EarlierCampaign, ThemeDetails, ThemeShare};
+use crate::alert::model::{CoordinationDetails, EarlierCampaign, ThemeDetails, ThemeShare};
 use crate::alert::AlertStatus;
 use crate::config::{Language, Zone};
 use crate::detect::{Evidence, NegativityEvidence, SurgeEvidence, TrollEvidence};
@@ -16,6 +16,7 @@ pub fn summary(topic: &str, status: AlertStatus, evidence: &Evidence, loc: Local
         Evidence::Negativity(e) => negativity(topic, status, e, lang),
         Evidence::TrollBurst(e) => troll(topic, status, e, loc),
         Evidence::Theme(e) => theme(status, &e.details, lang),
+        Evidence::Coordination(e) => coordination(topic, status, &e.details, lang),
     }
 }
 
@@ -48,6 +49,37 @@ pub fn drivers(themes: &[ThemeShare], lang: Language) -> String {
             } else {
                 format!("; anche di {}", others.join(", "))
             }
+        ),
+    }
+}
+
+fn coordination(
+    topic: &str,
+    status: AlertStatus,
+    d: &CoordinationDetails,
+    lang: Language,
+) -> String {
+    let (tag, accounts, minutes) = (&d.tag, d.accounts, d.window_minutes);
+    match (status, lang) {
+        (AlertStatus::Firing, Language::En) => format!(
+            "Coordinated flooding on \u{ab}{topic}\u{bb}: {accounts} accounts wrote {tag} in {minutes} minutes, each in their own words: {} of the topic's comments, {:.0}\u{d7} its usual share.",
+            pct(d.share),
+            d.lift
+        ),
+        (AlertStatus::Firing, Language::It) => format!(
+            "Possibile azione coordinata su \u{ab}{topic}\u{bb}: {accounts} account hanno scritto {tag} in {minutes} minuti, ognuno con parole proprie: il {} dei commenti, {} volte il solito.",
+            pct(d.share),
+            decimal_it(d.lift.round())
+        ),
+        (AlertStatus::Resolved, Language::En) => format!(
+            "The flooding of {tag} on \u{ab}{topic}\u{bb} has stopped after {}, with at most {} accounts in {minutes} minutes.",
+            human_duration(d.duration_minutes),
+            d.peak_accounts
+        ),
+        (AlertStatus::Resolved, Language::It) => format!(
+            "Finita l'azione coordinata su {tag} in \u{ab}{topic}\u{bb}, dopo {}: al massimo {} account in {minutes} minuti.",
+            human_duration_it(d.duration_minutes),
+            d.peak_accounts
         ),
     }
 }
