@@ -77,7 +77,9 @@ struct Tag {
     /// Weighted uses per bucket before, as of closing `last`.
     usual: f64,
     last: u32,
-    samples: VecDeque<Sample>,
+    /// Comments quoted, with their event times: three from the window, renewed at most once
+    /// a window each (not an allocation per use).
+    samples: VecDeque<(i64, Sample)>,
     episode: Option<Episode>,
     quiet: u32,
     /// Peak accounts of the open episode.
@@ -131,7 +133,7 @@ impl FloodDetector {
         if !self.enabled() {
             return;
         }
-        let bucket_ms = self.settings.bucket_ms;
+        let (bucket_ms, window_ms) = (self.settings.bucket_ms, self.settings.window_ms);
         let start = c.ts_ms.div_euclid(bucket_ms) * bucket_ms;
         match self.comments.iter_mut().rev().find(|(b, _)| *b == start) {
             Some((_, n)) => *n += 1,
@@ -181,10 +183,13 @@ impl FloodDetector {
                 tag.uses.pop_front();
             }
             tag.open += 1;
-            tag.samples
-                .push_back(Sample::new(c.text, c.author, c.ts_ms));
-            if tag.samples.len() > SAMPLES {
-                tag.samples.pop_front();
+            let stale = c.ts_ms - window_ms;
+            if tag.samples.len() < SAMPLES || tag.samples.front().is_some_and(|(t, _)| *t < stale) {
+                if tag.samples.len() >= SAMPLES {
+                    tag.samples.pop_front();
+                }
+                tag.samples
+                    .push_back((c.ts_ms, Sample::new(c.text, c.author, c.ts_ms)));
             }
         }
     }
@@ -265,7 +270,7 @@ impl FloodDetector {
                         started_ms: started,
                         at_ms: end_ms,
                         evidence: Evidence::Coordination(evidence(tag, started, end_ms - started)),
-                        samples: tag.samples.iter().cloned().collect(),
+                        samples: tag.samples.iter().map(|(_, s)| s.clone()).collect(),
                         themes: Vec::new(),
                     });
                     tag.episode = Some(ep);
@@ -289,7 +294,7 @@ impl FloodDetector {
                                 started,
                                 end_ms - started,
                             )),
-                            samples: tag.samples.iter().cloned().collect(),
+                            samples: tag.samples.iter().map(|(_, s)| s.clone()).collect(),
                             themes: Vec::new(),
                         });
                     }
