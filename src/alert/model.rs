@@ -19,6 +19,15 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// Every kind's name, as routes and silences name them.
+    pub const NAMES: [&'static str; 5] = [
+        "surge",
+        "negativity",
+        "troll_burst",
+        "theme",
+        "coordination",
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::Surge => "surge",

@@ -179,13 +179,9 @@ pub struct DefaultRoute {
     pub group_wait_secs: u32,
 }
 
-const KINDS: [&str; 5] = [
-    "surge",
-    "negativity",
-    "troll_burst",
-    "theme",
-    "coordination",
-];
+use crate::alert::AlertKind;
+
+const KINDS: [&str; 5] = AlertKind::NAMES;
 const SEVERITIES: [&str; 2] = ["warning", "critical"];
 
 impl AlertsConfig {

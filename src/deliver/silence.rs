@@ -16,13 +16,7 @@ use crate::event::{format_ts, parse_time_arg};
 pub const MAX_SILENCE_MINS: i64 = 30 * 24 * 60;
 /// Expired silences stay listed this long, then go.
 const KEEP_EXPIRED_MS: i64 = 24 * 3_600_000;
-const KINDS: [&str; 5] = [
-    "surge",
-    "negativity",
-    "troll_burst",
-    "theme",
-    "coordination",
-];
+const KINDS: [&str; 5] = crate::alert::AlertKind::NAMES;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Silence {

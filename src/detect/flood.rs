@@ -256,6 +256,20 @@ impl FloodDetector {
                 min_accounts: s.min_accounts,
                 started_ms,
             };
+            let record =
+                |tag: &Tag, status: AlertStatus, severity: Severity, started: i64| Transition {
+                    kind: AlertKind::Coordination,
+                    status,
+                    severity,
+                    started_ms: started,
+                    at_ms: end_ms,
+                    evidence: Evidence::Coordination(evidence(tag, started, end_ms - started)),
+                    samples: match status {
+                        AlertStatus::Firing => tag.samples.iter().map(|(_, s)| s.clone()).collect(),
+                        AlertStatus::Resolved => Vec::new(),
+                    },
+                    themes: Vec::new(),
+                };
             match &mut tag.episode {
                 None if flooding => {
                     let started = tag.uses.front().map_or(from, |(ts, _)| *ts);
@@ -263,62 +277,27 @@ impl FloodDetector {
                     let mut ep = Episode::new(started, f64::from(distinct));
                     let severity = severity(distinct, s.min_accounts);
                     ep.announce(severity);
-                    out.push(Transition {
-                        kind: AlertKind::Coordination,
-                        status: AlertStatus::Firing,
-                        severity,
-                        started_ms: started,
-                        at_ms: end_ms,
-                        evidence: Evidence::Coordination(evidence(tag, started, end_ms - started)),
-                        samples: tag.samples.iter().map(|(_, s)| s.clone()).collect(),
-                        themes: Vec::new(),
-                    });
+                    out.push(record(tag, AlertStatus::Firing, severity, started));
                     tag.episode = Some(ep);
                     tag.quiet = 0;
                     tag.peak_accounts = distinct;
                 }
                 None => {}
                 Some(ep) => {
-                    tag.peak_accounts = tag.peak_accounts.max(distinct);
                     let started = ep.started_ms;
                     let severity = severity(distinct, s.min_accounts);
                     if flooding && ep.announce(severity) {
-                        out.push(Transition {
-                            kind: AlertKind::Coordination,
-                            status: AlertStatus::Firing,
-                            severity,
-                            started_ms: started,
-                            at_ms: end_ms,
-                            evidence: Evidence::Coordination(evidence(
-                                tag,
-                                started,
-                                end_ms - started,
-                            )),
-                            samples: tag.samples.iter().map(|(_, s)| s.clone()).collect(),
-                            themes: Vec::new(),
-                        });
+                        out.push(record(tag, AlertStatus::Firing, severity, started));
                     }
+                    tag.peak_accounts = tag.peak_accounts.max(distinct);
                     tag.quiet = if distinct >= s.min_accounts / 2 {
                         0
                     } else {
                         tag.quiet + 1
                     };
                     if tag.quiet >= s.resolve_buckets {
-                        let peak = tag.peak_accounts;
-                        out.push(Transition {
-                            kind: AlertKind::Coordination,
-                            status: AlertStatus::Resolved,
-                            severity: self::severity(peak, s.min_accounts),
-                            started_ms: started,
-                            at_ms: end_ms,
-                            evidence: Evidence::Coordination(evidence(
-                                tag,
-                                started,
-                                end_ms - started,
-                            )),
-                            samples: Vec::new(),
-                            themes: Vec::new(),
-                        });
+                        let peak = self::severity(tag.peak_accounts, s.min_accounts);
+                        out.push(record(tag, AlertStatus::Resolved, peak, started));
                         tag.episode = None;
                         tag.samples.clear();
                     }
