@@ -51,14 +51,32 @@ fn word_hash(w: &str) -> u64 {
     h.finish()
 }
 
-/// The stop words' hashes, sorted: one binary search per word.
-fn stop_hashes() -> &'static [u64] {
-    static HASHES: OnceLock<Vec<u64>> = OnceLock::new();
+/// The stop words' hashes, sorted, and a 4,096-bit filter of them: most words are not
+/// stop words, and one bit says so without a search.
+struct Stops {
+    sorted: Vec<u64>,
+    filter: [u64; 64],
+}
+
+impl Stops {
+    fn contains(&self, h: u64) -> bool {
+        let bit = (h >> 52) as usize;
+        self.filter[bit / 64] & (1 << (bit % 64)) != 0 && self.sorted.binary_search(&h).is_ok()
+    }
+}
+
+fn stop_hashes() -> &'static Stops {
+    static HASHES: OnceLock<Stops> = OnceLock::new();
     HASHES.get_or_init(|| {
-        let mut v: Vec<u64> = STOP_WORDS.iter().map(|w| word_hash(w)).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
+        let mut sorted: Vec<u64> = STOP_WORDS.iter().map(|w| word_hash(w)).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut filter = [0u64; 64];
+        for h in &sorted {
+            let bit = (h >> 52) as usize;
+            filter[bit / 64] |= 1 << (bit % 64);
+        }
+        Stops { sorted, filter }
     })
 }
 
@@ -119,7 +137,7 @@ impl Terms {
                 continue;
             }
             let word = word_hash(text);
-            if stop.binary_search(&word).is_ok() {
+            if stop.contains(word) {
                 continue;
             }
             if std::mem::take(&mut pending_break) {
@@ -182,6 +200,13 @@ mod tests {
                 "vedo dati",
             ]
         );
+    }
+
+    #[test]
+    fn stop_words_are_never_terms() {
+        assert!(phrases("questo non è per noi, anche perché sono sempre loro").is_empty());
+        assert!(phrases("they would have been there with them").is_empty());
+        assert_eq!(phrases("questo sito"), ["sito"]);
     }
 
     #[test]

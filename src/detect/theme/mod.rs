@@ -203,10 +203,12 @@ impl ThemeTable {
             }
             let mentions = slot.now.saturating_add(slot.next);
             if !slot.named && mentions >= 2 && mentions.is_power_of_two() {
-                // Written down at the 2nd, 4th, 8th… mention: terms sharing a busy slot
-                // cost a few allocations a bucket, not one a comment.
-                let phrase = terms.phrase(tokens, term).into_boxed_str();
-                self.names.insert(at, (term.hash, phrase));
+                // Written down at the 2nd, 4th, 8th… mention (terms sharing a busy slot cost
+                // a few allocations a bucket, not one a comment), unless it already is.
+                if self.names.get(&at).is_none_or(|(h, _)| *h != term.hash) {
+                    let phrase = terms.phrase(tokens, term).into_boxed_str();
+                    self.names.insert(at, (term.hash, phrase));
+                }
                 slot.named = true;
             }
         }
