@@ -6,11 +6,12 @@
 //! sentences from different accounts that share one hashtag, as a group told "everyone
 //! write to INPS with #ridatecilepensioni" would post.
 
+mod common;
+
 use ondata::alert::{Alert, AlertKind, AlertStatus, Details};
 use ondata::config::Config;
-use ondata::engine::Engine;
 use ondata::event::parse_event;
-use ondata::simulate::{simulate, Scenario, SimOptions};
+use ondata::simulate::Scenario;
 
 const SAID: &[&str] = &[
     "dopo quarant'anni di lavoro mi trattate così",
@@ -40,19 +41,7 @@ fn flood_text(i: usize) -> String {
 }
 
 fn lines_of(scenario: Scenario, days: u32, seed: u64) -> (Vec<serde_json::Value>, i64) {
-    let mut out = Vec::new();
-    let opts = SimOptions {
-        scenario,
-        seed,
-        days,
-        ..SimOptions::default()
-    };
-    simulate(&opts, &mut out).unwrap();
-    let lines: Vec<serde_json::Value> = out
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).unwrap())
-        .collect();
+    let (lines, _) = common::simulated(scenario, days, seed);
     let first = ts_ms(&lines[0]);
     (lines, first.div_euclid(86_400_000) * 86_400_000)
 }
@@ -63,16 +52,7 @@ fn ts_ms(v: &serde_json::Value) -> i64 {
 }
 
 fn replay(lines: &[serde_json::Value]) -> Vec<Alert> {
-    let config = Config::default();
-    let mut engine = Engine::new(&config);
-    let mut alerts = Vec::new();
-    for v in lines {
-        let bytes = serde_json::to_vec(v).unwrap();
-        let e = parse_event(&bytes, &config.input).unwrap();
-        engine.ingest_into(&e, &mut alerts);
-    }
-    alerts.extend(engine.finish());
-    alerts
+    common::replay_values(lines, &Config::default())
 }
 
 fn coordination(alerts: &[Alert]) -> Vec<&Alert> {

@@ -5,11 +5,12 @@
 //! hand, in varied wordings, and put in place of a share of the simulator's comments: they
 //! share some words (as real people's do), never a template.
 
+mod common;
+
 use ondata::alert::{Alert, AlertKind, AlertStatus, Details};
 use ondata::config::Config;
-use ondata::engine::Engine;
 use ondata::event::parse_event;
-use ondata::simulate::{simulate, Scenario, SimOptions};
+use ondata::simulate::Scenario;
 
 /// Seeing another user's data, as people would write it.
 const DATA: &[&str] = &[
@@ -68,25 +69,13 @@ fn planted(texts: &[&str], i: usize) -> String {
 /// The simulator's lines, the start of its first planted incident (if any) and the start of
 /// the day after its `days` ordinary days.
 fn stream(scenario: Scenario, days: u32, seed: u64) -> (Vec<serde_json::Value>, i64, i64) {
-    let mut out = Vec::new();
-    let opts = SimOptions {
-        scenario,
-        seed,
-        days,
-        ..SimOptions::default()
-    };
-    let summary = simulate(&opts, &mut out).unwrap();
+    let (lines, summary) = common::simulated(scenario, days, seed);
     let day = summary
         .incidents
         .iter()
         .map(|i| i.start_ms)
         .min()
         .unwrap_or(0);
-    let lines: Vec<serde_json::Value> = out
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_slice(l).unwrap())
-        .collect();
     let first = ts_ms(&lines[0]);
     let after = (first.div_euclid(86_400_000) + i64::from(days)) * 86_400_000;
     (lines, day, after)
@@ -106,15 +95,7 @@ fn chrono_free_parse(s: &str) -> i64 {
 }
 
 fn replay(lines: &[serde_json::Value], config: &Config) -> Vec<Alert> {
-    let mut engine = Engine::new(config);
-    let mut alerts = Vec::new();
-    for v in lines {
-        let bytes = serde_json::to_vec(v).unwrap();
-        let e = parse_event(&bytes, &config.input).unwrap();
-        engine.ingest_into(&e, &mut alerts);
-    }
-    alerts.extend(engine.finish());
-    alerts
+    common::replay_values(lines, config)
 }
 
 fn names(themes: &[ondata::alert::model::ThemeShare], word: &str) -> bool {

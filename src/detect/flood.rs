@@ -417,6 +417,21 @@ mod tests {
         }
     }
 
+    /// One minute of `feeds` (account prefix, comments, text, copies?), then its closing.
+    fn minute(
+        d: &mut FloodDetector,
+        m: &mut i64,
+        feeds: &[(&str, usize, &str, bool)],
+        out: &mut Vec<Transition>,
+    ) {
+        let now = *m;
+        for (who, n, text, copy) in feeds {
+            feed(d, now, *n, text, |i| format!("{who}{now}_{i}"), *copy);
+        }
+        *m += 1;
+        d.judge(*m * MIN, out);
+    }
+
     /// Ten hours of a topic: 10 comments a minute, 3 of them with #bonus600.
     fn history(d: &mut FloodDetector, out: &mut Vec<Transition>) -> i64 {
         for m in 0..600 {
@@ -442,52 +457,35 @@ mod tests {
         assert!(out.is_empty());
         // A surge: six times the comments, the tag at its usual share.
         for _ in 0..10 {
-            feed(
+            minute(
                 &mut d,
-                m,
-                42,
-                "il sito non va",
-                |i| format!("s{m}_{i}"),
-                false,
+                &mut m,
+                &[
+                    ("s", 42, "il sito non va", false),
+                    ("t", 18, "ci provo #bonus600", false),
+                ],
+                &mut out,
             );
-            feed(
-                &mut d,
-                m,
-                18,
-                "ci provo #bonus600",
-                |i| format!("t{m}_{i}"),
-                false,
-            );
-            m += 1;
-            d.judge(m * MIN, &mut out);
         }
         assert!(out.is_empty(), "{out:?}");
         // Copies of one message with a new tag: the troll detector's.
         for _ in 0..5 {
-            feed(
+            minute(
                 &mut d,
-                m,
-                8,
-                "vergogna #dimissioni",
-                |i| format!("c{m}_{i}"),
-                true,
+                &mut m,
+                &[("c", 8, "vergogna #dimissioni", true)],
+                &mut out,
             );
-            m += 1;
-            d.judge(m * MIN, &mut out);
         }
         assert!(out.is_empty(), "{out:?}");
         // Eight accounts a minute writing a new tag in their own words.
         for _ in 0..5 {
-            feed(
+            minute(
                 &mut d,
-                m,
-                8,
-                "basta così #dimissioni",
-                |i| format!("f{m}_{i}"),
-                false,
+                &mut m,
+                &[("f", 8, "basta così #dimissioni", false)],
+                &mut out,
             );
-            m += 1;
-            d.judge(m * MIN, &mut out);
         }
         let fired = out.first().expect("a flood");
         assert_eq!(
@@ -501,16 +499,12 @@ mod tests {
         assert!(e.details.accounts >= 15);
         // Quiet again: resolved.
         for _ in 0..15 {
-            feed(
+            minute(
                 &mut d,
-                m,
-                10,
-                "il sito non va",
-                |i| format!("q{m}_{i}"),
-                false,
+                &mut m,
+                &[("q", 10, "il sito non va", false)],
+                &mut out,
             );
-            m += 1;
-            d.judge(m * MIN, &mut out);
         }
         assert_eq!(out.last().map(|t| t.status), Some(AlertStatus::Resolved));
         assert!(!d.is_firing());

@@ -69,3 +69,42 @@ pub fn serve(rt: &tokio::runtime::Runtime, app: axum::Router) -> std::net::Socke
     rt.spawn(async move { axum::serve(listener, app).await });
     addr
 }
+
+/// The simulator's stream for `scenario`, `days` ordinary days and `seed`, one JSON value
+/// per line, and the summary (its planted incidents).
+pub fn simulated(
+    scenario: ondata::simulate::Scenario,
+    days: u32,
+    seed: u64,
+) -> (Vec<serde_json::Value>, ondata::simulate::SimSummary) {
+    let mut out = Vec::new();
+    let opts = ondata::simulate::SimOptions {
+        scenario,
+        seed,
+        days,
+        ..ondata::simulate::SimOptions::default()
+    };
+    let summary = ondata::simulate::simulate(&opts, &mut out).unwrap();
+    let lines = out
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    (lines, summary)
+}
+
+/// Every alert one engine raises over `lines`, in order, and those still open at the end.
+pub fn replay_values(
+    lines: &[serde_json::Value],
+    config: &ondata::config::Config,
+) -> Vec<ondata::alert::Alert> {
+    let mut engine = ondata::engine::Engine::new(config);
+    let mut alerts = Vec::new();
+    for v in lines {
+        let bytes = serde_json::to_vec(v).unwrap();
+        let e = ondata::event::parse_event(&bytes, &config.input).unwrap();
+        engine.ingest_into(&e, &mut alerts);
+    }
+    alerts.extend(engine.finish());
+    alerts
+}
