@@ -38,16 +38,19 @@ impl IdDedup {
         h.write_u8(0xff);
         h.write(id.as_bytes());
         let key = h.finish();
-        if self.current.contains(&key) || self.previous.contains(&key) {
+        if self.previous.contains(&key) {
             return true;
         }
         if self.current.len() >= self.generation_size {
+            if self.current.contains(&key) {
+                return true;
+            }
             // The oldest generation goes; its table, already grown, takes the new one.
             std::mem::swap(&mut self.current, &mut self.previous);
             self.current.clear();
         }
-        self.current.insert(key);
-        false
+        // One probe of the current generation: the insert says whether the id was there.
+        !self.current.insert(key)
     }
 }
 

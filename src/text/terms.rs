@@ -7,12 +7,9 @@
 //! theme written by many people in their own words shares some of them ("mi escono i dati
 //! di uno sconosciuto" shares `dati`), which is what the theme tables count.
 
-use std::hash::Hasher;
 use std::sync::OnceLock;
 
-use rustc_hash::FxHasher;
-
-use super::tokenize::{TokenKind, Tokens};
+use super::tokenize::{word_hash, TokenKind, Tokens};
 
 /// Longest phrase counted, in content words: pairs carry most of what triples would, at two
 /// thirds of the cost per comment.
@@ -43,13 +40,6 @@ const STOP_WORDS: &[&str] = &[
     "until", "very", "was", "were", "what", "when", "where", "which", "while", "who", "why",
     "will", "with", "would", "you", "your",
 ];
-
-/// The hash of a word, as terms are made of.
-fn word_hash(w: &str) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(w.as_bytes());
-    h.finish()
-}
 
 /// The stop words' hashes, sorted, and a 4,096-bit filter of them: most words are not
 /// stop words, and one bit says so without a search.
@@ -136,7 +126,7 @@ impl Terms {
             if t.kind != TokenKind::Word || text.len() < 3 {
                 continue;
             }
-            let word = word_hash(text);
+            let word = t.hash;
             if stop.contains(word) {
                 continue;
             }

@@ -6,6 +6,10 @@
 //! letters collapse ("nooooo" → `no`), because emphasis is not a different word. Nothing is
 //! allocated per token: tokens are ranges into [`Tokens::folded`].
 
+use std::hash::Hasher;
+
+use rustc_hash::FxHasher;
+
 use super::normalize::fold_char;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,6 +34,17 @@ pub struct Token {
     /// Punctuation that ends a clause (`, . ; : ! ?`) stands between this token and the
     /// previous one: negation and intensifiers do not reach across it.
     pub after_break: bool,
+    /// [`word_hash`] of the folded text, computed once for the signature, the terms and
+    /// whoever else looks the token up.
+    pub hash: u64,
+}
+
+/// The hash of a token's folded text (FxHash over its bytes).
+#[inline]
+pub fn word_hash(text: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(text.as_bytes());
+    h.finish()
 }
 
 /// Reusable tokeniser output. Call [`Tokens::tokenize`] for each text.
@@ -135,6 +150,7 @@ impl Tokens {
                 caps,
                 negated_contraction,
                 after_break: std::mem::take(&mut self.pending_break),
+                hash: word_hash(&self.folded[start..end]),
             });
         }
     }

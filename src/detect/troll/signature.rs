@@ -17,10 +17,6 @@
 //! (and whose copied bins made short texts' estimates noisier). Nothing here allocates per
 //! comment: the caller owns the buffers.
 
-use std::hash::Hasher;
-
-use rustc_hash::FxHasher;
-
 use crate::text::tokenize::{TokenKind, Tokens};
 
 /// MinHash values per signature: 128, so the similarity estimate that decides a match has a
@@ -47,12 +43,6 @@ fn mix(mut x: u64) -> u64 {
     x ^= x >> 27;
     x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
-}
-
-fn hash_str(s: &str) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(s.as_bytes());
-    mix(h.finish())
 }
 
 /// Class tokens for numbers and URLs.
@@ -130,7 +120,7 @@ impl Signer {
         self.elements.clear();
         for t in tokens.as_slice() {
             let h = match t.kind {
-                TokenKind::Word => hash_str(tokens.text(t)),
+                TokenKind::Word => mix(t.hash),
                 TokenKind::Number => NUMBER,
                 TokenKind::Url => URL,
                 TokenKind::Mention | TokenKind::Hashtag | TokenKind::Emoji => continue,
