@@ -18,7 +18,7 @@ use std::hash::Hasher;
 use rustc_hash::{FxHashMap, FxHasher};
 
 use super::bands::{band_hashes, BandHash, BandTable};
-use super::signature::{band_keys, similarity_at_least, Signature, BANDS};
+use super::signature::{band_keys, min_equal_bins, similarity_at_least, Signature, BANDS};
 use crate::text::tokenize::TokenKind;
 use crate::window::RawSample;
 
@@ -110,6 +110,10 @@ pub struct TrollIndex {
     /// Clusters held at most just now: `max_clusters`, or fewer while the engine holds all
     /// topics to their total ([`TrollIndex::set_limit`]).
     limit: usize,
+    /// The threshold (as bits) and the agreeing bins that reach it ([`min_equal_bins`]),
+    /// worked out again when the threshold is not the one they were for.
+    #[serde(skip)]
+    min_equal: (u64, u32),
 }
 
 fn author_hash(author: &str) -> u32 {
@@ -136,6 +140,7 @@ impl TrollIndex {
             next_id: 0,
             evicted: 0,
             candidates: Vec::with_capacity(BANDS * 3),
+            min_equal: (0, 0),
         }
     }
 
@@ -181,12 +186,16 @@ impl TrollIndex {
                 }
             });
         }
+        let threshold = self.settings.threshold.to_bits();
+        if self.min_equal.0 != threshold {
+            self.min_equal = (threshold, min_equal_bins(self.settings.threshold));
+        }
+        let threshold = self.min_equal.1;
         let mut best: Option<(ClusterId, f64)> = None;
         for &slot in &self.candidates {
             // A slot's keys live in generations up to its cluster's home, which go before
             // it does: every slot a key leads to holds a live cluster.
             let (id, anchored) = self.owners[slot as usize];
-            let threshold = self.settings.threshold;
             let mut s = similarity_at_least(sig, &self.signatures[slot as usize], threshold);
             if anchored {
                 if let Some(d) = self.clusters.get(&id).and_then(|c| c.detail.as_ref()) {

@@ -215,18 +215,29 @@ pub fn similarity(a: &Signature, b: &Signature) -> f64 {
     estimate(BINS as u32 - differing(a, b, 0..BINS))
 }
 
-/// [`similarity`] when it is at least `threshold`. The first half of the bins decides most
-/// candidates: when even a second half in full agreement could not reach the threshold, the
-/// second half (the signature's second cache line) is not read.
+/// The fewest agreeing bins whose [`similarity`] estimate reaches `threshold` (`BINS + 1`
+/// when none does): comparing counts of bins decides as comparing estimates would, without
+/// a division per candidate.
+pub fn min_equal_bins(threshold: f64) -> u32 {
+    let bins = BINS as u32;
+    (0..=bins)
+        .find(|&k| estimate(k) >= threshold)
+        .unwrap_or(bins + 1)
+}
+
+/// [`similarity`] when at least `min_equal` bins agree ([`min_equal_bins`] of the
+/// threshold). The first half of the bins decides most candidates: when even a second half
+/// in full agreement could not reach the threshold, the second half (the signature's
+/// second cache line) is not read.
 #[inline]
-pub fn similarity_at_least(a: &Signature, b: &Signature, threshold: f64) -> Option<f64> {
+pub fn similarity_at_least(a: &Signature, b: &Signature, min_equal: u32) -> Option<f64> {
     let half = BINS / 2;
     let at_most = BINS as u32 - differing(a, b, 0..half);
-    if estimate(at_most) < threshold {
+    if at_most < min_equal {
         return None;
     }
-    let s = estimate(at_most - differing(a, b, half..BINS));
-    (s >= threshold).then_some(s)
+    let equal = at_most - differing(a, b, half..BINS);
+    (equal >= min_equal).then(|| estimate(equal))
 }
 
 #[cfg(test)]
@@ -239,8 +250,8 @@ mod tests {
         for (i, v) in a.iter_mut().enumerate() {
             *v = i as u8;
         }
-        for differ_first in [0usize, 10, 30, 50, 64] {
-            for differ_second in [0usize, 20, 64] {
+        for differ_first in 0..=64 {
+            for differ_second in (0..=64).step_by(3) {
                 let mut b = a;
                 for v in b.iter_mut().take(differ_first) {
                     *v ^= 0xff;
@@ -249,8 +260,8 @@ mod tests {
                     *v ^= 0xff;
                 }
                 let full = similarity(&a, &b);
-                for threshold in [0.0, 0.3, 0.5, 0.7, 0.9, 1.0] {
-                    let got = similarity_at_least(&a, &b, threshold);
+                for threshold in [0.0, 0.3, 0.5, 0.69, 0.7, 0.71, 0.75, 0.9, 0.99, 1.0, 1.5] {
+                    let got = similarity_at_least(&a, &b, min_equal_bins(threshold));
                     assert_eq!(
                         got,
                         (full >= threshold).then_some(full),
