@@ -1,10 +1,11 @@
 //! Engine ingestion: parse only (the baseline), and parse + engine, over one simulated day;
 //! and the cost of each stage per comment (`stage/*`), the breakdown `scripts/bench.sh`
-//! prints: parse, tokenize, sentiment, topics, signature (the analysis a replay computes on
-//! its reading thread), then windows (buckets and detectors, no comment indexed), index
-//! (near-duplicate lookup and insert alone, one index for all topics, comments
-//! of at least `min_tokens`) and apply (the engine's whole share: windows,
-//! index and detectors, from analysed comments).
+//! prints: parse, tokenize, sentiment, topics, signature, terms (the analysis a replay
+//! computes on its reading thread), then windows (buckets and detectors, no comment indexed),
+//! index (near-duplicate lookup and insert alone, one index for all topics, comments of at
+//! least `min_tokens`), themes (one theme table counting every comment's terms, closed each
+//! minute), coordination (one topic's tag counts, per comment) and apply (the engine's whole
+//! share: windows, index and detectors, from analysed comments).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -13,6 +14,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ondata::config::Config;
+use ondata::detect::flood::{FloodDetector, FloodSettings};
+use ondata::detect::theme::{ThemeSettings, ThemeTable};
 use ondata::detect::troll::index::{IndexSettings, TrollIndex};
 use ondata::detect::troll::signature::{Signer, BINS};
 use ondata::detect::Comment;
@@ -21,6 +24,7 @@ use ondata::event::Event;
 use ondata::simulate::{simulate, Scenario, SimOptions};
 use ondata::text::lexicon::Lexicon;
 use ondata::text::sentiment::SentimentScorer;
+use ondata::text::terms::Terms;
 use ondata::text::tokenize::Tokens;
 use ondata::text::topics::TopicMatcher;
 use ondata::{parse_event, Engine};
@@ -38,6 +42,20 @@ fn stream() -> Vec<Vec<u8>> {
         .filter(|l| !l.is_empty())
         .map(<[u8]>::to_vec)
         .collect()
+}
+
+/// The detectors' view of an analysed event.
+fn comment<'a>(e: &'a Event<'_>, a: &'a Analysis) -> Comment<'a> {
+    Comment {
+        ts_ms: e.ts_ms,
+        text: &e.text,
+        author: &e.author,
+        tokens: &a.tokens,
+        token_count: a.token_count,
+        negative: a.negative,
+        score: a.score,
+        signature: None,
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -150,6 +168,48 @@ fn stages(c: &mut Criterion) {
             }
         })
     });
+    let mut terms = Terms::new();
+    g.bench_function("terms", |b| {
+        b.iter(|| {
+            for a in &analyses {
+                terms.extract(&a.tokens);
+                black_box(terms.as_slice().len());
+            }
+        })
+    });
+    let theme_settings = ThemeSettings::new(&config.detect.theme, 60_000);
+    g.bench_function("themes", |b| {
+        b.iter_batched(
+            ThemeTable::default,
+            |mut table| {
+                let mut minute = i64::MIN;
+                for (e, a) in events.iter().zip(&analyses) {
+                    if e.ts_ms.div_euclid(60_000) != minute {
+                        if minute != i64::MIN {
+                            table.on_close(&theme_settings);
+                        }
+                        minute = e.ts_ms.div_euclid(60_000);
+                    }
+                    table.on_comment(&a.terms, &a.tokens, false);
+                }
+                table
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let flood_settings = Arc::new(FloodSettings::new(&config.detect.coordination, 60_000));
+    g.bench_function("coordination", |b| {
+        b.iter_batched(
+            || FloodDetector::new(flood_settings.clone()),
+            |mut flood| {
+                for (e, a) in events.iter().zip(&analyses) {
+                    flood.on_comment(&comment(e, a), false);
+                }
+                flood
+            },
+            BatchSize::LargeInput,
+        )
+    });
     // Buckets and detectors alone: no comment is long enough for the troll index.
     let mut unindexed = config.clone();
     unindexed.detect.troll.min_tokens = Some(u32::MAX);
@@ -181,17 +241,7 @@ fn stages(c: &mut Criterion) {
                     if a.token_count < params.min_tokens as usize {
                         continue;
                     }
-                    let m = Comment {
-                        ts_ms: e.ts_ms,
-                        text: &e.text,
-                        author: &e.author,
-                        tokens: &a.tokens,
-                        token_count: a.token_count,
-                        negative: a.negative,
-                        score: a.score,
-                        signature: None,
-                    };
-                    black_box(index.insert(&m, &a.signature));
+                    black_box(index.insert(&comment(e, a), &a.signature));
                 }
                 index.len()
             },
