@@ -6,7 +6,8 @@
 # 1. Simulates a click day with `ondata simulate` (seed 1).
 # 2. Parse-only baseline: the same reader and parser as replay, nothing else
 #    (examples/parse_only.rs); best of 3.
-# 3. Full replay with 1 and with 2 threads, best of 2 each: events/s, ratio to parse-only,
+# 3. Full replay with 1 and with 2 threads (the default configuration: every detector on,
+#    themes and coordination included), best of 2 each: events/s, ratio to parse-only,
 #    peak RSS; the alerts of both must be byte-identical.
 # 4. Per-stage cost per comment from the criterion benches (`cargo bench --bench engine --
 #    stage`): parse, tokenize, sentiment, topics, signature, windows, index, apply.
