@@ -420,6 +420,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_kind_is_named_once_as_records_write_it() {
+        let kinds = [
+            AlertKind::Surge,
+            AlertKind::Negativity,
+            AlertKind::TrollBurst,
+            AlertKind::Theme,
+            AlertKind::Coordination,
+        ];
+        for (kind, name) in kinds.iter().zip(AlertKind::NAMES) {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+            assert_eq!(
+                serde_json::from_value::<AlertKind>(name.into()).unwrap(),
+                *kind
+            );
+        }
+    }
+
+    #[test]
     fn an_alert_reads_back_as_written() {
         let a = Alert::example(
             "0123456789abcdef",

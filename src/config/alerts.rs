@@ -179,9 +179,7 @@ pub struct DefaultRoute {
     pub group_wait_secs: u32,
 }
 
-use crate::alert::AlertKind;
-
-const KINDS: [&str; 5] = AlertKind::NAMES;
+const KINDS: [&str; 5] = crate::alert::AlertKind::NAMES;
 const SEVERITIES: [&str; 2] = ["warning", "critical"];
 
 impl AlertsConfig {

@@ -26,7 +26,8 @@ use crate::detect::stats::round_to;
 use crate::detect::Measured;
 use crate::text::tokenize::TokenKind;
 
-/// Tags a topic follows at most; past it, the least used without recent uses are dropped.
+/// Tags a topic follows at most; past it, the least used without recent uses are dropped
+/// ([`FloodDetector::make_room`]).
 const MAX_TAGS: usize = 1024;
 /// Recent uses kept per tag (beyond, the oldest go: a flood is found long before).
 const MAX_USES: usize = 128;
@@ -128,6 +129,32 @@ impl FloodDetector {
         self.settings.enabled
     }
 
+    /// The topic follows `MAX_TAGS` tags: of those not flooding, the eighth least used in
+    /// the window, and among equals the longest unused, give their places. A new tag is
+    /// always followed, and one used again within seconds outlives the one-off tags around
+    /// it. An eighth at a time, so a stream of one-off tags pays one pass over the tags per
+    /// 128 new ones, not one per new tag. Says whether any place was made.
+    fn make_room(&mut self) -> bool {
+        let mut ranked: Vec<(usize, i64, u64)> = self
+            .tags
+            .iter()
+            .filter(|(_, t)| t.episode.is_none())
+            .map(|(k, t)| {
+                let last = t.uses.back().map_or(i64::MIN, |(ts, _)| *ts);
+                (t.uses.len(), last, *k)
+            })
+            .collect();
+        let n = (MAX_TAGS / 8).min(ranked.len());
+        if n == 0 {
+            return false;
+        }
+        ranked.select_nth_unstable(n - 1);
+        for (_, _, k) in &ranked[..n] {
+            self.tags.remove(k);
+        }
+        true
+    }
+
     /// One comment of the topic; `copy` if it joined a near-duplicate cluster as a copy.
     pub fn on_comment(&mut self, c: &Comment<'_>, copy: bool) {
         if !self.enabled() {
@@ -161,25 +188,8 @@ impl FloodDetector {
             {
                 continue;
             }
-            if self.tags.len() >= MAX_TAGS && !self.tags.contains_key(&key) {
-                // Full: of the tags not flooding, the least used in the window, and of those
-                // the one used longest ago, gives its place. A new tag is always followed,
-                // and one used again within seconds outlives the one-off tags around it.
-                let least = self
-                    .tags
-                    .iter()
-                    .filter(|(_, t)| t.episode.is_none())
-                    .min_by_key(|(k, t)| {
-                        let last = t.uses.back().map_or(i64::MIN, |(ts, _)| *ts);
-                        (t.uses.len(), last, **k)
-                    })
-                    .map(|(k, _)| *k);
-                match least {
-                    Some(k) => {
-                        self.tags.remove(&k);
-                    }
-                    None => continue,
-                }
+            if self.tags.len() >= MAX_TAGS && !self.tags.contains_key(&key) && !self.make_room() {
+                continue;
             }
             let tag = self.tags.entry(key).or_insert_with(|| Tag {
                 name: format!(
