@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCoordinator;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use rdkafka::Message;
 
@@ -237,8 +238,18 @@ fn broker_faults_are_survived_without_loss() {
     let topic = unique("comments");
     let mock = cluster(3, &topic, 3);
     let brokers = mock.bootstrap_servers();
+    let group = unique("g");
+    // Broker 2, taken down below, leads a partition and coordinates the group, so the
+    // consumer is connected to it when it goes: the mock otherwise places leaders and the
+    // coordinator at random, and a broker the consumer never talks to fails unseen.
+    for partition in 0..3 {
+        mock.partition_leader(&topic, partition, Some(partition + 1))
+            .unwrap();
+    }
+    mock.coordinator(MockCoordinator::Group(group.clone()), 2)
+        .unwrap();
     let lines = stream(Scenario::ClickDay, 2, 7);
-    let cfg = earliest(config(&brokers, &topic, &unique("g")));
+    let cfg = earliest(config(&brokers, &topic, &group));
     let expected = replay_alerts(&cfg, &lines);
     let metrics = Arc::new(Metrics::new());
     let run = start_observed(cfg, Vec::new(), Some(metrics.clone()));
