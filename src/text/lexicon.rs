@@ -7,6 +7,8 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::text::tokenize::word_hash;
+
 const ELITA: &str = include_str!("../../lexicons/elita/ELIta_INTENSITY.txt");
 const VADER: &str = include_str!("../../lexicons/vader/vader_lexicon.txt");
 const ONDATA_IT: &str = include_str!("../../lexicons/ondata-it.tsv");
@@ -97,6 +99,40 @@ pub struct Lexicon {
     italian: FxHashMap<Box<str>, Entry>,
     english: FxHashMap<Box<str>, Entry>,
     emoji: FxHashMap<char, Entry>,
+    /// Every Italian and English word, by hash: most tokens are in neither lexicon, and this
+    /// says so from a table that stays in cache instead of a probe of the large maps.
+    known: WordFilter,
+}
+
+/// Bits of [`WordFilter`]: 128 KiB, about one bit in twenty set by the bundled lexicons.
+const FILTER_BITS: u32 = 1 << 20;
+
+/// A one-hash Bloom filter over [`word_hash`]es: a clear bit means the word is not there.
+#[derive(Debug)]
+struct WordFilter(Box<[u64]>);
+
+impl WordFilter {
+    fn new<'a>(words: impl Iterator<Item = &'a str>) -> Self {
+        let mut f = Self(vec![0u64; FILTER_BITS as usize / 64].into_boxed_slice());
+        words.for_each(|w| f.add(word_hash(w)));
+        f
+    }
+
+    fn bit(hash: u64) -> (usize, u64) {
+        // The top bits: FxHash mixes them best.
+        let bit = (hash >> (64 - FILTER_BITS.trailing_zeros())) as usize;
+        (bit / 64, 1 << (bit % 64))
+    }
+
+    fn add(&mut self, hash: u64) {
+        let (word, mask) = Self::bit(hash);
+        self.0[word] |= mask;
+    }
+
+    fn may_hold(&self, hash: u64) -> bool {
+        let (word, mask) = Self::bit(hash);
+        self.0[word] & mask != 0
+    }
 }
 
 impl Lexicon {
@@ -180,7 +216,7 @@ impl Lexicon {
             }
         }
         italian.retain(|_, e| e.valence != 0.0);
-        let english = VADER
+        let english: FxHashMap<Box<str>, Entry> = VADER
             .lines()
             .filter_map(|l| {
                 let mut parts = l.split('\t');
@@ -195,10 +231,12 @@ impl Lexicon {
                 ))
             })
             .collect();
+        let known = WordFilter::new(italian.keys().chain(english.keys()).map(|w| &**w));
         Self {
             italian,
             english,
             emoji,
+            known,
         }
     }
 
@@ -239,6 +277,7 @@ impl Lexicon {
             if valence == 0.0 {
                 map.remove(word.as_str());
             } else {
+                lex.known.add(word_hash(&word));
                 map.insert(
                     word.into_boxed_str(),
                     Entry {
@@ -259,6 +298,18 @@ impl Lexicon {
     #[inline]
     pub fn english(&self, word: &str) -> Option<Entry> {
         self.english.get(word).copied()
+    }
+
+    /// [`Lexicon::italian`] of a token whose [`word_hash`] is `hash`.
+    #[inline]
+    pub fn italian_hashed(&self, word: &str, hash: u64) -> Option<Entry> {
+        self.known.may_hold(hash).then(|| self.italian(word))?
+    }
+
+    /// [`Lexicon::english`] of a token whose [`word_hash`] is `hash`.
+    #[inline]
+    pub fn english_hashed(&self, word: &str, hash: u64) -> Option<Entry> {
+        self.known.may_hold(hash).then(|| self.english(word))?
     }
 
     #[inline]
@@ -359,5 +410,36 @@ mod tests {
         assert!(lex.italian("bellissimo").unwrap().valence > 0.0);
         // The supplement overrides ELIta where ELIta misses the complaint sense.
         assert!(lex.italian("assurdo").unwrap().valence < 0.0);
+    }
+
+    #[test]
+    fn the_filter_lets_every_word_through_and_stops_most_others() {
+        let lex = Lexicon::bundled();
+        for (w, e) in &lex.italian {
+            let found = lex.italian_hashed(w, word_hash(w)).map(|e| e.valence);
+            assert_eq!(found, Some(e.valence), "{w}");
+        }
+        for w in lex.english.keys() {
+            assert!(lex.english_hashed(w, word_hash(w)).is_some(), "{w}");
+        }
+        let others = (0..10_000)
+            .map(|i| format!("parolanonvera{i}"))
+            .filter(|w| lex.known.may_hold(word_hash(w)))
+            .count();
+        assert!(
+            others < 1_000,
+            "{others} of 10,000 unknown words pass the filter"
+        );
+        // A word an institution adds passes too.
+        let path = std::env::temp_dir().join(format!("ondata-lex-{}.tsv", std::process::id()));
+        std::fs::write(&path, "zzcatastrofico\t-3\nzzsplendid\t2\ten\n").unwrap();
+        let extra = Lexicon::with_extra(&path).unwrap();
+        std::fs::remove_file(&path).ok();
+        assert!(extra
+            .italian_hashed("zzcatastrofico", word_hash("zzcatastrofico"))
+            .is_some());
+        assert!(extra
+            .english_hashed("zzsplendid", word_hash("zzsplendid"))
+            .is_some());
     }
 }

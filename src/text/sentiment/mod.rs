@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::features::{is_failure, is_praise, Features, Signals};
 use super::lexicon::{Entry, Lexicon, Source};
 use super::model::{argmax, Models, CLASSES, LABELS};
-use super::tokenize::{TokenKind, Tokens};
+use super::tokenize::{Token, TokenKind, Tokens};
 use crate::config::SentimentConfig;
 
 /// VADER's empirically derived constants.
@@ -271,12 +271,12 @@ impl SentimentScorer {
         }
     }
 
-    fn lookup(&self, lang: Lang, kind: TokenKind, word: &str) -> Option<Entry> {
-        match kind {
+    fn lookup(&self, lang: Lang, t: &Token, word: &str) -> Option<Entry> {
+        match t.kind {
             TokenKind::Emoji => word.chars().next().and_then(|c| self.lexicon.emoji(c)),
             TokenKind::Word | TokenKind::Hashtag => match lang {
-                Lang::It => self.lexicon.italian(word),
-                Lang::En => self.lexicon.english(word),
+                Lang::It => self.lexicon.italian_hashed(word, t.hash),
+                Lang::En => self.lexicon.english_hashed(word, t.hash),
                 Lang::Other => None,
             },
             _ => None,
@@ -354,7 +354,7 @@ impl SentimentScorer {
                     continue;
                 }
             }
-            let Some(entry) = self.lookup(lang, t.kind, word) else {
+            let Some(entry) = self.lookup(lang, t, word) else {
                 values.push(0.0);
                 continue;
             };
