@@ -15,9 +15,13 @@
 #    (examples/troll_memory.rs).
 # 6. Live latency, produce to alert, at about 10,000 events/s through librdkafka's mock
 #    cluster (examples/live_bench.rs --scale 10 --speed 5200).
+# 7. Instructions executed, in all and by function, replaying the first 100,000 lines on one
+#    thread under callgrind (scripts/callgrind.sh; skipped without valgrind). Unlike the
+#    times, these hardly move between runs: compare changes with `scripts/callgrind.sh
+#    --vs OLD_BINARY`.
 #
 # The machine is shared and noisy: compare ratios more than absolute numbers. Takes about
-# 3-4 minutes once built (the first build adds a few minutes).
+# 4-5 minutes once built (the first build adds a few minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale="${1:-18}"
@@ -76,6 +80,13 @@ echo "  $memory"
 echo "== live latency at ~10,000 events/s (mock cluster)"
 target/release/examples/live_bench --scale 10 --speed 5200 > "$dir/live" 2>&1 || true
 grep -E "^(throughput|latency|incident day produced|rebuild)" "$dir/live" | sed 's/^/  /'
+
+echo "== instructions (callgrind, first 100,000 lines, one thread)"
+if command -v valgrind > /dev/null; then
+  scripts/callgrind.sh "$bin" | sed 's/^/  /'
+else
+  echo "  skipped: valgrind is not installed"
+fi
 
 rate() { awk "BEGIN{printf \"%.0f\", $lines / $1}"; }
 ratio() { awk "BEGIN{printf \"%.1f\", $1 / $best_parse}"; }
