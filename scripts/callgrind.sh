@@ -6,8 +6,8 @@
 #
 # Simulates the bench click day (`ondata simulate --scenario click-day --seed 1 --scale 18`,
 # as scripts/bench.sh does), keeps its first N lines (default 100,000) and replays them on
-# one thread under `valgrind --tool=callgrind`, every detector on (the default
-# configuration). Prints the instructions executed in all and a comment, and the functions
+# one thread under `valgrind --tool=callgrind`, every detector on (each build's default
+# configuration: the replay runs outside the repository, away from config/ondata.toml). Prints the instructions executed in all and a comment, and the functions
 # that execute the most (their own instructions, not their callees'). With --vs, does the
 # same for OTHER_BINARY (say, a build of the commit before a change) and prints the ratio.
 # BINARY defaults to target/release/ondata, built if missing. About a minute a binary.
@@ -43,6 +43,8 @@ for b in "$bin" ${other:+"$other"}; do
     exit 2
   fi
 done
+bin=$(realpath "$bin")
+if [ -n "$other" ]; then other=$(realpath "$other"); fi
 
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
@@ -54,8 +56,9 @@ echo "input: the first $events lines of the bench click day, replayed on one thr
 # Instructions of BINARY over the input; the function table goes to $dir/NAME.top.
 count() {
   local b="$1" name="$2"
-  valgrind --tool=callgrind --callgrind-out-file="$dir/$name.out" \
-    "$b" replay --quiet --threads 1 --alerts-out /dev/null "$dir/input.ndjson" \
+  # Run where no config/ondata.toml is, so every build gets its own defaults.
+  (cd "$dir" && valgrind --tool=callgrind --callgrind-out-file="$dir/$name.out" \
+    "$b" replay --quiet --threads 1 --alerts-out /dev/null "$dir/input.ndjson") \
     > /dev/null 2> "$dir/$name.log" || {
       echo "callgrind.sh: the replay under valgrind failed:" >&2
       tail -5 "$dir/$name.log" >&2
@@ -80,14 +83,14 @@ top() {
       printf "    %14s  %5.1f%%  %s\n", $1, 100 * $1 / total, substr($2, 1, 90) }' "$dir/$1.top"
 }
 
-total=$(count "$bin" a)
+total=$(count "$bin" a) || exit 1
 printf '%-40s %16s instructions  %8.0f a comment\n' "$bin" \
   "$(printf "%'d" "$total")" "$(awk "BEGIN{print $total / $events}")"
 echo "  where they go (own instructions):"
 top a "$total"
 
 if [ -n "$other" ]; then
-  base=$(count "$other" b)
+  base=$(count "$other" b) || exit 1
   printf '%-40s %16s instructions  %8.0f a comment\n' "$other" \
     "$(printf "%'d" "$base")" "$(awk "BEGIN{print $base / $events}")"
   echo "  where they go (own instructions):"
