@@ -3,7 +3,8 @@
 //! The lexicon files ship in `lexicons/` with their licences and are compiled into the
 //! binary, so `ondata` needs no data files at run time. ELIta holds Italian lemmas; comments
 //! hold inflected forms ("funziona", "vergognosi", "ladri"), so at load time every lemma is
-//! expanded into its regular forms and each lookup is a single hash probe.
+//! expanded into its regular forms and each lookup is a single hash probe (none for a token
+//! the filter of lexicon words turns away).
 
 use rustc_hash::FxHashMap;
 
