@@ -105,7 +105,8 @@ pub struct Lexicon {
     known: WordFilter,
 }
 
-/// Bits of [`WordFilter`]: 128 KiB, about one bit in twenty set by the bundled lexicons.
+/// Bits of [`WordFilter`]: 128 KiB; fewer than one word in ten that no lexicon holds gets
+/// through (a test).
 const FILTER_BITS: u32 = 1 << 20;
 
 /// A one-hash Bloom filter over [`word_hash`]es: a clear bit means the word is not there.
