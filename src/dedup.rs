@@ -1,75 +1,101 @@
 //! Dropping exact redeliveries: the same event `id` seen again within recent memory.
 
+use serde::de::Deserializer;
+use serde::ser::{SerializeSeq, SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 use std::hash::Hasher;
 
 use rustc_hash::FxHasher;
 
-/// Remembers recent event ids (as 64-bit hashes) in two generations, so memory is bounded
-/// and an id is remembered for at least `capacity / 2` newer ids.
-#[derive(Serialize, Deserialize)]
+/// The key an id is remembered by: a 64-bit hash of the input `scope`, the `channel` and the
+/// `id`. Computed where the event is read, so the engine's thread only looks it up.
+pub fn id_key(scope: u32, channel: &str, id: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_u32(scope);
+    h.write(channel.as_bytes());
+    // Separates channel and id: ("ab", "c") is not ("a", "bc").
+    h.write_u8(0xff);
+    h.write(id.as_bytes());
+    h.finish()
+}
+
+/// Remembers recent event ids (as 64-bit keys) in two generations, so memory is bounded and
+/// an id is remembered for at least `capacity / 2` newer ids.
+///
+/// Both generations share one open-addressing table of 8-byte slots, probed linearly and at
+/// most half full; a key's lowest bit says which generation holds it. A new id, the common
+/// case, costs one probe of one table, where a table per generation cost a miss in each.
+/// When the current generation is full, the older one's keys leave in one pass that writes
+/// the survivors into a fresh table in slot order, so moving them touches memory in order.
 pub struct IdDedup {
-    current: KeySet,
-    previous: KeySet,
+    slots: Vec<u64>,
+    /// Keys held, of both generations.
+    len: usize,
+    /// Keys of the current generation.
+    current: usize,
+    /// The current generation's bit (0 or 1).
+    epoch: u64,
     generation_size: usize,
+}
+
+/// An empty slot. Stored keys are at least 2 before their generation bit is set.
+const EMPTY: u64 = 0;
+const MIN_SLOTS: usize = 1024;
+
+/// A key without its generation bit (never zero, so never the empty slot).
+fn normal(key: u64) -> u64 {
+    (key & !1).max(2)
+}
+
+enum Probe {
+    Found,
+    Vacant(usize),
 }
 
 impl IdDedup {
     pub fn new(capacity: usize) -> Self {
         Self {
-            current: KeySet::default(),
-            previous: KeySet::default(),
+            slots: Vec::new(),
+            len: 0,
+            current: 0,
+            epoch: 0,
             generation_size: (capacity / 2).max(1),
         }
     }
 
     /// True if `id` was seen recently; records it otherwise.
     pub fn seen(&mut self, id: &str) -> bool {
-        self.seen_in(0, "", id)
+        self.seen_key(id_key(0, "", id))
     }
 
     /// True if `id` was seen recently on `channel` of input `scope` (ids are unique per
     /// channel, and per input file in a replay); records it otherwise.
     pub fn seen_in(&mut self, scope: u32, channel: &str, id: &str) -> bool {
-        let mut h = FxHasher::default();
-        h.write_u32(scope);
-        h.write(channel.as_bytes());
-        // Separates channel and id: ("ab", "c") is not ("a", "bc").
-        h.write_u8(0xff);
-        h.write(id.as_bytes());
-        let key = h.finish();
-        if self.previous.contains(key) {
-            return true;
-        }
-        if self.current.len >= self.generation_size {
-            if self.current.contains(key) {
-                return true;
-            }
-            // The oldest generation goes; its table, already grown, takes the new one.
-            std::mem::swap(&mut self.current, &mut self.previous);
-            self.current.clear();
-        }
-        // One probe of the current generation: the insert says whether the id was there.
-        !self.current.insert(key)
+        self.seen_key(id_key(scope, channel, id))
     }
-}
 
-/// A set of 64-bit keys in one open-addressing table of 8-byte slots, probed linearly. A
-/// general hash set reads its control bytes and then the key, two cache misses in a table
-/// of half a million ids; this reads one. Key 0 marks an empty slot, so it is stored as 1
-/// (two ids of 2^64 hashes share a key either way).
-#[derive(Default)]
-struct KeySet {
-    slots: Vec<u64>,
-    len: usize,
-}
-
-const EMPTY: u64 = 0;
-const MIN_SLOTS: usize = 1024;
-
-impl KeySet {
-    fn stored(key: u64) -> u64 {
-        key.max(1)
+    /// True if the id of this [`id_key`] was seen recently; records it otherwise.
+    pub fn seen_key(&mut self, key: u64) -> bool {
+        let key = normal(key);
+        let pos = match self.probe(key) {
+            Probe::Found => return true,
+            Probe::Vacant(pos) => pos,
+        };
+        let mut moved = false;
+        if self.current >= self.generation_size {
+            // The older generation goes; the current one becomes it.
+            self.rotate();
+            moved = true;
+        }
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+            moved = true;
+        }
+        let pos = if moved { self.vacant(key) } else { pos };
+        self.slots[pos] = key | self.epoch;
+        self.len += 1;
+        self.current += 1;
+        false
     }
 
     /// The home slot: FxHash's top bits are its best mixed.
@@ -77,84 +103,130 @@ impl KeySet {
         (key >> (64 - self.slots.len().trailing_zeros())) as usize
     }
 
-    fn contains(&self, key: u64) -> bool {
+    fn probe(&self, key: u64) -> Probe {
         if self.slots.is_empty() {
-            return false;
+            return Probe::Vacant(0);
         }
-        let key = Self::stored(key);
         let mask = self.slots.len() - 1;
         let mut pos = self.home(key);
         loop {
             match self.slots[pos] {
-                EMPTY => return false,
-                k if k == key => return true,
+                EMPTY => return Probe::Vacant(pos),
+                k if k & !1 == key => return Probe::Found,
                 _ => pos = (pos + 1) & mask,
             }
         }
     }
 
-    /// Adds `key`; false if it was there already.
-    fn insert(&mut self, key: u64) -> bool {
-        // At most half full: probes stay short.
-        if (self.len + 1) * 2 > self.slots.len() {
-            self.grow();
-        }
-        let key = Self::stored(key);
+    /// The slot `key` goes to, known to be absent.
+    fn vacant(&self, key: u64) -> usize {
         let mask = self.slots.len() - 1;
         let mut pos = self.home(key);
-        loop {
-            match self.slots[pos] {
-                EMPTY => {
-                    self.slots[pos] = key;
-                    self.len += 1;
-                    return true;
-                }
-                k if k == key => return false,
-                _ => pos = (pos + 1) & mask,
-            }
+        while self.slots[pos] != EMPTY {
+            pos = (pos + 1) & mask;
         }
+        pos
+    }
+
+    /// A table of `slots` slots holding the stored keys `keep` accepts, placed in the order
+    /// of the current table's slots.
+    fn rebuild(&mut self, slots: usize, keep: impl Fn(u64) -> bool) {
+        let old = std::mem::replace(&mut self.slots, vec![EMPTY; slots]);
+        self.len = 0;
+        for stored in old.into_iter().filter(|&s| s != EMPTY && keep(s)) {
+            let pos = self.vacant(stored & !1);
+            self.slots[pos] = stored;
+            self.len += 1;
+        }
+    }
+
+    fn rotate(&mut self) {
+        let epoch = self.epoch;
+        let slots = self.slots.len();
+        self.rebuild(slots, |s| s & 1 == epoch);
+        self.epoch ^= 1;
+        self.current = 0;
     }
 
     fn grow(&mut self) {
         let slots = (self.slots.len() * 2).max(MIN_SLOTS);
-        let old = std::mem::replace(&mut self.slots, vec![EMPTY; slots]);
-        self.len = 0;
-        for key in old.into_iter().filter(|&k| k != EMPTY) {
-            self.insert(key);
+        self.rebuild(slots, |_| true);
+    }
+
+    /// Adds a key of a stored generation, `current` or the older one.
+    fn restore(&mut self, key: u64, current: bool) {
+        let key = normal(key);
+        if let Probe::Vacant(_) = self.probe(key) {
+            if (self.len + 1) * 2 > self.slots.len() {
+                self.grow();
+            }
+            let pos = self.vacant(key);
+            self.slots[pos] = key | (self.epoch ^ u64::from(!current));
+            self.len += 1;
+            self.current += usize::from(current);
         }
-    }
-
-    /// Empties the set, keeping its table.
-    fn clear(&mut self) {
-        self.slots.fill(EMPTY);
-        self.len = 0;
-    }
-
-    fn keys(&self) -> impl Iterator<Item = u64> + '_ {
-        self.slots.iter().copied().filter(|&k| k != EMPTY)
     }
 }
 
-/// Stored as the sequence of its keys, as the hash set before it was.
-impl Serialize for KeySet {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
+/// One generation's keys, without their generation bit, as a sequence.
+struct Generation<'a> {
+    slots: &'a [u64],
+    epoch: u64,
+    len: usize,
+}
+
+impl Serialize for Generation<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.len))?;
-        for key in self.keys() {
-            seq.serialize_element(&key)?;
+        for &s in self.slots {
+            if s != EMPTY && s & 1 == self.epoch {
+                seq.serialize_element(&(s & !1))?;
+            }
         }
         seq.end()
     }
 }
 
-impl<'de> Deserialize<'de> for KeySet {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let keys = Vec::<u64>::deserialize(deserializer)?;
-        let mut set = KeySet::default();
-        for key in keys {
-            set.insert(key);
+/// Stored as it was when each generation had a hash set of its own: the current
+/// generation's keys, the older one's, and the generation size.
+impl Serialize for IdDedup {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let generation = |epoch, len| Generation {
+            slots: &self.slots,
+            epoch,
+            len,
+        };
+        let mut s = serializer.serialize_struct("IdDedup", 3)?;
+        s.serialize_field("current", &generation(self.epoch, self.current))?;
+        s.serialize_field(
+            "previous",
+            &generation(self.epoch ^ 1, self.len - self.current),
+        )?;
+        s.serialize_field("generation_size", &self.generation_size)?;
+        s.end()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename = "IdDedup")]
+struct Stored {
+    current: Vec<u64>,
+    previous: Vec<u64>,
+    generation_size: usize,
+}
+
+impl<'de> Deserialize<'de> for IdDedup {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = Stored::deserialize(deserializer)?;
+        let mut dedup = IdDedup::new(stored.generation_size.saturating_mul(2));
+        dedup.generation_size = stored.generation_size.max(1);
+        for key in stored.previous {
+            dedup.restore(key, false);
         }
-        Ok(set)
+        for key in stored.current {
+            dedup.restore(key, true);
+        }
+        Ok(dedup)
     }
 }
 
@@ -168,7 +240,7 @@ mod tests {
         for i in 0..1000 {
             d.seen(&i.to_string());
         }
-        assert!(d.current.len + d.previous.len <= 10);
+        assert!(d.len <= 10, "{}", d.len);
         assert!(d.seen("999"), "recent ids are remembered");
     }
 
@@ -178,7 +250,9 @@ mod tests {
         let mut d = IdDedup::new(capacity);
         for i in 0..50_000 {
             assert!(!d.seen(&format!("id-{i}")), "id-{i} is new");
+            assert!(d.len * 2 <= d.slots.len(), "at most half full");
         }
+        assert!(d.len <= capacity && d.slots.len() <= 2 * capacity.next_power_of_two());
         // The last capacity / 2 ids are remembered, whatever the rotation.
         for i in 50_000 - capacity / 2..50_000 {
             assert!(d.seen(&format!("id-{i}")), "id-{i} was seen");
@@ -189,29 +263,85 @@ mod tests {
     }
 
     #[test]
-    fn the_key_set_keeps_every_key_through_growth_and_a_round_trip() {
-        let mut set = KeySet::default();
+    fn scope_and_channel_keep_ids_apart() {
+        let mut d = IdDedup::new(100);
+        assert!(!d.seen_in(0, "ab", "c"));
+        assert!(!d.seen_in(0, "a", "bc"));
+        assert!(!d.seen_in(1, "ab", "c"));
+        assert!(d.seen_in(1, "ab", "c"));
+        assert!(d.seen_key(id_key(0, "a", "bc")));
+    }
+
+    /// Keys as a set of each generation stores them: what snapshots hold.
+    fn generations(d: &IdDedup) -> (Vec<u64>, Vec<u64>, usize) {
+        let bytes = postcard::to_stdvec(d).unwrap();
+        let (mut current, mut previous, size): (Vec<u64>, Vec<u64>, usize) =
+            postcard::from_bytes(&bytes).unwrap();
+        current.sort_unstable();
+        previous.sort_unstable();
+        (current, previous, size)
+    }
+
+    #[test]
+    fn generations_survive_growth_rotation_and_a_round_trip() {
+        let capacity = 8_000;
+        let mut d = IdDedup::new(capacity);
         let keys: Vec<u64> = (1..=10_000u64)
             .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
             .collect();
         for &k in &keys {
-            assert!(set.insert(k));
+            assert!(!d.seen_key(k));
         }
-        assert!(!set.insert(keys[77]), "a key is added once");
-        assert_eq!(set.len, keys.len());
-        assert!(keys.iter().all(|&k| set.contains(k)));
-        assert!(!set.contains(12345));
-        let bytes = postcard::to_stdvec(&set).unwrap();
-        // Stored as the sequence of keys a hash set of them was stored as.
-        let mut as_set: Vec<u64> = postcard::from_bytes(&bytes).unwrap();
-        as_set.sort_unstable();
-        let mut sorted = keys.clone();
-        sorted.sort_unstable();
-        assert_eq!(as_set, sorted);
-        let back: KeySet = postcard::from_bytes(&bytes).unwrap();
-        assert!(keys.iter().all(|&k| back.contains(k)));
-        set.clear();
-        assert!(!set.contains(keys[0]));
-        assert!(set.insert(keys[0]));
+        assert!(d.seen_key(keys[9_999]), "a key is added once");
+        // 10,000 keys in generations of 4,000: the current one holds the last 2,000, the
+        // older one the 4,000 before.
+        let (current, previous, size) = generations(&d);
+        let normal_of = |range: std::ops::Range<usize>| {
+            let mut v: Vec<u64> = keys[range].iter().map(|&k| normal(k)).collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(size, 4_000);
+        assert_eq!(current, normal_of(8_000..10_000));
+        assert_eq!(previous, normal_of(4_000..8_000));
+        assert!(!d.seen_key(keys[3_999]), "forgotten: its generation went");
+        assert!(d.seen_key(keys[3_999]));
+
+        let bytes = postcard::to_stdvec(&d).unwrap();
+        let mut back: IdDedup = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(generations(&back), generations(&d));
+        assert!(keys[4_000..].iter().all(|&k| back.seen_key(k)));
+        // The restored current generation fills up where it left off: 1,999 more keys,
+        // then the next rotation drops the older generation.
+        assert_eq!(back.current, 2_001);
+        for i in 0..1_999u64 {
+            assert!(!back.seen_key(i.wrapping_mul(0x2545_f491_4f6c_dd1d) | 1 << 63));
+        }
+        assert!(back.seen_key(keys[4_000]), "still in the older generation");
+        assert!(!back.seen_key(7 << 40), "a rotation");
+        assert!(!back.seen_key(keys[5_000]), "the older generation went");
+        assert!(back.seen_key(keys[9_000]));
+    }
+
+    #[test]
+    fn snapshots_of_two_hash_sets_load() {
+        // What a snapshot held when each generation was a hash set of full 64-bit keys.
+        #[derive(Serialize)]
+        struct Sets {
+            current: Vec<u64>,
+            previous: Vec<u64>,
+            generation_size: usize,
+        }
+        let ids = |r: std::ops::Range<u32>| -> Vec<u64> {
+            r.map(|i| id_key(0, "", &format!("old-{i}"))).collect()
+        };
+        let old = Sets {
+            current: ids(100..150),
+            previous: ids(0..100),
+            generation_size: 100,
+        };
+        let mut d: IdDedup = postcard::from_bytes(&postcard::to_stdvec(&old).unwrap()).unwrap();
+        assert!((0..150).all(|i| d.seen(&format!("old-{i}"))));
+        assert!(!d.seen("old-150"));
     }
 }

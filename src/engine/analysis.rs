@@ -36,6 +36,9 @@ pub struct Analysis {
     pub signature: Signature,
     /// The comment's terms, for emerging themes (empty when themes are off).
     pub terms: Terms,
+    /// The key its id is remembered by for input `.0` ([`event_id_key`]), when the reading
+    /// side worked it out: the engine looks it up without hashing the id again.
+    pub id_key: Option<(u32, u64)>,
 }
 
 impl Default for Analysis {
@@ -49,8 +52,23 @@ impl Default for Analysis {
             signed: false,
             signature: [0; BINS],
             terms: Terms::new(),
+            id_key: None,
         }
     }
+}
+
+/// The key an event's id is remembered by on input `scope` ([`crate::dedup::id_key`]): ids
+/// are unique per channel, and, `routed`, per topic too (a routed comment comes once per
+/// topic it counts for). `None` for an event without an id.
+pub fn event_id_key(scope: u32, routed: bool, event: &Event<'_>) -> Option<u64> {
+    let id = event.id.as_deref()?;
+    let channel = event.channel.as_deref().unwrap_or("");
+    Some(if routed {
+        let topic = event.topic.as_deref().unwrap_or("");
+        crate::dedup::id_key(scope, &format!("{channel}\u{0}{topic}"), id)
+    } else {
+        crate::dedup::id_key(scope, channel, id)
+    })
 }
 
 /// Computes [`Analysis`]es; one per thread (it owns scratch buffers: clone it for another).
@@ -62,6 +80,8 @@ pub struct Analyzer {
     /// The shortest `min_tokens` of any topic: shorter comments are never indexed.
     sign_from_tokens: usize,
     themes: bool,
+    /// `engine.routed`: ids are unique per topic too.
+    routed: bool,
 }
 
 impl Analyzer {
@@ -78,6 +98,7 @@ impl Analyzer {
             signer: Signer::new(),
             sign_from_tokens,
             themes: detect.theme.enabled,
+            routed: config.engine.routed,
         }
     }
 
@@ -87,6 +108,7 @@ impl Analyzer {
     }
 
     pub fn analyze(&mut self, event: &Event<'_>, out: &mut Analysis) {
+        out.id_key = None;
         out.tokens.tokenize(&event.text);
         let (score, label) = match event.sentiment {
             Some(s) => (s, self.scorer.label(s)),
@@ -114,5 +136,12 @@ impl Analyzer {
         if self.themes {
             out.terms.extract(&out.tokens);
         }
+    }
+
+    /// Like [`Analyzer::analyze`], also working out the key the event's id is remembered by
+    /// when it comes from input `scope`.
+    pub fn analyze_from(&mut self, scope: u32, event: &Event<'_>, out: &mut Analysis) {
+        self.analyze(event, out);
+        out.id_key = event_id_key(scope, self.routed, event).map(|key| (scope, key));
     }
 }

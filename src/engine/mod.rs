@@ -37,7 +37,7 @@ mod themes;
 mod topics;
 mod view;
 
-pub use analysis::{Analysis, Analyzer};
+pub use analysis::{event_id_key, Analysis, Analyzer};
 use clock::{Clock, Step};
 pub use clock::{Dropped, Origin, MAX_HELD};
 pub use state::StateError;
@@ -309,20 +309,14 @@ impl Engine {
         alerts: &mut Vec<Alert>,
         clusters: Option<&mut Vec<(usize, ClusterId)>>,
     ) -> Admission {
-        if let Some(id) = &event.id {
-            let channel = event.channel.as_deref().unwrap_or("");
-            // Routed, a comment comes once per topic it counts for: an id is unique per topic.
-            let seen = if self.routed {
-                let topic = event.topic.as_deref().unwrap_or("");
-                self.dedup
-                    .seen_in(self.origin.input, &format!("{channel}\u{0}{topic}"), id)
-            } else {
-                self.dedup.seen_in(self.origin.input, channel, id)
-            };
-            if seen {
-                self.stats.duplicates += 1;
-                return Admission::Duplicate;
-            }
+        let scope = self.origin.input;
+        let key = match analysis.and_then(|a| a.id_key) {
+            Some((of, key)) if of == scope => Some(key),
+            _ => event_id_key(scope, self.routed, event),
+        };
+        if key.is_some_and(|key| self.dedup.seen_key(key)) {
+            self.stats.duplicates += 1;
+            return Admission::Duplicate;
         }
         if self.max_ts.is_some() && event.ts_ms < self.watermark {
             self.stats.late += 1;

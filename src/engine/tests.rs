@@ -101,6 +101,52 @@ fn redeliveries_with_the_same_id_are_dropped() {
     assert_eq!(e.stats().accepted, 3);
 }
 
+/// An id's key worked out by the reading side is used only for the input it was worked out
+/// for; an analysis carrying another input's key is checked by the engine's own.
+#[test]
+fn an_analysed_id_key_counts_only_for_its_input() {
+    let config = Config::default();
+    let mut e = Engine::new(&config);
+    let mut analyzer = e.analyzer();
+    let x = event(T0, "ciao", Some("t"), Some("x1"));
+    let mut alerts = Vec::new();
+    let analysed = |analyzer: &mut Analyzer, scope: u32| {
+        let mut a = Analysis::default();
+        analyzer.analyze_from(scope, &x, &mut a);
+        a
+    };
+    let on = |input: u32| Origin { input, line: 1 };
+    e.set_origin(on(0));
+    let a0 = analysed(&mut analyzer, 0);
+    assert_ne!(
+        e.ingest_analyzed(&x, &a0, &mut alerts),
+        Admission::Duplicate
+    );
+    assert_eq!(
+        e.ingest_analyzed(&x, &a0, &mut alerts),
+        Admission::Duplicate
+    );
+    // Input 1's key, taken while the engine reads input 0: still input 0's duplicate.
+    let a1 = analysed(&mut analyzer, 1);
+    assert_ne!(a1.id_key, a0.id_key);
+    assert_eq!(
+        e.ingest_analyzed(&x, &a1, &mut alerts),
+        Admission::Duplicate
+    );
+    // From input 1 the same id is new once.
+    e.set_origin(on(1));
+    assert_ne!(
+        e.ingest_analyzed(&x, &a1, &mut alerts),
+        Admission::Duplicate
+    );
+    assert_eq!(e.ingest_into(&x, &mut alerts), Admission::Duplicate);
+    // Analysed again without an input, the key goes: no stale key of the event before.
+    let mut a = a1;
+    analyzer.analyze(&event(T0, "ciao", Some("t"), Some("x9")), &mut a);
+    assert_eq!(a.id_key, None);
+    assert_eq!(e.stats().duplicates, 3);
+}
+
 #[test]
 fn rules_and_own_topic_both_count_and_unmatched_go_to_other() {
     let mut config = Config::default();

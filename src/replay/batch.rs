@@ -106,7 +106,7 @@ impl Batch {
         } else {
             event.copy_into(&mut self.events[k]);
         }
-        analyzer.analyze(event, &mut self.analyses[k]);
+        analyzer.analyze_from(source as u32, event, &mut self.analyses[k]);
         self.used += 1;
         self.lines.push(BatchLine {
             source,
