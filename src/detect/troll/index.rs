@@ -17,6 +17,7 @@ use std::hash::Hasher;
 
 use rustc_hash::{FxHashMap, FxHasher};
 
+use super::anchors::{AnchorSets, MAX_ANCHORS, NONE, UNPLACED};
 use super::bands::{band_hashes, BandHash, BandTable};
 use super::signature::{band_keys, min_equal_bins, similarity_at_least, Signature, BANDS};
 use crate::text::tokenize::TokenKind;
@@ -26,9 +27,6 @@ use crate::window::RawSample;
 const MAX_TAGS: usize = 32;
 /// Sample messages kept per cluster.
 const MAX_SAMPLES: usize = 3;
-/// Extra signatures a cluster matches by, for members that drifted from its first message
-/// (a campaign whose copies each drop a different word would otherwise split in two).
-const MAX_ANCHORS: usize = 4;
 /// A member this similar to the cluster already is well represented; below it, it becomes
 /// an anchor while there is room.
 const ANCHOR_BELOW: f64 = 0.85;
@@ -98,8 +96,15 @@ pub struct TrollIndex {
     /// keys lead to a slot here, so a candidate is checked without looking its cluster up.
     #[serde(with = "super::signature::packed")]
     signatures: Vec<Signature>,
-    /// The cluster in each slot, and whether it has anchors (then it is looked up).
-    owners: Vec<(ClusterId, bool)>,
+    /// The cluster in each slot, and its anchors in `anchor_sets` ([`super::anchors`]).
+    #[serde(with = "super::anchors::owners")]
+    owners: Vec<(ClusterId, u32)>,
+    /// The anchors again, found from the slot; snapshots keep those of the details.
+    #[serde(skip)]
+    anchor_sets: AnchorSets,
+    /// Every slot's anchors are in `anchor_sets` (false when just restored).
+    #[serde(skip)]
+    anchors_placed: bool,
     free_slots: Vec<u32>,
     next_id: ClusterId,
     /// Clusters dropped before their time, or messages not indexed, because of
@@ -136,6 +141,8 @@ impl TrollIndex {
             clusters: FxHashMap::default(),
             signatures: Vec::new(),
             owners: Vec::new(),
+            anchor_sets: AnchorSets::default(),
+            anchors_placed: true,
             free_slots: Vec::new(),
             next_id: 0,
             evicted: 0,
@@ -174,8 +181,29 @@ impl TrollIndex {
         self.generations.len() - 1
     }
 
+    /// Puts the anchors of a restored index's clusters in their sets.
+    fn place_anchors(&mut self) {
+        for (slot, (id, anchors)) in self.owners.iter_mut().enumerate() {
+            if *anchors != UNPLACED {
+                continue;
+            }
+            *anchors = NONE;
+            let detail = self.clusters.get(id).filter(|c| c.slot as usize == slot);
+            for a in detail
+                .and_then(|c| c.detail.as_ref())
+                .map_or(&[][..], |d| &d.anchors)
+            {
+                *anchors = self.anchor_sets.add(*anchors, a);
+            }
+        }
+        self.anchors_placed = true;
+    }
+
     /// Adds a message; returns where it went.
     pub fn insert(&mut self, m: &Comment<'_>, sig: &Signature) -> Placement {
+        if !self.anchors_placed {
+            self.place_anchors();
+        }
         let hashes = band_hashes(&band_keys(sig));
         self.candidates.clear();
         let candidates = &mut self.candidates;
@@ -191,19 +219,26 @@ impl TrollIndex {
             self.min_equal = (threshold, min_equal_bins(self.settings.threshold));
         }
         let threshold = self.min_equal.1;
+        // Every candidate's first signature line (and first anchor's), read before any is
+        // compared: independent loads the processor overlaps, where the comparisons below
+        // would wait on each.
+        let mut first = 0u8;
+        for &slot in &self.candidates {
+            first ^= self.signatures[slot as usize][0];
+            if let Some(a) = self.anchor_sets.get(self.owners[slot as usize].1).first() {
+                first ^= a[0];
+            }
+        }
+        std::hint::black_box(first);
         let mut best: Option<(ClusterId, f64)> = None;
         for &slot in &self.candidates {
             // A slot's keys live in generations up to its cluster's home, which go before
             // it does: every slot a key leads to holds a live cluster.
-            let (id, anchored) = self.owners[slot as usize];
+            let (id, anchors) = self.owners[slot as usize];
             let mut s = similarity_at_least(sig, &self.signatures[slot as usize], threshold);
-            if anchored {
-                if let Some(d) = self.clusters.get(&id).and_then(|c| c.detail.as_ref()) {
-                    for a in &d.anchors {
-                        if let Some(x) = similarity_at_least(sig, a, threshold) {
-                            s = Some(s.map_or(x, |s| s.max(x)));
-                        }
-                    }
+            for a in self.anchor_sets.get(anchors) {
+                if let Some(x) = similarity_at_least(sig, a, threshold) {
+                    s = Some(s.map_or(x, |s| s.max(x)));
                 }
             }
             // Ties go to the older cluster, so the choice does not depend on hash order.
@@ -233,12 +268,12 @@ impl TrollIndex {
                 let slot = match self.free_slots.pop() {
                     Some(slot) => {
                         self.signatures[slot as usize] = *sig;
-                        self.owners[slot as usize] = (id, false);
+                        self.owners[slot as usize] = (id, NONE);
                         slot
                     }
                     None => {
                         self.signatures.push(*sig);
-                        self.owners.push((id, false));
+                        self.owners.push((id, NONE));
                         (self.signatures.len() - 1) as u32
                     }
                 };
@@ -313,7 +348,8 @@ impl TrollIndex {
         detail.count_minute(m.ts_ms, window_ms);
         if similarity < ANCHOR_BELOW && detail.anchors.len() < MAX_ANCHORS {
             detail.anchors.push(*sig);
-            self.owners[c.slot as usize].1 = true;
+            let owner = &mut self.owners[c.slot as usize];
+            owner.1 = self.anchor_sets.add(owner.1, sig);
             g.insert_keys(hashes, c.slot);
         }
         let author = author_hash(m.author);
@@ -413,6 +449,9 @@ impl TrollIndex {
         for id in g.homed {
             if self.clusters.get(&id).is_some_and(|c| c.home == gen_no) {
                 if let Some(c) = self.clusters.remove(&id) {
+                    let owner = &mut self.owners[c.slot as usize];
+                    self.anchor_sets
+                        .release(std::mem::replace(&mut owner.1, NONE));
                     self.free_slots.push(c.slot);
                 }
                 dropped += 1;
@@ -431,132 +470,12 @@ impl TrollIndex {
             .sum();
         self.clusters.capacity() * per_cluster
             + self.signatures.capacity() * std::mem::size_of::<Signature>()
-            + self.owners.capacity() * std::mem::size_of::<(ClusterId, bool)>()
+            + self.owners.capacity() * std::mem::size_of::<(ClusterId, u32)>()
+            + self.anchor_sets.bytes()
             + bands
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::signature::{Signer, BINS};
-    use super::*;
-    use crate::text::tokenize::Tokens;
-
-    fn settings() -> IndexSettings {
-        IndexSettings {
-            window_ms: 15 * 60_000,
-            threshold: 0.7,
-            max_clusters: 1000,
-            max_members: 100,
-        }
-    }
-
-    fn add(index: &mut TrollIndex, ts_ms: i64, text: &str, author: &str) -> Placement {
-        let mut tokens = Tokens::new();
-        tokens.tokenize(text);
-        let mut sig = [0u8; BINS];
-        let info = Signer::new().sign(&tokens, &mut sig);
-        let m = Comment {
-            ts_ms,
-            text,
-            author,
-            tokens: &tokens,
-            token_count: info.tokens,
-            negative: true,
-            score: -0.5,
-            signature: None,
-        };
-        index.insert(&m, &sig)
-    }
-
-    const T: &str = "basta coprire i responsabili del disastro INPS, fuori i nomi di chi ha sbagliato e che paghino di tasca loro";
-
-    #[test]
-    fn copies_join_one_cluster_with_their_evidence() {
-        let mut ix = TrollIndex::new(settings());
-        let first = add(&mut ix, 0, T, "a1");
-        let Placement::New(id) = first else { panic!() };
-        for i in 0..5 {
-            let text = format!("@presidenza_inps {} #fuoriinomi", T.to_uppercase());
-            assert!(
-                matches!(add(&mut ix, 1000 * i, &text, &format!("a{}", i % 3)), Placement::Joined { id: j, .. } if j == id)
-            );
-        }
-        let c = ix.cluster(id).unwrap();
-        assert_eq!(c.messages, 6);
-        assert_eq!(c.distinct_authors(), 3);
-        let d = c.detail.as_ref().unwrap();
-        assert_eq!(d.mentions.get("presidenza_inps"), Some(&5));
-        assert!(d
-            .repeaters
-            .values()
-            .any(|(name, posts)| &**name == "a1" && *posts >= 2));
-        assert!(matches!(
-            add(
-                &mut ix,
-                9000,
-                "il sito non funziona da stamattina e nessuno risponde mai",
-                "z"
-            ),
-            Placement::New(_)
-        ));
-    }
-
-    #[test]
-    fn generations_expire_and_active_clusters_survive() {
-        let mut ix = TrollIndex::new(settings());
-        let Placement::New(active) = add(&mut ix, 0, T, "a") else {
-            panic!()
-        };
-        add(
-            &mut ix,
-            0,
-            "un messaggio del tutto diverso che nessuno ripeterà mai più uguale",
-            "b",
-        );
-        // The campaign goes on 10 minutes later: re-homed into a newer generation.
-        add(&mut ix, 10 * 60_000, T, "c");
-        ix.expire(25 * 60_000);
-        assert!(ix.cluster(active).is_some(), "active cluster kept");
-        assert_eq!(
-            ix.len(),
-            1,
-            "the one-off message expired with its generation"
-        );
-        ix.expire(60 * 60_000);
-        assert!(ix.is_empty());
-    }
-
-    #[test]
-    fn the_cluster_cap_evicts_the_oldest_generation() {
-        let mut ix = TrollIndex::new(IndexSettings {
-            max_clusters: 50,
-            ..settings()
-        });
-        for i in 0..200 {
-            add(
-                &mut ix,
-                i * 10_000,
-                &format!("messaggio unico numero {i} parola{i} altra{i} ancora{i}"),
-                "x",
-            );
-        }
-        assert!(ix.len() <= 50);
-        assert!(ix.evicted > 0);
-        // A flood within one generation is capped too.
-        let mut ix = TrollIndex::new(IndexSettings {
-            max_clusters: 50,
-            ..settings()
-        });
-        for i in 0..200 {
-            add(
-                &mut ix,
-                i,
-                &format!("messaggio unico numero {i} parola{i} altra{i} ancora{i}"),
-                "x",
-            );
-        }
-        assert_eq!(ix.len(), 50);
-        assert!(ix.evicted >= 140, "{}", ix.evicted);
-    }
-}
+#[path = "index_tests.rs"]
+mod tests;

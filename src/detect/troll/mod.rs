@@ -9,6 +9,7 @@
 //! real people repeat all day is not). It resolves once no new copy arrived for a window. Short messages never enter the index: a wave of "sito down" from real users is
 //! not a template, however alike the messages are.
 
+mod anchors;
 mod bands;
 pub mod cluster;
 pub mod index;
