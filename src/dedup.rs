@@ -25,8 +25,8 @@ pub fn id_key(scope: u32, channel: &str, id: &str) -> u64 {
 /// Both generations share one open-addressing table of 8-byte slots, probed linearly and at
 /// most half full; a key's lowest bit says which generation holds it. A new id, the common
 /// case, costs one probe of one table, where a table per generation cost a miss in each.
-/// When the current generation is full, the older one's keys leave in one pass that writes
-/// the survivors into a fresh table in slot order, so moving them touches memory in order.
+/// When the current generation is full, the older one's keys leave in one pass over the
+/// table, in place ([`IdDedup::rotate`]): no second table is held while they go.
 pub struct IdDedup {
     slots: Vec<u64>,
     /// Keys held, of both generations.
@@ -128,29 +128,40 @@ impl IdDedup {
         pos
     }
 
-    /// A table of `slots` slots holding the stored keys `keep` accepts, placed in the order
-    /// of the current table's slots.
-    fn rebuild(&mut self, slots: usize, keep: impl Fn(u64) -> bool) {
+    /// Doubles the table, placing every key again.
+    fn grow(&mut self) {
+        let slots = (self.slots.len() * 2).max(MIN_SLOTS);
         let old = std::mem::replace(&mut self.slots, vec![EMPTY; slots]);
-        self.len = 0;
-        for stored in old.into_iter().filter(|&s| s != EMPTY && keep(s)) {
+        for stored in old.into_iter().filter(|&s| s != EMPTY) {
             let pos = self.vacant(stored & !1);
             self.slots[pos] = stored;
-            self.len += 1;
         }
     }
 
+    /// The older generation's keys leave, in place: they are emptied, then every key left is
+    /// placed again in slot order from an empty slot on, which closes the gaps the leaving
+    /// keys opened in its probe run (each lands at or before where it was).
     fn rotate(&mut self) {
-        let epoch = self.epoch;
-        let slots = self.slots.len();
-        self.rebuild(slots, |s| s & 1 == epoch);
-        self.epoch ^= 1;
+        let older = self.epoch ^ 1;
+        for s in self.slots.iter_mut() {
+            if *s != EMPTY && *s & 1 == older {
+                *s = EMPTY;
+            }
+        }
+        self.len = self.current;
+        self.epoch = older;
         self.current = 0;
-    }
-
-    fn grow(&mut self) {
-        let slots = (self.slots.len() * 2).max(MIN_SLOTS);
-        self.rebuild(slots, |_| true);
+        let n = self.slots.len();
+        let Some(start) = self.slots.iter().position(|&s| s == EMPTY) else {
+            return;
+        };
+        for i in (start + 1..start + n).map(|i| i & (n - 1)) {
+            let stored = std::mem::replace(&mut self.slots[i], EMPTY);
+            if stored != EMPTY {
+                let pos = self.vacant(stored & !1);
+                self.slots[pos] = stored;
+            }
+        }
     }
 
     /// Adds a key of a stored generation, `current` or the older one.
@@ -260,6 +271,29 @@ mod tests {
         // Ids long gone are new again.
         assert!(!d.seen("id-0"));
         assert!(!d.seen("id-1"));
+    }
+
+    /// Keys whose home is the last slot run on past the end of the table: the older
+    /// generation leaving out of that run keeps every key left reachable.
+    #[test]
+    fn rotation_keeps_a_probe_run_across_the_end_of_the_table_reachable() {
+        let mut d = IdDedup::new(16);
+        // Top bits all set: every key's home is the last slot.
+        let key = |i: u64| u64::MAX - (i << 1);
+        for i in 0..200u64 {
+            assert!(!d.seen_key(key(i)), "key {i} is new");
+            let stored = d.slots.iter().filter(|&&s| s != EMPTY).count();
+            assert_eq!(stored, d.len);
+            // The 8 keys before it (this generation's and the older one's) are all found.
+            for j in i.saturating_sub(8)..=i {
+                assert!(matches!(d.probe(normal(key(j))), Probe::Found), "{i}: {j}");
+            }
+        }
+        assert_eq!(
+            d.slots.len(),
+            MIN_SLOTS,
+            "the run wrapped, the table never grew"
+        );
     }
 
     #[test]
