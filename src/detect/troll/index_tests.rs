@@ -13,17 +13,23 @@ fn settings() -> IndexSettings {
     }
 }
 
-fn add(index: &mut TrollIndex, ts_ms: i64, text: &str, author: &str) -> Placement {
+/// A text's tokens, signature and count of signed tokens.
+fn signed(text: &str) -> (Tokens, Signature, usize) {
     let mut tokens = Tokens::new();
     tokens.tokenize(text);
     let mut sig = [0u8; BINS];
     let info = Signer::new().sign(&tokens, &mut sig);
+    (tokens, sig, info.tokens)
+}
+
+fn add(index: &mut TrollIndex, ts_ms: i64, text: &str, author: &str) -> Placement {
+    let (tokens, sig, token_count) = signed(text);
     let m = Comment {
         ts_ms,
         text,
         author,
         tokens: &tokens,
-        token_count: info.tokens,
+        token_count,
         negative: true,
         score: -0.5,
         signature: None,
@@ -140,13 +146,7 @@ fn words_with(changed: &[usize]) -> String {
 fn copies_join_by_an_anchor_before_and_after_a_restore() {
     use super::super::signature::similarity;
     let (a, b, c) = (words_with(&[]), words_with(&[3]), words_with(&[3, 15]));
-    let sig = |text: &str| {
-        let mut tokens = Tokens::new();
-        tokens.tokenize(text);
-        let mut sig = [0u8; BINS];
-        Signer::new().sign(&tokens, &mut sig);
-        sig
-    };
+    let sig = |text: &str| signed(text).1;
     // The texts are what the test needs: b joins a as an anchor, c is close to b only.
     let (ab, bc, ac) = (
         similarity(&sig(&a), &sig(&b)),
