@@ -97,33 +97,23 @@ fn generations_expire_and_active_clusters_survive() {
 
 #[test]
 fn the_cluster_cap_evicts_the_oldest_generation() {
-    let mut ix = TrollIndex::new(IndexSettings {
-        max_clusters: 50,
-        ..settings()
-    });
-    for i in 0..200 {
-        add(
-            &mut ix,
-            i * 10_000,
-            &format!("messaggio unico numero {i} parola{i} altra{i} ancora{i}"),
-            "x",
-        );
-    }
+    // 200 distinct messages `step_ms` apart into an index capped at 50 clusters.
+    let capped = |step_ms: i64| {
+        let mut ix = TrollIndex::new(IndexSettings {
+            max_clusters: 50,
+            ..settings()
+        });
+        for i in 0..200 {
+            let text = format!("messaggio unico numero {i} parola{i} altra{i} ancora{i}");
+            add(&mut ix, i * step_ms, &text, "x");
+        }
+        ix
+    };
+    let ix = capped(10_000);
     assert!(ix.len() <= 50);
     assert!(ix.evicted > 0);
     // A flood within one generation is capped too.
-    let mut ix = TrollIndex::new(IndexSettings {
-        max_clusters: 50,
-        ..settings()
-    });
-    for i in 0..200 {
-        add(
-            &mut ix,
-            i,
-            &format!("messaggio unico numero {i} parola{i} altra{i} ancora{i}"),
-            "x",
-        );
-    }
+    let ix = capped(1);
     assert_eq!(ix.len(), 50);
     assert!(ix.evicted >= 140, "{}", ix.evicted);
 }
