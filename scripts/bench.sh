@@ -11,8 +11,10 @@
 #    peak RSS; the alerts of both must be byte-identical.
 # 4. Per-stage cost per comment from the criterion benches (`cargo bench --bench engine --
 #    stage`): parse, tokenize, sentiment, topics, signature, windows, index, apply.
-# 5. Memory of the near-duplicate index with 1 M distinct comments in the troll window
-#    (examples/troll_memory.rs).
+# 5. Memory with 1 M distinct comments in the troll window: the near-duplicate index alone
+#    (examples/troll_memory.rs), then the peak RSS of a whole replay of them (every detector
+#    on, themes included; two threads), with the default cluster caps and with caps raised
+#    so every comment is indexed.
 # 6. Live latency, produce to alert, at about 10,000 events/s through librdkafka's mock
 #    cluster (examples/live_bench.rs --scale 10 --speed 5200).
 # 7. Instructions executed, in all and by function, replaying the first 100,000 lines on one
@@ -75,7 +77,17 @@ cargo bench --quiet --bench engine -- stage 2>/dev/null | tee "$dir/criterion" \
 
 echo "== near-duplicate index memory"
 memory=$(target/release/examples/troll_memory 2>&1 | tail -1)
-echo "  $memory"
+echo "  index alone: $memory"
+target/release/examples/troll_memory --events "$dir/window.ndjson" > /dev/null
+printf '[detect.troll]\nmax_clusters = 1000000\nmax_clusters_total = 1000000\n' > "$dir/uncapped.toml"
+for config in default uncapped; do
+  args=()
+  [ "$config" = uncapped ] && args=(--config "$dir/uncapped.toml")
+  /usr/bin/time -o "$dir/time" -f "%M" $bin replay --quiet "${args[@]}" --alerts-out /dev/null \
+    "$dir/window.ndjson" 2> /dev/null
+  echo "  whole replay, $config cluster caps: peak RSS $(( $(cat "$dir/time") / 1024 )) MB"
+done
+rm -f "$dir/window.ndjson"
 
 echo "== live latency at ~10,000 events/s (mock cluster)"
 target/release/examples/live_bench --scale 10 --speed 5200 > "$dir/live" 2>&1 || true
