@@ -37,11 +37,22 @@ pub fn fold_into(text: &str, out: &mut String) {
     // no Unicode tables. (A vertical tab is white space to Unicode but not to ASCII: such
     // text takes the general path.)
     if text.is_ascii() && memchr::memchr(0x0b, text.as_bytes()).is_none() {
-        for word in text.split_ascii_whitespace() {
-            if out.len() > start {
-                out.push(' ');
+        // Text already in its folded spacing (single spaces between words, none at the ends)
+        // is copied whole; other text word by word.
+        let b = text.as_bytes();
+        let spaced = !b.first().is_some_and(u8::is_ascii_whitespace)
+            && !b.last().is_some_and(u8::is_ascii_whitespace)
+            && !b.iter().any(|&c| c.is_ascii_whitespace() && c != b' ')
+            && memchr::memmem::find(b, b"  ").is_none();
+        if spaced {
+            out.push_str(text);
+        } else {
+            for word in text.split_ascii_whitespace() {
+                if out.len() > start {
+                    out.push(' ');
+                }
+                out.push_str(word);
             }
-            out.push_str(word);
         }
         out[start..].make_ascii_lowercase();
         return;
@@ -77,6 +88,28 @@ mod tests {
         let text = format!("A{ascii} \t\x0b\x0c\r\n x{ascii}Z");
         // A leading non-ASCII letter sends the same text down the general path.
         assert_eq!(fold(&format!("é{text}")), format!("e{}", fold(&text)));
+    }
+
+    #[test]
+    fn text_already_spaced_folds_as_the_general_path_does() {
+        for text in [
+            "Bonus 600 SUBITO",
+            "A",
+            "x  y",
+            "x y ",
+            "x\ty",
+            "x\ny z",
+            "Ab_9 #X @y!",
+        ] {
+            // A leading non-ASCII letter sends the same text down the general path.
+            assert_eq!(
+                fold(&format!("é{text}")),
+                format!("e{}", fold(text)),
+                "{text:?}"
+            );
+        }
+        assert_eq!(fold("Bonus 600 SUBITO"), "bonus 600 subito");
+        assert_eq!(fold(""), "");
     }
 
     #[test]
