@@ -91,7 +91,7 @@ rm -f "$dir/window.ndjson"
 
 echo "== live latency at ~10,000 events/s (mock cluster)"
 target/release/examples/live_bench --scale 10 --speed 5200 > "$dir/live" 2>&1 || true
-grep -E "^(throughput|latency|incident day produced|rebuild)" "$dir/live" | sed 's/^/  /'
+grep -E "^(throughput|latency|incident day produced|restart|rebuild)" "$dir/live" | sed 's/^/  /'
 
 echo "== instructions (callgrind, first 100,000 lines, one thread)"
 if command -v valgrind > /dev/null; then
