@@ -3,7 +3,8 @@
 //! clusters, bounded waits and committed offsets.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -114,13 +115,31 @@ pub fn config(brokers: &str, topic: &str, group: &str) -> Config {
     // Simulated days are in 2020; history is measured on broker time, which is now.
     c.kafka.rebuild_hours = 24;
     // Snapshots on, as by default, in a folder per group (groups are unique per test).
-    c.kafka.state_dir = std::env::temp_dir()
-        .join("ondata-test-state")
-        .display()
-        .to_string();
+    c.kafka.state_dir = state_root().display().to_string();
     c.http.listen = "127.0.0.1:0".into();
     c.alerts.sinks.clear();
     c
+}
+
+/// Where this test process keeps its live runs' snapshots: a folder per process under the
+/// system temp dir. The first call removes the folders of test processes that have ended,
+/// so snapshots left by earlier runs do not pile up (a run leaves at most its own).
+pub fn state_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let base = std::env::temp_dir().join("ondata-test-state");
+        for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            let alive = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse::<u32>().ok())
+                .is_some_and(|pid| Path::new("/proc").join(pid.to_string()).exists());
+            if !alive {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        base.join(std::process::id().to_string())
+    })
 }
 
 pub fn earliest(mut c: Config) -> Config {
