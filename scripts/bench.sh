@@ -83,7 +83,7 @@ printf '[detect.troll]\nmax_clusters = 1000000\nmax_clusters_total = 1000000\n' 
 for config in default uncapped; do
   args=()
   [ "$config" = uncapped ] && args=(--config "$dir/uncapped.toml")
-  /usr/bin/time -o "$dir/time" -f "%M" $bin replay --quiet "${args[@]}" --alerts-out /dev/null \
+  /usr/bin/time -o "$dir/time" -f "%M" $bin replay --quiet --threads 2 "${args[@]}" --alerts-out /dev/null \
     "$dir/window.ndjson" 2> /dev/null
   echo "  whole replay, $config cluster caps: peak RSS $(( $(cat "$dir/time") / 1024 )) MB"
 done

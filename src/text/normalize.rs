@@ -109,6 +109,7 @@ mod tests {
             );
         }
         assert_eq!(fold("Bonus 600 SUBITO"), "bonus 600 subito");
+        assert_eq!(fold(" Bonus 600"), "bonus 600", "a leading space goes");
         assert_eq!(fold(""), "");
     }
 

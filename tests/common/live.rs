@@ -122,13 +122,18 @@ pub fn config(brokers: &str, topic: &str, group: &str) -> Config {
 }
 
 /// Where this test process keeps its live runs' snapshots: a folder per process under the
-/// system temp dir. The first call removes the folders of test processes that have ended,
-/// so snapshots left by earlier runs do not pile up (a run leaves at most its own).
+/// system temp dir. The first call removes the folders of test processes that have ended
+/// (on Linux, where /proc says which are alive), so snapshots left by earlier runs do not
+/// pile up (a run leaves at most its own).
 pub fn state_root() -> &'static Path {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
         let base = std::env::temp_dir().join("ondata-test-state");
-        for entry in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+        // Whether a process is alive is read from /proc: without it nothing is removed.
+        let entries = Path::new("/proc/self")
+            .exists()
+            .then(|| std::fs::read_dir(&base));
+        for entry in entries.into_iter().flatten().flatten().flatten() {
             let alive = entry
                 .file_name()
                 .to_str()
