@@ -74,6 +74,14 @@ impl IdDedup {
         self.seen_key(id_key(scope, channel, id))
     }
 
+    /// Starts loading the slot [`IdDedup::seen_key`] of `key` looks at first.
+    #[inline]
+    pub fn prefetch(&self, key: u64) {
+        if !self.slots.is_empty() {
+            prefetch_index::prefetch_index(&self.slots, self.home(normal(key)));
+        }
+    }
+
     /// True if the id of this [`id_key`] was seen recently; records it otherwise.
     pub fn seen_key(&mut self, key: u64) -> bool {
         let key = normal(key);

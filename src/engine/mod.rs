@@ -285,6 +285,32 @@ impl Engine {
         self.take(event, Some(analysis), alerts, None)
     }
 
+    /// Starts loading what taking this analysed event will look up first (the slot of its
+    /// id in the dedup table, those of its band keys in its topics' near-duplicate indexes
+    /// and of its terms in their theme tables), so that a caller holding a batch overlaps
+    /// those cache misses with the work on the events before it. Changes nothing.
+    pub fn prefetch(&self, event: &Event<'_>, analysis: &Analysis) {
+        if let Some((of, key)) = analysis.id_key {
+            if of == self.origin.input {
+                self.dedup.prefetch(key);
+            }
+        }
+        let signature = analysis.signed.then_some(&analysis.signature);
+        let own = event
+            .topic
+            .as_deref()
+            .and_then(|name| self.by_name.get(name.trim()).copied());
+        let rules = analysis.rules.iter().copied().filter(|_| !self.routed);
+        for id in own.into_iter().chain(rules) {
+            if let Some(t) = self.topics.get(id) {
+                t.detectors.troll.prefetch(signature, analysis.token_count);
+                if self.themes.enabled() {
+                    t.themes.prefetch(&analysis.terms);
+                }
+            }
+        }
+    }
+
     /// Where the next events come from: ids are unique per input, and dropped events name
     /// their input and line.
     pub fn set_origin(&mut self, origin: Origin) {

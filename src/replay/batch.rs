@@ -79,6 +79,11 @@ impl Batch {
         (&self.events[index], &self.analyses[index])
     }
 
+    /// Event `index` of the batch, if it has that many.
+    pub fn get(&self, index: usize) -> Option<(&Event<'static>, &Analysis)> {
+        Some((self.events.get(index)?, self.analyses.get(index)?))
+    }
+
     /// Adds a line that is not an event, kept for the dead letter.
     fn push_rejected(&mut self, source: usize, line_no: u64, bytes: &[u8], parsed: Parsed) {
         let start = self.bytes.len();

@@ -167,6 +167,15 @@ fn slot_of(hash: u64) -> u32 {
 }
 
 impl ThemeTable {
+    /// Starts loading the slots [`ThemeTable::on_comment`] of these terms will count in.
+    pub fn prefetch(&self, terms: &Terms) {
+        if !self.slots.is_empty() {
+            for term in terms.as_slice() {
+                prefetch_index::prefetch_index(&self.slots, slot_of(term.hash) as usize);
+            }
+        }
+    }
+
     /// Counts one comment's terms in the bucket closing next, or, `ahead`, in the one after
     /// it (a comment of the next minute that came within the allowed lateness): a bucket
     /// holds its own comments whatever order they arrive in.

@@ -139,6 +139,14 @@ impl BandTable {
         }
     }
 
+    /// Asks the processor to load the home slots of `hashes`, for a lookup soon after.
+    #[inline]
+    pub fn prefetch(&self, hashes: &[BandHash; BANDS]) {
+        for h in hashes {
+            prefetch_index::prefetch_index(&self.slots, self.home(h.0));
+        }
+    }
+
     #[inline]
     fn home(&self, fingerprint: u32) -> usize {
         // A table of one slot per fingerprint bit pattern would need `shift` 0: never reached

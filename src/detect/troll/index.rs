@@ -199,6 +199,15 @@ impl TrollIndex {
         self.anchors_placed = true;
     }
 
+    /// Asks the processor to load what inserting `sig` will look up first (its band keys'
+    /// slots in every generation), so that the loads of the comment before it overlap them.
+    pub fn prefetch(&self, sig: &Signature) {
+        let hashes = band_hashes(&band_keys(sig));
+        for g in &self.generations {
+            g.bands.prefetch(&hashes);
+        }
+    }
+
     /// Adds a message; returns where it went.
     pub fn insert(&mut self, m: &Comment<'_>, sig: &Signature) -> Placement {
         if !self.anchors_placed {

@@ -113,6 +113,14 @@ impl Detector for TrollDetector {
 }
 
 impl TrollDetector {
+    /// Starts loading what [`Detector::on_comment`] of this comment will look up first.
+    pub fn prefetch(&self, signature: Option<&signature::Signature>, token_count: usize) {
+        let min = self.settings.params.min_tokens as usize;
+        if let Some(sig) = signature.filter(|_| token_count >= min) {
+            self.index.prefetch(sig);
+        }
+    }
+
     pub fn new(settings: TrollSettings) -> Self {
         Self {
             index: TrollIndex::new(settings.index.clone()),
