@@ -300,8 +300,16 @@ impl Engine {
             .topic
             .as_deref()
             .and_then(|name| self.by_name.get(name.trim()).copied());
-        let rules = analysis.rules.iter().copied().filter(|_| !self.routed);
-        for id in own.into_iter().chain(rules) {
+        let mut rules = analysis
+            .rules
+            .iter()
+            .copied()
+            .filter(|_| !self.routed)
+            .peekable();
+        // As in taking it: a comment with no topic of its own and no rule goes to "other".
+        let untopical = event.topic.as_deref().is_none_or(|t| t.trim().is_empty());
+        let other = (untopical && rules.peek().is_none()).then_some(self.other);
+        for id in own.into_iter().chain(rules).chain(other) {
             if let Some(t) = self.topics.get(id) {
                 t.detectors.troll.prefetch(signature, analysis.token_count);
                 if self.themes.enabled() {
